@@ -1,0 +1,81 @@
+"""Glassbox Gradio hub: python app.py  (also the Hugging Face Spaces entry point).
+
+The landing page has a card per topic; each built demo gets its own route. Building a
+page imports only its UI and logic modules: model libraries (torch, timm,
+pytorch_grad_cam, ...) load on first use or in the background warm-up after the
+server is up, so the hub starts about as fast as an empty Gradio app.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import logging
+import traceback
+
+import gradio as gr
+
+from apps.gradio_common import footer, launch_kwargs, start_warmup
+from apps.registry import DEMOS, Demo
+from core import models
+
+log = logging.getLogger("glassbox.hub")
+
+
+def _card(d: Demo) -> str:
+    tag = "open" if d.built else "coming soon"
+    body = (f'<div class="gb-icon">{d.icon}</div><h3>{html.escape(d.title)}</h3>'
+            f'<p>{html.escape(d.pitch)}</p><span class="gb-tag">{tag}</span>')
+    if d.built:
+        return f'<a class="gb-card gb-ready" href="{d.slug}" id="card-{d.slug}">{body}</a>'
+    return f'<div class="gb-card gb-soon" id="card-{d.slug}">{body}</div>'
+
+
+def landing_html() -> str:
+    cards = "".join(_card(d) for d in DEMOS)
+    return f'<div class="gb-cards">{cards}</div>'
+
+
+def _error_card(d: Demo, exc: BaseException) -> str:
+    detail = html.escape("".join(traceback.format_exception_only(type(exc), exc)).strip())
+    return (f'<div class="gb-error"><h3>⚠️ The {html.escape(d.title)} page failed to build</h3>'
+            f"<p>The rest of Glassbox works. Details for the maintainers:</p><pre>{detail}</pre></div>")
+
+
+def build_hub() -> gr.Blocks:
+    with gr.Blocks(title="Glassbox") as demo:
+        gr.Markdown("# 🔍 Glassbox\nInteractive demos that open up vision and generative models. "
+                    "Every demo runs offline on a laptop and names the model it runs.")
+        gr.HTML(landing_html())
+        md = footer()
+        demo.load(models.status_line, None, md, api_visibility="private")
+    for d in DEMOS:
+        if not d.built:
+            continue
+        with demo.route(f"{d.icon} {d.title}", f"/{d.slug}"):
+            with gr.Column() as page:
+                try:
+                    importlib.import_module(f"apps.{d.slug}.ui_gradio").build()
+                    failed = None
+                except Exception as exc:  # noqa: BLE001 - one broken page must not take the hub down
+                    log.exception("page %s failed to build", d.slug)
+                    failed = exc
+            if failed is not None:
+                page.visible = False
+                gr.HTML(_error_card(d, failed))
+            md = footer()
+            demo.load(models.status_line, None, md, api_visibility="private")
+    return demo
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    demo = build_hub()
+    demo.queue(default_concurrency_limit=2)
+    demo.launch(prevent_thread_lock=True, **launch_kwargs())
+    start_warmup([d.warmup for d in DEMOS if d.built and d.warmup])
+    demo.block_thread()
+
+
+if __name__ == "__main__":
+    main()

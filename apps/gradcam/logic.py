@@ -1,0 +1,407 @@
+"""Grad-CAM logic: an image and a choice of model/method/target in, heatmaps and numbers out.
+
+Pure: no gradio, no streamlit. The CAM methods are pytorch-grad-cam's own classes; this
+file only prepares the input, picks the layer and the target, and packages the result.
+torch, timm and pytorch_grad_cam are imported inside functions so the hub starts fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core import images, models
+from core.device import run_with_fallback
+
+SAMPLES_DIR = models.ASSETS / "images"
+SAMPLES = {p.stem: p for p in sorted(SAMPLES_DIR.glob("*")) if p.suffix.lower() in (".png", ".jpg")}
+DEFAULT_MODEL = "efficientnet_lite0"
+MODEL_CHOICES = ["efficientnet_lite0", "resnet50", "vit_b16"]
+HEATMAP_SIDE = 256  # longest side of the heatmap the API returns
+
+# key -> (pytorch_grad_cam class, title shown to learners)
+METHODS: dict[str, tuple[str, str]] = {
+    "gradcam": ("GradCAM", "Grad-CAM"),
+    "gradcam++": ("GradCAMPlusPlus", "Grad-CAM++"),
+    "hirescam": ("HiResCAM", "HiResCAM"),
+    "xgradcam": ("XGradCAM", "XGrad-CAM"),
+    "layercam": ("LayerCAM", "LayerCAM"),
+    "eigencam": ("EigenCAM", "EigenCAM (no gradients, class-agnostic)"),
+    "scorecam": ("ScoreCAM", "Score-CAM (one forward pass per channel: slow)"),
+    "guided-gradcam": ("GradCAM", "Guided Grad-CAM (Grad-CAM x guided backprop)"),
+}
+
+# Target layers per architecture, default first. Names are paths inside core.loaders.ImageClassifier.
+LAYERS: dict[str, list[tuple[str, str]]] = {
+    "timm:efficientnet_lite0": [
+        ("last conv features (bn2, 7x7)", "backbone.bn2"),
+        ("last MBConv stage (blocks.6)", "backbone.blocks.6"),
+        ("stage 5 (blocks.5)", "backbone.blocks.5"),
+        ("stage 4 (blocks.4, 14x14)", "backbone.blocks.4"),
+    ],
+    "torchvision:resnet50": [
+        ("layer4 (7x7)", "backbone.layer4"),
+        ("layer3 (14x14)", "backbone.layer3"),
+        ("layer2 (28x28)", "backbone.layer2"),
+    ],
+    "timm:vit_base_patch16_224": [
+        ("block 12 norm1", "backbone.blocks.11.norm1"),
+        ("block 11 norm1", "backbone.blocks.10.norm1"),
+        ("block 9 norm1", "backbone.blocks.8.norm1"),
+    ],
+}
+
+
+class CamInputError(ValueError):
+    """Bad method, layer or target: the message says what would work."""
+
+
+@dataclass
+class CamResult:
+    model: str  # the model name that ran (the fallback's name when the asked one was unavailable)
+    model_label: str  # one honest line: model, source, device
+    device: str
+    offline: bool
+    notice: str  # e.g. GPU fallback; empty when nothing unusual happened
+    method: str
+    layer: str
+    top5: list[dict]
+    target: dict
+    image: np.ndarray  # (H, W, 3) uint8, the decoded upload
+    model_input: np.ndarray  # (h, w, 3) uint8, exactly what the model saw (whole image, no crop)
+    cam: np.ndarray  # (h, w) float32 in [0, 1], at model-input resolution
+    heatmap: np.ndarray  # (H', W') float32 in [0, 1], image aspect, longest side <= HEATMAP_SIDE
+    guided: np.ndarray | None = None  # (H', W', 3) uint8 guided Grad-CAM picture
+    elapsed_ms: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def overlay(self, alpha: float = 0.5) -> np.ndarray:
+        """The heatmap over the image, at heatmap resolution (cheap: used on every slider move)."""
+        if self.guided is not None:
+            return self.guided
+        base = np.asarray(Image.fromarray(self.image).resize(self.heatmap.shape[::-1], Image.Resampling.BILINEAR))
+        return images.overlay(base, self.heatmap, alpha)
+
+
+def input_size(spec: models.ModelSpec, hw: tuple[int, int]) -> tuple[int, int]:
+    """(h, w) the model sees. Keep-aspect models get about side^2 pixels with sides divisible by 32."""
+    p = spec.preprocessing
+    side = int(p.get("side", 224))
+    if p.get("input") == "square":
+        return side, side
+    h, w = hw
+    scale = side / np.sqrt(h * w)
+    return tuple(int(np.clip(round(v * scale / 32) * 32, 64, 2 * side)) for v in (h, w))  # type: ignore[return-value]
+
+
+def to_model_input(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """Resize the WHOLE image (no crop) to (h, w): HWC uint8 -> HWC uint8."""
+    h, w = size_hw
+    return np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BICUBIC))
+
+
+def to_tensor(rgb: np.ndarray, device: str = "cpu"):
+    import torch
+
+    x = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div(255)  # (3, h, w) in [0, 1]
+    return x.unsqueeze(0).to(device)  # (1, 3, h, w)
+
+
+def layer_choices(model: str) -> list[tuple[str, str]]:
+    return LAYERS[models.get_spec(model).arch]
+
+
+def find_class(query: str | int, names: tuple[str, ...]) -> int | list[int]:
+    """A class index from an index or a name. Several partial matches -> the list of candidates."""
+    if isinstance(query, (int, np.integer)) or (isinstance(query, str) and query.strip().lstrip("-").isdigit()):
+        idx = int(query)
+        if not 0 <= idx < len(names):
+            raise CamInputError(f"Class index {idx} is out of range: use 0 to {len(names) - 1}.")
+        return idx
+    q = str(query).strip().lower()
+    if not q:
+        raise CamInputError("Empty class name: type an ImageNet class such as 'tabby' or 'espresso'.")
+    lower = [n.lower() for n in names]
+    if q in lower:
+        return lower.index(q)
+    hits = [i for i, n in enumerate(lower) if q in n]
+    if len(hits) == 1:
+        return hits[0]
+    if hits:
+        return hits
+    close = difflib.get_close_matches(q, lower, n=5, cutoff=0.6)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise CamInputError(f"Unknown ImageNet class {query!r}.{hint}")
+
+
+def _resolve_layer(model_name: str, arch: str, layer: str | None) -> str:
+    choices = LAYERS[arch]
+    if layer in (None, "", "default"):
+        return choices[0][1]
+    for label, path in choices:
+        if layer in (label, path, path.removeprefix("backbone.")):
+            return path
+    raise CamInputError(f"Unknown layer {layer!r} for {model_name}. Choose one of: "
+                        + ", ".join(p.removeprefix("backbone.") for _, p in choices))
+
+
+def _reshape_for(arch: str, hw: tuple[int, int]):
+    """ViT tokens (B, 1+N, C) -> (B, C, rows, cols) so CAM methods see a spatial map; CNNs need none."""
+    if "vit" not in arch:
+        return None
+    rows, cols = hw[0] // 16, hw[1] // 16
+
+    def reshape(t):  # (B, 1 + rows*cols, C) -> (B, C, rows, cols): drop [CLS], lay tokens on the grid
+        return t[:, 1:, :].reshape(t.size(0), rows, cols, t.size(2)).permute(0, 3, 1, 2)
+
+    return reshape
+
+
+class _GuidedReLU6:
+    """ReLU6 with guided-backprop gradients: the library's GuidedBackpropReLU, then the cap at 6.
+
+    pytorch-grad-cam's guided backprop only swaps nn.ReLU; EfficientNet-Lite uses ReLU6,
+    which would otherwise pass plain gradients through.
+    """
+
+    @staticmethod
+    def make():
+        import torch
+        from pytorch_grad_cam.guided_backprop import GuidedBackpropReLU
+
+        class GuidedReLU6(torch.nn.Module):
+            def forward(self, x):
+                return GuidedBackpropReLU.apply(x).clamp(max=6.0)
+
+        return GuidedReLU6()
+
+
+def _guided_backprop(module, x, target_idx: int) -> np.ndarray:
+    """(h, w, 3) float input gradient with guided ReLUs; the model is restored even on error."""
+    import torch
+    from pytorch_grad_cam import GuidedBackpropReLUModel
+    from pytorch_grad_cam.guided_backprop import GuidedBackpropReLUasModule
+    from pytorch_grad_cam.utils.find_layers import replace_all_layer_type_recursive
+
+    guided_relu6 = _GuidedReLU6.make()
+    has_relu6 = any(isinstance(m, torch.nn.ReLU6) for m in module.modules())
+    try:
+        if has_relu6:
+            replace_all_layer_type_recursive(module, torch.nn.ReLU6, guided_relu6)
+        return GuidedBackpropReLUModel(module)(x.clone(), target_category=target_idx)
+    finally:
+        replace_all_layer_type_recursive(module, GuidedBackpropReLUasModule, torch.nn.ReLU())
+        if has_relu6:
+            replace_all_layer_type_recursive(module, type(guided_relu6), torch.nn.ReLU6())
+
+
+def _top5(logits, names) -> list[dict]:
+    probs = logits.softmax(-1)[0]  # (classes,)
+    vals, idx = probs.topk(5)
+    return [{"index": int(i), "label": names[int(i)], "prob": round(float(v), 6)} for v, i in zip(vals, idx)]
+
+
+def _run_cam(loaded: models.Loaded, method: str, layer_path: str, x, target) -> tuple[np.ndarray, object]:
+    """One pytorch-grad-cam call. Returns ((h, w) cam in [0,1], logits (1, classes)).
+
+    `with` releases the hooks even when the call fails: a UI that reruns on every
+    click must not pile hooks onto the shared model.
+    """
+    import pytorch_grad_cam
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    cls = getattr(pytorch_grad_cam, METHODS[method][0])
+    layer = loaded.module.get_submodule(layer_path)
+    targets = None if target is None else [ClassifierOutputTarget(int(target))]
+    kwargs = {}
+    if method == "scorecam":
+        kwargs["batch_size"] = 32  # smaller chunks: lower memory, progress moves steadily
+    with cls(model=loaded.module, target_layers=[layer],
+             reshape_transform=_reshape_for(loaded.spec.arch, tuple(x.shape[-2:]))) as cam:
+        if method == "scorecam":
+            cam.batch_size = kwargs["batch_size"]
+        grayscale = cam(input_tensor=x, targets=targets)  # (1, h, w) float32 in [0, 1]
+        logits = cam.outputs.detach()  # (1, classes): the same forward pass, no extra cost
+    return grayscale[0].astype(np.float32), logits
+
+
+_cache: OrderedDict[tuple, CamResult] = OrderedDict()
+_cache_lock = threading.Lock()
+CACHE_SIZE = 32
+
+
+def image_key(rgb: np.ndarray) -> str:
+    return hashlib.sha1(rgb.tobytes() + str(rgb.shape).encode()).hexdigest()
+
+
+def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: str | int | None = None,
+            layer: str | None = None, device: str | None = None) -> CamResult:
+    """Grad-CAM (or another CAM method) of `target` (default: top-1) for the whole image.
+
+    image: anything core.images.load_image accepts. Results are cached by
+    (image, model, method, target, layer), so re-asking (a slider move, a second
+    method view) costs nothing.
+    """
+    method = (method or "gradcam").strip().lower()
+    if method not in METHODS:
+        raise CamInputError(f"Unknown method {method!r}. Choose one of: {', '.join(METHODS)}.")
+    spec = models.get_spec(model or DEFAULT_MODEL)
+    rgb = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 \
+        and image.shape[2] == 3 else images.load_image(image)
+    if target is not None and isinstance(target, str) and not target.strip():
+        target = None
+    key = (image_key(rgb), spec.name, method, str(target), layer or "", device or "")
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+
+    def compute(dev: str) -> CamResult:
+        return _compute(rgb, spec.name, method, target, layer, dev)
+
+    ran = run_with_fallback(compute, device)
+    result: CamResult = ran.value  # type: ignore[assignment]
+    result.notice = ran.notice
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None, device: str) -> CamResult:
+    import torch
+
+    t0 = time.perf_counter()
+    loaded = models.load(model, device)
+    arch = loaded.spec.arch
+    layer_path = _resolve_layer(loaded.spec.name, arch, layer)
+    names = loaded.labels
+    model_rgb = to_model_input(rgb, input_size(loaded.spec, rgb.shape[:2]))  # (h, w, 3) uint8
+    x = to_tensor(model_rgb, loaded.device)  # (1, 3, h, w)
+    target_idx = None if target is None else find_class(target, names)
+    with loaded.lock:
+        if isinstance(target_idx, list):  # "cat" matches several classes: take the one the model favours
+            with torch.no_grad():
+                probs = loaded.module(x).softmax(-1)[0]  # (classes,)
+            target_idx = max(target_idx, key=lambda i: float(probs[i]))
+        cam, logits = _run_cam(loaded, method, layer_path, x, target_idx)
+        if target_idx is None:
+            target_idx = int(logits.argmax(-1))
+        guided_img = None
+        if method == "guided-gradcam":
+            gb = _guided_backprop(loaded.module, x, target_idx)  # (h, w, 3)
+            guided = cam[:, :, None] * gb  # (h, w, 3): keep fine detail only where Grad-CAM is hot
+    out_hw = images.fit_within(rgb.shape[:2], HEATMAP_SIDE)
+    if method == "guided-gradcam":
+        from pytorch_grad_cam.utils.image import deprocess_image
+
+        mag = np.abs(guided).max(axis=2)  # (h, w)
+        cam = (mag / mag.max()).astype(np.float32) if mag.max() > 0 else np.zeros_like(mag, np.float32)
+        guided_img = np.asarray(Image.fromarray(deprocess_image(guided)).resize(out_hw[::-1], Image.Resampling.BILINEAR))
+    heat = np.clip(images.resize_float(cam, out_hw), 0.0, 1.0)  # (H', W') in [0, 1]
+    return CamResult(
+        model=loaded.spec.name,
+        model_label=loaded.describe(),
+        device=loaded.device,
+        offline=loaded.offline,
+        notice="",
+        method=method,
+        layer=layer_path.removeprefix("backbone."),
+        top5=_top5(logits, names),
+        target={"index": int(target_idx), "label": names[int(target_idx)]},
+        image=rgb,
+        model_input=model_rgb,
+        cam=cam,
+        heatmap=heat,
+        guided=guided_img,
+        elapsed_ms=(time.perf_counter() - t0) * 1000,
+        extra={"requested_model": model, "reason": loaded.reason},
+    )
+
+
+def faithfulness(result: CamResult, fraction: float = 0.2, seed: int = 0) -> dict:
+    """How much the target's probability drops when the hottest `fraction` of pixels is removed,
+    beside removing the same number of random pixels.
+
+    "Removed" means set to the ImageNet mean colour (zero after normalisation). A faithful
+    map's hot pixels should hurt much more than random ones.
+    """
+    import torch
+
+    loaded = models.load(result.model, result.device)
+    cam = result.cam  # (h, w)
+    n = int(round(fraction * cam.size))
+    order = np.argsort(cam.ravel())[::-1]  # hottest first
+    hot = np.zeros(cam.size, bool)
+    hot[order[:n]] = True
+    rand = np.zeros(cam.size, bool)
+    rand[np.random.default_rng(seed).choice(cam.size, n, replace=False)] = True
+    base = result.model_input.astype(np.float32) / 255  # (h, w, 3)
+    fill = np.asarray(models.IMAGENET_MEAN, np.float32)
+    batch = []
+    for mask in (None, hot, rand):
+        img = base.copy()
+        if mask is not None:
+            img.reshape(-1, 3)[mask] = fill
+        batch.append(img)
+    x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).to(loaded.device)  # (3, 3, h, w)
+    with loaded.lock, torch.no_grad():
+        probs = loaded.module(x).softmax(-1)[:, result.target["index"]].cpu().numpy()  # (3,)
+    p, p_hot, p_rand = (float(v) for v in probs)
+    return {"fraction": fraction, "p_original": p, "p_hot_removed": p_hot, "p_random_removed": p_rand,
+            "drop_hot": p - p_hot, "drop_random": p - p_rand}
+
+
+def compare_png(results: list[CamResult], alpha: float = 0.5) -> bytes:
+    """Original | overlay(s), captioned, as one PNG for slides."""
+    from PIL import ImageDraw
+
+    first = results[0]
+    h, w = first.heatmap.shape
+    base = np.asarray(Image.fromarray(first.image).resize((w, h), Image.Resampling.BILINEAR))
+    panels = [("input", base)] + [(f"{METHODS[r.method][1].split(' (')[0]} · {r.target['label']}", r.overlay(alpha))
+                                  for r in results]
+    band = 22
+    sheet = Image.new("RGB", (w * len(panels), h + band), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (caption, arr) in enumerate(panels):
+        sheet.paste(Image.fromarray(arr), (i * w, band))
+        draw.text((i * w + 4, 4), caption[:40], fill="black")
+    return images.to_png_bytes(np.asarray(sheet))
+
+
+def api_payload(result: CamResult, alpha: float = 0.5) -> dict:
+    """The JSON the /gradcam endpoint returns (documented in the README)."""
+    return {
+        "model": result.model,
+        "model_label": result.model_label,
+        "device": result.device,
+        "offline": bool(result.offline),
+        "notice": result.notice,
+        "method": result.method,
+        "layer": result.layer,
+        "top5": result.top5,
+        "target": result.target,
+        "heatmap": np.round(result.heatmap, 4).tolist(),
+        "overlay": images.to_data_url(result.overlay(alpha)),
+    }
+
+
+def warmup() -> None:
+    """Load the offline model and run one CAM so the first click in a lecture is fast."""
+    explain(SAMPLES["cat"], DEFAULT_MODEL, "gradcam")
+
+
+def sample_path(name: str) -> Path:
+    if name not in SAMPLES:
+        raise CamInputError(f"Unknown sample {name!r}. Choose one of: {', '.join(SAMPLES)}.")
+    return SAMPLES[name]

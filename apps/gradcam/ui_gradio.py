@@ -1,0 +1,173 @@
+"""Grad-CAM page for Gradio. Runnable alone: python -m apps.gradcam.ui_gradio"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+from gradio import FileData
+
+from apps.gradcam import logic
+from core import images, models
+
+HERE = Path(__file__).parent
+MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
+METHOD_LABELS = [(title, key) for key, (_, title) in logic.METHODS.items()]
+NO_METHOD = "none"
+EXPORT_DIR = Path(tempfile.gettempdir()) / "glassbox-exports"
+
+# Errors a user can cause and fix; anything else is a bug and is reported as such.
+USER_ERRORS = (images.ImageError, logic.CamInputError, models.UnknownModel)
+
+
+def gradcam_api(image: FileData, model: str = logic.DEFAULT_MODEL, method: str = "gradcam",
+                target: str | int | None = None) -> dict:
+    """Grad-CAM of one image. image: an uploaded file (gradio_client.handle_file) or a data URL.
+
+    Returns model, device, offline, top5, target, heatmap (2-D list in [0,1] over the
+    whole image, longest side <= 256) and overlay (data-URL PNG). See the README.
+    """
+    try:
+        result = logic.explain(image, model or logic.DEFAULT_MODEL, method or "gradcam", target)
+    except USER_ERRORS as exc:
+        raise gr.Error(str(exc)) from exc
+    return logic.api_payload(result)
+
+
+def _faith_md(f: dict) -> str:
+    return (f"**Faithfulness** (target's probability {f['p_original']:.1%}): removing the hottest "
+            f"{f['fraction']:.0%} of pixels drops it by **{f['drop_hot']:+.1%}**, removing a random "
+            f"{f['fraction']:.0%} by **{f['drop_random']:+.1%}**. A useful map hurts more than chance.")
+
+
+def _export(results: list[logic.CamResult], alpha: float) -> str:
+    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+    key = logic.image_key(results[0].image)[:12]
+    path = EXPORT_DIR / f"gradcam-{key}-{'-'.join(r.method for r in results)}.png"
+    path.write_bytes(logic.compare_png(results, alpha))
+    return str(path)
+
+
+def _caption(r: logic.CamResult) -> str:
+    return f"{logic.METHODS[r.method][1].split(' (')[0]} · {r.target['label']} · {r.layer}"
+
+
+def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progress(track_tqdm=True)):
+    """Compute one or two CAMs. Returns the page's outputs; errors become a visible message."""
+    blank = (None, None, None, None, "", None, None, gr.update())
+    if not src:
+        return ("Pick a sample image or upload one to start.", *blank)
+    try:
+        progress(0, desc="Loading the model (first time only)")
+        a = logic.explain(src, model, method_a, target or None, layer)
+        results = [a]
+        if method_b and method_b != NO_METHOD and method_b != method_a:
+            progress(0.5, desc=f"Computing {logic.METHODS[method_b][1]}")
+            results.append(logic.explain(a.image, model, method_b, a.target["index"], layer))
+        faith = logic.faithfulness(a)
+    except USER_ERRORS as exc:
+        return (f"### ⚠️ {exc}", *blank)
+    status = f"**Model:** {a.model_label}"
+    if a.notice:
+        status += f"\n\n⚠️ {a.notice}"
+    if a.extra.get("requested_model") != a.model:
+        status += f"\n\n⚠️ Asked for `{a.extra['requested_model']}`: {a.extra['reason']}."
+    status += f"\n\nExplaining **{a.target['label']}** (class {a.target['index']}) · {a.elapsed_ms:.0f} ms"
+    top5 = {f"{t['label']} ({t['index']})": t["prob"] for t in a.top5}
+    out_b = results[1].overlay(alpha) if len(results) > 1 else None
+    target_choices = [t["label"] for t in a.top5]
+    return (
+        status,
+        a.model_input,
+        gr.update(value=a.overlay(alpha), label=_caption(a)),
+        gr.update(value=out_b, label=_caption(results[1]) if out_b is not None else "second method: none"),
+        top5,
+        _faith_md(faith),
+        _export(results, alpha),
+        results,
+        gr.update(choices=target_choices),
+    )
+
+
+def reblend(results, alpha):
+    """Opacity slider: re-blend the cached heatmaps, no model call."""
+    if not results:
+        return gr.update(), gr.update(), gr.update()
+    b = results[1].overlay(alpha) if len(results) > 1 else None
+    return results[0].overlay(alpha), b, _export(results, alpha)
+
+
+def layer_update(model):
+    try:
+        choices = logic.layer_choices(model)
+    except models.UnknownModel:
+        return gr.update()
+    return gr.update(choices=[c[0] for c in choices], value=choices[0][0])
+
+
+def build() -> None:
+    """Add the Grad-CAM page (and its /gradcam API endpoint) to the current Blocks context."""
+    samples = list(logic.SAMPLES.items())
+    gr.Markdown("# 🔥 Grad-CAM: where does the network look?\n"
+                "Pick an image. The heatmap shows which regions raised the score of the chosen class.")
+    source = gr.State(None)  # path of the current image; per browser session
+    results = gr.State(None)  # the CamResults shown, so the opacity slider needs no recompute
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            gallery = gr.Gallery(value=[(str(p), name) for name, p in samples], label="Sample gallery (click one)",
+                                 columns=3, height=230, allow_preview=False, elem_id="gradcam-gallery")
+            upload = gr.File(label="…or upload an image (PNG, JPEG, WebP, TIFF; max 20 MB)",
+                             file_types=["image"], type="filepath", elem_id="gradcam-upload")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+            with gr.Row():
+                method_a = gr.Dropdown(METHOD_LABELS, value="gradcam", label="Method (left)")
+                method_b = gr.Dropdown([("none", NO_METHOD)] + METHOD_LABELS, value="gradcam++",
+                                       label="Method (right)")
+            target = gr.Dropdown([], value=None, allow_custom_value=True, label="Target class",
+                                 info="Default: the top-1 prediction. Pick a top-5 class or type any ImageNet class.")
+            layer_names = [c[0] for c in logic.layer_choices(logic.DEFAULT_MODEL)]
+            layer = gr.Dropdown(layer_names, value=layer_names[0], label="Target layer")
+            alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Heatmap opacity")
+        with gr.Column(scale=2):
+            status = gr.Markdown("Pick a sample image or upload one to start.", elem_id="gradcam-status")
+            with gr.Row(equal_height=True):
+                shown = gr.Image(label="What the model sees (whole image, resized, no crop)", interactive=False,
+                                 height=300, elem_id="gradcam-input")
+                out_a = gr.Image(label="Method (left)", interactive=False, height=300, elem_id="gradcam-overlay-a")
+                out_b = gr.Image(label="Method (right)", interactive=False, height=300, elem_id="gradcam-overlay-b")
+            with gr.Row():
+                top5 = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="gradcam-top5")
+                with gr.Column():
+                    faith = gr.Markdown(elem_id="gradcam-faith")
+                    export = gr.DownloadButton("⬇️ Download comparison PNG", value=None)
+    with gr.Accordion("How Grad-CAM works (and what it cannot tell you)", open=False):
+        gr.Markdown((HERE / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=[
+            {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
+
+    inputs = [source, model, method_a, method_b, target, layer, alpha]
+    outputs = [status, shown, out_a, out_b, top5, faith, export, results, target]
+    hidden = {"api_visibility": "private"}
+
+    def pick_sample(evt: gr.SelectData):
+        return str(samples[evt.index][1])
+
+    def reset_target(src):  # a new image: explain its own top-1 until the user picks a class
+        return gr.update(value=None, choices=[])
+
+    gallery.select(pick_sample, None, source, **hidden).then(reset_target, source, target, **hidden).then(
+        run, inputs, outputs, **hidden)
+    upload.upload(lambda f: f, upload, source, **hidden).then(reset_target, source, target, **hidden).then(
+        run, inputs, outputs, **hidden)
+    model.input(layer_update, model, layer, **hidden).then(run, inputs, outputs, **hidden)
+    for control in (method_a, method_b, target, layer):
+        control.input(run, inputs, outputs, **hidden)
+    alpha.release(reblend, [results, alpha], [out_a, out_b, export], **hidden)
+
+    gr.api(gradcam_api, api_name="gradcam")
+
+
+if __name__ == "__main__":
+    from apps.gradio_common import launch_page
+
+    launch_page(build, "Glassbox · Grad-CAM")

@@ -1,0 +1,34 @@
+"""DEMOS: the eight topics of the hub. Pure data; both hubs (Gradio and Streamlit) read it.
+
+`built` marks the demos that have a page. `warmup` names a function the hub runs in the
+background once it is serving, so that the first click in a lecture is fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Demo:
+    slug: str
+    title: str
+    pitch: str
+    icon: str
+    built: bool = False
+    warmup: str | None = None  # "module:function"
+
+
+DEMOS: list[Demo] = [
+    Demo("diffusion", "Diffusion step-through", "Watch noise turn into an image, one denoising step at a time.", "🌫️"),
+    Demo("attention", "Attention heatmaps", "See which words each head of a transformer looks at.", "🔦"),
+    Demo("vit_patches", "ViT patch viewer", "Cut an image into patches and follow them into a Vision Transformer.", "🧩"),
+    Demo("gan_latent", "GAN latent arithmetic", "Walk, blend and add vectors in a GAN's latent space.", "🧮"),
+    Demo("gradcam", "Grad-CAM", "See where a CNN looks when it decides on a class, and compare CAM methods.",
+         "🔥", built=True, warmup="apps.gradcam.logic:warmup"),
+    Demo("sam", "SAM prompting", "Click points or draw boxes and get segmentation masks.", "✂️"),
+    Demo("clip_zero_shot", "CLIP zero-shot", "Classify an image with labels you type, and see the similarity matrix.", "🏷️"),
+    Demo("fgsm", "Adversarial FGSM", "Nudge pixels invisibly until a classifier changes its mind, then see why.", "🎯"),
+]
+
+BY_SLUG = {d.slug: d for d in DEMOS}

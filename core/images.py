@@ -1,0 +1,219 @@
+"""Safe image decoding and the small image utilities every demo shares.
+
+Every decoded image leaves here as HWC uint8 RGB in [0, 255]. Decoding is guarded:
+the file size is capped before reading, the pixel count is read from the header and
+capped before any pixel is decoded, and odd modes (RGBA, CMYK, 16-bit, palette,
+grayscale) are converted with a rule a learner can predict.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_UPLOAD_MB = float(os.environ.get("GLASSBOX_MAX_UPLOAD_MB", "20"))
+MAX_UPLOAD_BYTES = int(MAX_UPLOAD_MB * 1024 * 1024)
+MAX_PIXELS = int(os.environ.get("GLASSBOX_MAX_PIXELS", str(50_000_000)))  # a 50 MP photo still passes
+MIN_SIDE = 16
+# Demos never need more than this: decode big photos, then shrink once, so later
+# steps (hashing, resizing, PNG export) stay cheap.
+WORK_SIDE = 1024
+
+# Pillow's own bomb guard raises a warning at MAX_IMAGE_PIXELS and an error at twice it;
+# ours is checked first with a clearer message, this is the second line of defence.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+class ImageError(ValueError):
+    """A bad upload. The message is shown to the user as is, so it says what to do."""
+
+
+def _read_source(src: Any) -> bytes | Image.Image:
+    """Bytes (or an already-decoded PIL image) from a path, bytes, data URL or gradio FileData dict."""
+    if isinstance(src, Image.Image):
+        return src
+    if isinstance(src, dict):  # gradio FileData as a plain dict
+        src = src.get("path") or src.get("url")
+    if src is None or (isinstance(src, (str, bytes)) and len(src) == 0):
+        raise ImageError("No image was given. Upload a PNG or JPEG, or pick a sample.")
+    if isinstance(src, (bytes, bytearray)):
+        data = bytes(src)
+    elif isinstance(src, str) and src.startswith("data:"):
+        head, _, payload = src.partition(",")
+        if ";base64" not in head:
+            raise ImageError("Data URLs must be base64 encoded (data:image/png;base64,...).")
+        if len(payload) * 3 // 4 > MAX_UPLOAD_BYTES:
+            raise ImageError(f"The image is larger than the {MAX_UPLOAD_MB:g} MB upload limit.")
+        try:
+            data = base64.b64decode(payload, validate=False)
+        except ValueError as exc:
+            raise ImageError("The data URL is not valid base64.") from exc
+    else:
+        path = Path(src)
+        if not path.is_file():
+            raise ImageError(f"No file at {path.name!r}.")
+        size = path.stat().st_size
+        if size > MAX_UPLOAD_BYTES:
+            raise ImageError(f"The file is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB:g} MB.")
+        data = path.read_bytes()
+    if len(data) == 0:
+        raise ImageError("The file is empty. Upload a PNG or JPEG image.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageError(f"The image is larger than the {MAX_UPLOAD_MB:g} MB upload limit.")
+    return data
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> HWC uint8 RGB. Transparency is laid over white, as a viewer shows it."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float64)  # (H, W)
+        # 16-bit files use 0..65535; an "I" image that only holds 8-bit values stays as is.
+        scale = 257.0 if arr.max(initial=0) > 255 else 1.0
+        gray = np.clip(arr / scale, 0, 255).round().astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+        gray = np.zeros_like(arr) if hi <= lo else (arr - lo) / (hi - lo) * 255
+        gray = np.nan_to_num(gray).round().astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    return np.asarray(img.convert("RGB"))  # L, 1, P, CMYK, YCbCr, LAB, HSV, RGB
+
+
+def load_image(src: Any, *, max_side: int = WORK_SIDE) -> np.ndarray:
+    """Decode an upload safely. Returns HWC uint8 RGB in [0, 255], longest side <= max_side.
+
+    src: a file path, raw bytes, a data URL, a gradio FileData dict, a PIL image, or an
+    HWC/HW numpy array. Raises ImageError with a message fit for the user.
+    """
+    if isinstance(src, np.ndarray):
+        img = _from_array(src)
+    else:
+        raw = _read_source(src)
+        if isinstance(raw, Image.Image):
+            img = raw
+        else:
+            try:
+                img = Image.open(io.BytesIO(raw))
+            except UnidentifiedImageError as exc:
+                raise ImageError("That file is not an image Glassbox can read. Upload a PNG or JPEG.") from exc
+            except Image.DecompressionBombError as exc:
+                raise ImageError(_too_many_pixels_message(None)) from exc
+        # The header is parsed, no pixel decoded yet: check the size before load().
+        w, h = img.size
+        if w * h > MAX_PIXELS:
+            raise ImageError(_too_many_pixels_message((w, h)))
+        if isinstance(raw, bytes) and img.format == "JPEG" and max(w, h) > 2 * max_side:
+            img.draft("RGB", (max_side, max_side))  # decode JPEGs at reduced scale: much faster
+        try:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageError(f"The image file is damaged or truncated ({exc}).") from exc
+        except Image.DecompressionBombError as exc:
+            raise ImageError(_too_many_pixels_message(img.size)) from exc
+    w, h = img.size
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"The image is {w}x{h} pixels; it needs to be at least {MIN_SIDE}x{MIN_SIDE}.")
+    if max(w, h) > max_side:
+        scale = max_side / max(w, h)
+        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+    return np.ascontiguousarray(_to_rgb(img))
+
+
+def _from_array(arr: np.ndarray) -> Image.Image:
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise ImageError(f"Expected an HxWx3 image array, got shape {arr.shape}.")
+    if arr.shape[0] * arr.shape[1] > MAX_PIXELS:
+        raise ImageError(_too_many_pixels_message((arr.shape[1], arr.shape[0])))
+    if arr.dtype != np.uint8:
+        a = arr.astype(np.float64)
+        a = a * 255 if a.max(initial=0) <= 1.0 else a
+        arr = np.clip(a, 0, 255).round().astype(np.uint8)
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    return Image.fromarray(arr)
+
+
+def _too_many_pixels_message(size: tuple[int, int] | None) -> str:
+    dims = f"{size[0]}x{size[1]} pixels" if size else "too many pixels"
+    return f"The image has {dims}; the limit is {MAX_PIXELS / 1e6:g} megapixels. Resize it and try again."
+
+
+def to_png_bytes(arr: np.ndarray) -> bytes:
+    """HWC uint8 (or HW) -> PNG bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def to_data_url(arr: np.ndarray) -> str:
+    """HWC uint8 -> 'data:image/png;base64,...' (what every API endpoint returns for images)."""
+    return "data:image/png;base64," + base64.b64encode(to_png_bytes(arr)).decode("ascii")
+
+
+def from_data_url(url: str) -> np.ndarray:
+    """The inverse of to_data_url, exact for PNG (used by tests and notebooks)."""
+    head, _, payload = url.partition(",")
+    if not head.startswith("data:image/") or ";base64" not in head:
+        raise ImageError("Not a base64 image data URL.")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(payload))))
+
+
+def resize_float(a: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float HW map to (H, W) using Pillow's 32-bit float mode."""
+    h, w = size_hw
+    img = Image.fromarray(np.asarray(a, dtype=np.float32), mode="F")
+    return np.asarray(img.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def fit_within(size_hw: tuple[int, int], longest: int) -> tuple[int, int]:
+    """(H, W) scaled so the longer side is at most `longest`, aspect ratio kept (never upscales)."""
+    h, w = size_hw
+    s = min(1.0, longest / max(h, w))
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+_LUT: np.ndarray | None = None
+
+
+def colormap_lut() -> np.ndarray:
+    """(256, 3) uint8 'jet'-like LUT, the colour scale Grad-CAM papers use; blue = cold, red = hot."""
+    global _LUT
+    if _LUT is None:
+        from matplotlib import colormaps  # lazy: matplotlib costs ~0.3 s to import
+
+        _LUT = (colormaps["jet"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+    return _LUT
+
+
+def colorize(heat: np.ndarray) -> np.ndarray:
+    """HW float in [0, 1] -> HWC uint8 coloured with the LUT."""
+    idx = np.clip(np.nan_to_num(heat) * 255, 0, 255).astype(np.uint8)
+    return colormap_lut()[idx]
+
+
+def overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend a [0, 1] heatmap (any size; resized to the image) over an HWC uint8 image."""
+    alpha = float(np.clip(alpha, 0.0, 1.0))
+    h, w = rgb.shape[:2]
+    if heat.shape != (h, w):
+        heat = resize_float(heat, (h, w))
+    mixed = (1 - alpha) * rgb.astype(np.float32) + alpha * colorize(heat).astype(np.float32)
+    return np.clip(mixed, 0, 255).round().astype(np.uint8)

