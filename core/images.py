@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,8 @@ def load_image(src: Any, *, max_side: int = WORK_SIDE) -> np.ndarray:
             except UnidentifiedImageError as exc:
                 raise ImageError("That file is not an image Glassbox can read. Upload a PNG or JPEG.") from exc
             except Image.DecompressionBombError as exc:
-                raise ImageError(_too_many_pixels_message(None)) from exc
+                # Pillow's own guard fired while parsing the header (far over our cap).
+                raise ImageError(_too_many_pixels_message(None, str(exc))) from exc
         # The header is parsed, no pixel decoded yet: check the size before load().
         w, h = img.size
         if w * h > MAX_PIXELS:
@@ -151,8 +153,12 @@ def _from_array(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(arr)
 
 
-def _too_many_pixels_message(size: tuple[int, int] | None) -> str:
-    dims = f"{size[0]}x{size[1]} pixels" if size else "too many pixels"
+def _too_many_pixels_message(size: tuple[int, int] | None, pillow_msg: str = "") -> str:
+    if size:
+        dims = f"{size[0]}x{size[1]} pixels ({size[0] * size[1] / 1e6:g} megapixels)"
+    else:
+        found = re.search(r"\((\d+) pixels\)", pillow_msg)
+        dims = f"{int(found.group(1)) / 1e6:g} megapixels" if found else "too many pixels"
     return f"The image has {dims}; the limit is {MAX_PIXELS / 1e6:g} megapixels. Resize it and try again."
 
 

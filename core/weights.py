@@ -101,6 +101,21 @@ def _from_cache(repo_id: str, filename: str) -> Path | None:
     return Path(hit) if isinstance(hit, str) else None
 
 
+def _hub_answers(repo_id: str, filename: str) -> tuple[bool, str]:
+    """One HEAD request with a hard timeout. huggingface_hub itself retries a silent server
+    with back-off for a minute or more; a lecture cannot wait that long."""
+    import httpx
+
+    url = f"{hub_endpoint()}/{repo_id}/resolve/main/{filename}"
+    try:
+        r = httpx.head(url, timeout=HUB_METADATA_TIMEOUT_S, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        return False, f"offline: the hub did not answer ({exc.__class__.__name__})"
+    if r.status_code >= 400:
+        return False, f"the hub has no {repo_id}/{filename} (HTTP {r.status_code})"
+    return True, "hub answers"
+
+
 def download(repo_id: str, filename: str) -> Path:
     """Fetch one file from the hub into the HF cache (raises when offline or on failure)."""
     from huggingface_hub import hf_hub_download
@@ -136,6 +151,8 @@ def resolve(name: str, hub: tuple[str, str] | None, bundled: str | None) -> Reso
         if cached:
             return Resolved(cached, "hf_cache", f"{repo_id} from the Hugging Face cache")
         ok, why_not = hub_reachable()
+        if ok:
+            ok, why_not = _hub_answers(repo_id, filename)
         if ok:
             try:
                 return Resolved(download(repo_id, filename), "hub", f"{repo_id} downloaded from the hub")

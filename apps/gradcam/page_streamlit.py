@@ -1,0 +1,74 @@
+"""Grad-CAM page for Streamlit (the same logic as the Gradio page). Run via streamlit_app.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from apps.gradcam import logic
+from core import images, models
+
+HERE = Path(__file__).parent
+USER_ERRORS = (images.ImageError, logic.CamInputError, models.UnknownModel)
+
+
+@st.cache_resource(show_spinner="Loading the model (first time only)…")
+def cached_model(name: str) -> models.Loaded:
+    """One loaded model per process, shared by every session (core.models also caches)."""
+    return models.load(name)
+
+
+st.title("🔥 Grad-CAM: where does the network look?")
+st.write("Pick an image. The heatmap shows which regions raised the score of the chosen class.")
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    names = list(logic.SAMPLES)
+    sample = st.selectbox("Sample image", names, index=names.index("cat"), key="gc_sample")
+    upload = st.file_uploader("…or upload an image (max 20 MB)", type=["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff",
+                                                                      "gif"], key="gc_upload")
+    model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="gc_model")
+    method_keys = list(logic.METHODS)
+    method_a = st.selectbox("Method (left)", method_keys, format_func=lambda k: logic.METHODS[k][1], key="gc_a")
+    method_b = st.selectbox("Method (right)", ["none"] + method_keys, index=2,
+                            format_func=lambda k: "none" if k == "none" else logic.METHODS[k][1], key="gc_b")
+    target = st.text_input("Target class (empty = top-1; a name like 'tabby' or an index)", key="gc_target")
+    layers = logic.layer_choices(model)
+    layer = st.selectbox("Target layer", [c[0] for c in layers], key=f"gc_layer_{model}")
+    alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="gc_alpha")
+
+with right:
+    source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
+    try:
+        cached_model(model)
+        with st.spinner("Computing…"):
+            a = logic.explain(source, model, method_a, target or None, layer)
+            results = [a]
+            if method_b not in ("none", method_a):
+                results.append(logic.explain(a.image, model, method_b, a.target["index"], layer))
+            faith = logic.faithfulness(a)
+    except USER_ERRORS as exc:
+        st.error(f"⚠️ {exc}")
+        st.stop()
+    st.markdown(f"**Model:** {a.model_label}")
+    if a.notice:
+        st.warning(a.notice)
+    if a.extra.get("requested_model") != a.model:
+        st.warning(f"Asked for `{a.extra['requested_model']}`: {a.extra['reason']}.")
+    st.markdown(f"Explaining **{a.target['label']}** (class {a.target['index']}) · {a.elapsed_ms:.0f} ms")
+    cols = st.columns(3)
+    cols[0].image(a.model_input, caption="What the model sees (whole image, no crop)", width="stretch")
+    for col, r in zip(cols[1:], results):
+        col.image(r.overlay(alpha), caption=f"{logic.METHODS[r.method][1].split(' (')[0]} · {r.target['label']}",
+                  width="stretch")
+    st.subheader("Top-5 predictions")
+    st.bar_chart({"class": [f"{t['label']} ({t['index']})" for t in a.top5], "probability": [t["prob"] for t in a.top5]},
+                 x="class", y="probability", horizontal=True, sort="-probability")
+    st.markdown(f"**Faithfulness** (target's probability {faith['p_original']:.1%}): removing the hottest "
+                f"{faith['fraction']:.0%} of pixels drops it by **{faith['drop_hot']:+.1%}**, a random "
+                f"{faith['fraction']:.0%} by **{faith['drop_random']:+.1%}**.")
+    st.download_button("⬇️ Download comparison PNG", logic.compare_png(results, alpha), "gradcam.png", "image/png")
+
+with st.expander("How Grad-CAM works (and what it cannot tell you)"):
+    st.markdown((HERE / "explainer.md").read_text(encoding="utf-8"))

@@ -1,0 +1,36 @@
+"""Glassbox Streamlit hub: streamlit run streamlit_app.py
+
+The same DEMOS list and the same logic modules as the Gradio hub (app.py).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from apps.registry import DEMOS
+from core import models
+
+st.set_page_config(page_title="Glassbox", page_icon="🔍", layout="wide")
+
+
+def home() -> None:
+    st.title("🔍 Glassbox")
+    st.write("Interactive demos that open up vision and generative models. "
+             "Every demo runs offline on a laptop and names the model it runs.")
+    cols = st.columns(4)
+    for i, d in enumerate(DEMOS):
+        with cols[i % 4].container(border=True):
+            st.markdown(f"### {d.icon} {d.title}")
+            st.write(d.pitch)
+            if d.built:
+                st.page_link(f"apps/{d.slug}/page_streamlit.py", label="Open", icon="▶️")
+            else:
+                st.caption("coming soon")
+
+
+pages = [st.Page(home, title="Home", icon="🔍", default=True)]
+pages += [st.Page(f"apps/{d.slug}/page_streamlit.py", title=d.title, icon=d.icon, url_path=d.slug)
+          for d in DEMOS if d.built]
+st.navigation(pages).run()
+st.divider()
+st.caption(models.status_line())
