@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -165,23 +166,30 @@ def _reshape_for(arch: str, hw: tuple[int, int]):
     return reshape
 
 
-class _GuidedReLU6:
+@lru_cache(maxsize=1)
+def _guided_relu6_class() -> type:
     """ReLU6 with guided-backprop gradients: the library's GuidedBackpropReLU, then the cap at 6.
 
     pytorch-grad-cam's guided backprop only swaps nn.ReLU; EfficientNet-Lite uses ReLU6,
-    which would otherwise pass plain gradients through.
+    which would otherwise pass plain gradients through. (Built lazily: torch is not
+    imported when the hub starts.)
     """
+    import torch
+    from pytorch_grad_cam.guided_backprop import GuidedBackpropReLU
 
-    @staticmethod
-    def make():
-        import torch
-        from pytorch_grad_cam.guided_backprop import GuidedBackpropReLU
+    class GuidedReLU6(torch.nn.Module):
+        def forward(self, x):  # (B, C, H, W) -> same shape
+            return GuidedBackpropReLU.apply(x).clamp(max=6.0)
 
-        class GuidedReLU6(torch.nn.Module):
-            def forward(self, x):
-                return GuidedBackpropReLU.apply(x).clamp(max=6.0)
+    return GuidedReLU6
 
-        return GuidedReLU6()
+
+def _swap(module, old_type: type, factory) -> None:
+    """Replace every submodule of old_type by factory(), a fresh instance per site."""
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, old_type):
+                setattr(parent, name, factory())
 
 
 def _guided_backprop(module, x, target_idx: int) -> np.ndarray:
@@ -189,18 +197,15 @@ def _guided_backprop(module, x, target_idx: int) -> np.ndarray:
     import torch
     from pytorch_grad_cam import GuidedBackpropReLUModel
     from pytorch_grad_cam.guided_backprop import GuidedBackpropReLUasModule
-    from pytorch_grad_cam.utils.find_layers import replace_all_layer_type_recursive
 
-    guided_relu6 = _GuidedReLU6.make()
-    has_relu6 = any(isinstance(m, torch.nn.ReLU6) for m in module.modules())
+    guided_relu6 = _guided_relu6_class()
     try:
-        if has_relu6:
-            replace_all_layer_type_recursive(module, torch.nn.ReLU6, guided_relu6)
+        _swap(module, torch.nn.ReLU6, guided_relu6)
         return GuidedBackpropReLUModel(module)(x.clone(), target_category=target_idx)
     finally:
-        replace_all_layer_type_recursive(module, GuidedBackpropReLUasModule, torch.nn.ReLU())
-        if has_relu6:
-            replace_all_layer_type_recursive(module, type(guided_relu6), torch.nn.ReLU6())
+        # The library swaps nn.ReLU itself and swaps it back, unless it failed half-way.
+        _swap(module, GuidedBackpropReLUasModule, torch.nn.ReLU)
+        _swap(module, guided_relu6, torch.nn.ReLU6)
 
 
 def _top5(logits, names) -> list[dict]:

@@ -1,0 +1,55 @@
+"""The one-way dependency rule and the fast-start rule, checked on the real code."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+HEAVY = ["torch", "timm", "pytorch_grad_cam", "diffusers", "open_clip", "segment_anything", "transformers",
+         "torchvision"]
+
+
+def imported_modules(path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_logic_and_core_import_no_ui_framework():
+    files = list((ROOT / "apps").glob("*/logic.py")) + list((ROOT / "core").glob("*.py"))
+    assert files
+    for f in files:
+        bad = imported_modules(f) & {"gradio", "streamlit"}
+        assert not bad, f"{f.relative_to(ROOT)} imports {bad}"
+
+
+def test_building_and_importing_the_hubs_imports_no_model_library():
+    code = (
+        "import sys, json\n"
+        "import app\n"
+        "app.build_hub()\n"
+        "import apps.gradio_common, core.models, core.weights, core.device, core.images\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_built_demo_has_its_files():
+    from apps.registry import DEMOS
+
+    assert len(DEMOS) == 8 and len({d.slug for d in DEMOS}) == 8
+    for d in DEMOS:
+        if d.built:
+            for f in ("logic.py", "ui_gradio.py", "page_streamlit.py", "explainer.md"):
+                assert (ROOT / "apps" / d.slug / f).is_file(), f"{d.slug}/{f} missing"

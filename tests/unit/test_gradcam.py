@@ -1,0 +1,186 @@
+"""Grad-CAM logic: agrees with pytorch-grad-cam called directly and with the closed form,
+covers the whole image, releases its hooks, and refuses bad parameters clearly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from apps.gradcam import logic
+from core import images, models
+
+CAT = logic.SAMPLES["cat"]
+
+
+@pytest.fixture(scope="module")
+def lite():
+    return models.load("efficientnet_lite0", "cpu")
+
+
+@pytest.fixture(autouse=True)
+def no_result_cache():
+    logic._cache.clear()
+    yield
+    logic._cache.clear()
+
+
+def model_tensor(spec, path):
+    rgb = images.load_image(path)
+    return rgb, logic.to_tensor(logic.to_model_input(rgb, logic.input_size(spec, rgb.shape[:2])))
+
+
+@pytest.mark.parametrize("method", ["gradcam", "hirescam", "layercam", "eigencam"])
+def test_agrees_with_a_direct_library_call(lite, method):
+    import pytorch_grad_cam
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    result = logic.explain(CAT, "efficientnet_lite0", method, target="tabby")
+    _, x = model_tensor(lite.spec, CAT)
+    cls = getattr(pytorch_grad_cam, logic.METHODS[method][0])
+    with cls(model=lite.module, target_layers=[lite.module.backbone.bn2]) as cam:
+        direct = cam(input_tensor=x, targets=[ClassifierOutputTarget(281)])[0]  # (h, w)
+    assert result.target == {"index": 281, "label": "tabby"}
+    np.testing.assert_allclose(result.cam, direct, atol=1e-5)
+
+
+def test_gradcam_matches_the_closed_form(lite):
+    """alpha_k = mean_ij dy/dA^k_ij ; L = ReLU(sum_k alpha_k A^k), computed here with plain autograd."""
+    result = logic.explain(CAT, "efficientnet_lite0", "gradcam")
+    _, x = model_tensor(lite.spec, CAT)
+    feats = {}
+    handle = lite.module.backbone.bn2.register_forward_hook(lambda m, i, o: feats.setdefault("A", o))
+    try:
+        logits = lite.module(x)  # (1, 1000)
+    finally:
+        handle.remove()
+    A = feats["A"]  # (1, K, gh, gw): 6x9 for the cat's 192x288 input
+    c = result.target["index"]
+    (grads,) = torch.autograd.grad(logits[0, c], A)  # (1, K, gh, gw)
+    alpha = grads.mean(dim=(2, 3), keepdim=True)  # (1, K, 1, 1)
+    cam = torch.relu((alpha * A).sum(1))[0].detach().numpy()  # (gh, gw)
+    cam = (cam - cam.min()) / (cam.max() - cam.min())
+    assert c == int(logits.argmax())  # default target is the top-1
+    # Upsample the way the library does (cv2 bilinear, then rescale to [0, 1]) and compare.
+    import cv2
+
+    h, w = result.cam.shape
+    up = cv2.resize(cam.astype(np.float32), (w, h))
+    up = (up - up.min()) / (up.max() - up.min())
+    np.testing.assert_allclose(result.cam, up, atol=1e-4)
+
+
+def test_heatmap_covers_the_whole_image_with_its_aspect(lite):
+    for name in ("cat", "rocket", "astronaut"):
+        r = logic.explain(logic.SAMPLES[name])
+        h, w = r.image.shape[:2]
+        hh, hw = r.heatmap.shape
+        assert max(hh, hw) <= logic.HEATMAP_SIDE
+        assert abs(hh / hw - h / w) < 0.02  # same aspect ratio: nothing cropped
+        assert r.heatmap.min() >= 0 and r.heatmap.max() <= 1 and r.heatmap.max() > 0.9
+        mh, mw = r.model_input.shape[:2]
+        assert abs(mh / mw - h / w) < 0.15 and mh % 32 == 0 and mw % 32 == 0
+
+
+def test_top5_is_sorted_and_consistent(lite):
+    r = logic.explain(CAT)
+    probs = [t["prob"] for t in r.top5]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+    assert r.target["index"] == r.top5[0]["index"]
+    assert r.top5[0]["label"] in {"tabby", "tiger cat", "Egyptian cat"}
+
+
+def test_targets_by_index_name_and_ambiguous_name(lite):
+    assert logic.explain(CAT, target=967).target["label"] == "espresso"
+    assert logic.explain(CAT, target="967").target["label"] == "espresso"
+    assert logic.explain(CAT, target="Tabby").target["index"] == 281
+    # "cat" matches several classes: the one the model favours is explained
+    assert logic.explain(CAT, target="cat").target["index"] == logic.explain(CAT).target["index"]
+    a, b = logic.explain(CAT, target="tabby"), logic.explain(CAT, target="espresso")
+    assert not np.allclose(a.cam, b.cam)  # the class really changes the map
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"method": "gradcam9000"}, "Unknown method"),
+    ({"model": "alexnet"}, "Unknown model"),
+    ({"target": "zebracorn"}, "Unknown ImageNet class"),
+    ({"target": "zebr"}, "zebra"),  # a unique partial name is accepted...
+    ({"target": 1000}, "out of range"),
+    ({"target": -1}, "out of range"),
+    ({"layer": "fc"}, "Unknown layer"),
+])
+def test_bad_parameters_are_refused_clearly(lite, kwargs, message):
+    if message == "zebra":
+        assert logic.explain(CAT, **kwargs).target["label"] == "zebra"
+        return
+    with pytest.raises((logic.CamInputError, models.UnknownModel), match=message):
+        logic.explain(CAT, **kwargs)
+
+
+def test_layers_are_selectable(lite):
+    deep = logic.explain(CAT, layer="blocks.4")
+    assert deep.layer == "blocks.4"
+    assert not np.allclose(deep.cam, logic.explain(CAT).cam)
+
+
+def hook_count(module: torch.nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+               + len(getattr(m, "_backward_pre_hooks", {})) for m in module.modules())
+
+
+def test_hooks_are_released_over_200_calls(lite):
+    before = hook_count(lite.module)
+    for i in range(200):
+        logic._cache.clear()
+        logic.explain(CAT, method=("gradcam", "hirescam", "layercam", "guided-gradcam")[i % 4])
+    assert hook_count(lite.module) == before == 0
+
+
+def test_guided_gradcam_restores_the_relu6_modules(lite):
+    kinds = [type(m).__name__ for m in lite.module.modules()]
+    r = logic.explain(CAT, method="guided-gradcam")
+    assert [type(m).__name__ for m in lite.module.modules()] == kinds
+    assert r.guided is not None and r.guided.shape[:2] == r.heatmap.shape
+    assert r.heatmap.min() >= 0 and r.heatmap.max() > 0.3
+
+
+def test_guided_backprop_really_guides_relu6(lite):
+    """With ReLU6 swapped, the input gradient differs from plain backprop (which it equals if the swap failed)."""
+    _, x = model_tensor(lite.spec, CAT)
+    guided = logic._guided_backprop(lite.module, x, 281)  # (h, w, 3)
+    xg = x.clone().requires_grad_(True)
+    (plain,) = torch.autograd.grad(lite.module(xg)[0, 281], xg)  # (1, 3, h, w)
+    plain = plain[0].permute(1, 2, 0).numpy()
+    assert guided.shape == plain.shape
+    assert abs(np.corrcoef(guided.ravel(), plain.ravel())[0, 1]) < 0.9
+
+
+def test_faithfulness_numbers(lite):
+    f = logic.faithfulness(logic.explain(logic.SAMPLES["coffee"]))
+    assert 0 <= f["p_hot_removed"] <= 1 and 0 <= f["p_random_removed"] <= 1
+    assert f["drop_hot"] == pytest.approx(f["p_original"] - f["p_hot_removed"])
+    # on the espresso cup, the hot region matters more than random pixels
+    assert f["drop_hot"] > f["drop_random"]
+
+
+def test_api_payload_shape(lite):
+    payload = logic.api_payload(logic.explain(CAT))
+    assert set(payload) >= {"model", "device", "offline", "top5", "target", "heatmap", "overlay"}
+    heat = np.asarray(payload["heatmap"])
+    assert heat.ndim == 2 and max(heat.shape) <= 256 and heat.min() >= 0 and heat.max() <= 1
+    overlay = images.from_data_url(payload["overlay"])
+    assert overlay.shape[:2] == heat.shape
+    assert payload["offline"] is True and payload["model"] == "efficientnet_lite0"
+
+
+def test_results_are_cached_per_image_and_settings(lite):
+    a = logic.explain(CAT)
+    assert logic.explain(CAT) is a
+    assert logic.explain(CAT, method="hirescam") is not a
+
+
+def test_png_export(lite):
+    png = logic.compare_png([logic.explain(CAT), logic.explain(CAT, method="eigencam")])
+    img = Image.open(__import__("io").BytesIO(png))
+    assert img.format == "PNG" and img.width == 3 * logic.explain(CAT).heatmap.shape[1]
