@@ -1,0 +1,140 @@
+"""The hub launched in-process; /gradcam called the way a notebook would, through gradio_client."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from conftest import SAMPLES, free_port
+from core import images
+
+pytestmark = pytest.mark.api
+
+
+@pytest.fixture(scope="module")
+def hub():
+    import app
+    from apps.gradio_common import launch_kwargs
+
+    demo = app.build_hub()
+    demo.queue(default_concurrency_limit=2)
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                            quiet=True, **launch_kwargs())
+    yield url.rstrip("/")
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(hub):
+    from gradio_client import Client
+
+    return Client(hub + "/", verbose=False)
+
+
+def call(client, path, **kwargs):
+    from gradio_client import handle_file
+
+    return client.predict(image=handle_file(str(path)), api_name="/gradcam", **kwargs)
+
+
+def test_gradcam_endpoint_returns_the_documented_fields(client):
+    out = call(client, SAMPLES / "cat.png")
+    assert out["model"] == "efficientnet_lite0" and out["device"] == "cpu" and out["offline"] is True
+    assert len(out["top5"]) == 5 and set(out["top5"][0]) == {"index", "label", "prob"}
+    assert out["target"] == {"index": out["top5"][0]["index"], "label": out["top5"][0]["label"]}
+    heat = np.asarray(out["heatmap"], dtype=np.float32)
+    h, w = Image.open(SAMPLES / "cat.png").size[::-1]
+    assert heat.ndim == 2 and max(heat.shape) == 256 and abs(heat.shape[0] / heat.shape[1] - h / w) < 0.02
+    assert heat.min() >= 0 and heat.max() <= 1
+    assert images.from_data_url(out["overlay"]).shape[:2] == heat.shape
+
+
+def test_gradcam_endpoint_options(client):
+    out = call(client, SAMPLES / "coffee.png", method="hirescam", target="cup")
+    assert out["target"]["label"] == "cup" and out["method"] == "hirescam"
+    out = call(client, SAMPLES / "coffee.png", target=504)
+    assert out["target"] == {"index": 504, "label": "coffee mug"}
+
+
+def test_hub_model_offline_says_so(client):
+    out = call(client, SAMPLES / "rocket.jpg", model="resnet50")
+    assert out["model"] == "efficientnet_lite0" and out["offline"] is True
+    assert "ResNet-50" in out["model_label"] and "unavailable (offline" in out["model_label"]
+
+
+def write(tmp_path, name, data: bytes):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def png(img: Image.Image, fmt="PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name, make", [
+    ("gray.png", lambda: png(Image.new("L", (64, 48), 128))),
+    ("rgba.png", lambda: png(Image.new("RGBA", (64, 48), (200, 10, 10, 128)))),
+    ("cmyk.jpg", lambda: png(Image.new("CMYK", (64, 48), (0, 200, 200, 0)), "JPEG")),
+    ("deep.png", lambda: png(Image.fromarray(np.full((48, 64), 40000, np.uint16)))),
+])
+def test_odd_but_valid_images_work(client, tmp_path, name, make):
+    out = call(client, write(tmp_path, name, make()))
+    assert np.asarray(out["heatmap"]).shape == (48, 64)
+
+
+@pytest.mark.parametrize("name, data, kwargs, message", [
+    ("notes.png", b"this is plain text, not a picture", {}, "not an image"),
+    ("empty.png", b"", {}, "empty"),
+    ("dot.png", png(Image.new("RGB", (1, 1))), {}, "1x1 pixels"),
+    ("bomb.png", png(Image.new("1", (20000, 20000))), {}, "megapixels"),
+    ("cat.png", (SAMPLES / "cat.png").read_bytes(), {"model": "my/evil-model"}, "Unknown model"),
+    ("cat.png", (SAMPLES / "cat.png").read_bytes(), {"method": "magic"}, "Unknown method"),
+    ("cat.png", (SAMPLES / "cat.png").read_bytes(), {"target": "unicorn"}, "Unknown ImageNet class"),
+])
+def test_bad_input_gives_a_clear_error_and_the_server_stays_up(client, tmp_path, name, data, kwargs, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        call(client, write(tmp_path, name, data), **kwargs)
+    assert call(client, SAMPLES / "cat.png")["model"] == "efficientnet_lite0"
+
+
+def test_upload_size_is_capped(hub, tmp_path):
+    big = write(tmp_path, "huge.png", b"\x89PNG" + np.random.default_rng(0).bytes(images.MAX_UPLOAD_BYTES + 1024))
+    with big.open("rb") as f:
+        r = requests.post(f"{hub}/gradio_api/upload", files={"files": ("huge.png", f)}, timeout=60)
+    assert r.status_code == 413 or "exceed" in r.text.lower() or "too large" in r.text.lower()
+
+
+def test_plain_rest_with_a_data_url(hub):
+    """What benchmarks and non-Python clients do: POST, then read the event stream."""
+    url = images.to_data_url(images.load_image(SAMPLES / "coffee.png"))
+    r = requests.post(f"{hub}/gradio_api/call/gradcam", json={"data": [url, "efficientnet_lite0", "gradcam", None]},
+                      timeout=30)
+    event_id = r.json()["event_id"]
+    stream = requests.get(f"{hub}/gradio_api/call/gradcam/{event_id}", timeout=60).text
+    assert "event: complete" in stream
+    line = next(ln for ln in stream.split("event: complete", 1)[1].splitlines() if ln.startswith("data: "))
+    payload = json.loads(line.removeprefix("data: "))[0]
+    assert payload["target"]["label"] == "espresso"
+
+
+def test_files_outside_uploads_cannot_be_read(hub):
+    r = requests.post(f"{hub}/gradio_api/call/gradcam",
+                      json={"data": [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}},
+                                     "efficientnet_lite0", "gradcam", None]}, timeout=30)
+    stream = requests.get(f"{hub}/gradio_api/call/gradcam/{r.json()['event_id']}", timeout=60).text
+    assert "event: error" in stream and "root:" not in stream
+
+
+def test_pages_are_served(hub):
+    for path in ("/", "/gradcam"):
+        assert requests.get(hub + path, timeout=10).status_code == 200
