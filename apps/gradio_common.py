@@ -41,8 +41,7 @@ def launch_kwargs() -> dict:
 
 def footer() -> gr.Markdown:
     """The device/model line at the bottom of every page, filled in when the page loads."""
-    md = gr.Markdown("Device: chosen on first use · Models: load on first use", elem_id="gb-footer")
-    return md
+    return gr.Markdown("Checking device and models…", elem_id="gb-footer")
 
 
 def warmup_enabled() -> bool:

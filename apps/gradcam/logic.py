@@ -396,7 +396,8 @@ def api_payload(result: CamResult, alpha: float = 0.5) -> dict:
         "layer": result.layer,
         "top5": result.top5,
         "target": result.target,
-        "heatmap": np.round(result.heatmap, 4).tolist(),
+        # float64 before rounding: float32 values print as 0.12339999973773956 and triple the JSON
+        "heatmap": np.round(result.heatmap.astype(np.float64), 3).tolist(),
         "overlay": images.to_data_url(result.overlay(alpha)),
     }
 

@@ -116,7 +116,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             gallery = gr.Gallery(value=[(str(p), name) for name, p in samples], label="Sample gallery (click one)",
-                                 columns=3, height=230, allow_preview=False, elem_id="gradcam-gallery")
+                                 columns=3, height=230, allow_preview=False, buttons=[], elem_id="gradcam-gallery")
             upload = gr.File(label="…or upload an image (PNG, JPEG, WebP, TIFF; max 20 MB)",
                              file_types=["image"], type="filepath", elem_id="gradcam-upload")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
@@ -132,10 +132,10 @@ def build() -> None:
         with gr.Column(scale=2):
             status = gr.Markdown("Pick a sample image or upload one to start.", elem_id="gradcam-status")
             with gr.Row(equal_height=True):
-                shown = gr.Image(label="What the model sees (whole image, resized, no crop)", interactive=False,
+                shown = gr.Image(label="Model input (whole image, no crop)", interactive=False, buttons=["fullscreen"],
                                  height=300, elem_id="gradcam-input")
-                out_a = gr.Image(label="Method (left)", interactive=False, height=300, elem_id="gradcam-overlay-a")
-                out_b = gr.Image(label="Method (right)", interactive=False, height=300, elem_id="gradcam-overlay-b")
+                out_a = gr.Image(label="Method (left)", interactive=False, buttons=["download", "fullscreen"], height=300, elem_id="gradcam-overlay-a")
+                out_b = gr.Image(label="Method (right)", interactive=False, buttons=["download", "fullscreen"], height=300, elem_id="gradcam-overlay-b")
             with gr.Row():
                 top5 = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="gradcam-top5")
                 with gr.Column():

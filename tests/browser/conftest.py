@@ -1,0 +1,110 @@
+"""Browser fixtures: real hub processes on free loopback ports, Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, stop, wait_http
+
+GOLDEN = Path(__file__).parent / "golden"
+NEW = Path(__file__).parent / "__screenshots_new__"
+VIEWPORT = {"width": 1280, "height": 900}
+# Screens differ by anti-aliasing and by the odd live number; a layout or colour change
+# moves far more than this.
+MEAN_TOLERANCE = 4.0  # mean absolute difference, 0..255
+BIG_DIFF_FRACTION = 0.03  # share of pixels allowed to differ by more than 48 levels
+
+
+def _no_browser(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}. Browser tests are required under CI.")
+    pytest.skip(f"{reason} (install it with: sudo apt-get install -y chromium fonts-noto-color-emoji)")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        _no_browser(f"{CHROMIUM} not found")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _no_browser("playwright is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def _server(cmd: list[str], port: int, log_name: str, env_extra: dict | None = None):
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / log_name, "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", proc, timeout=120)
+    except Exception:
+        stop(proc)
+        raise
+    return proc, log
+
+
+@pytest.fixture(scope="session")
+def gradio_url():
+    port = free_port()
+    # Warm-up on, as a lecturer runs it: the first click should not wait for the model.
+    proc, log = _server([sys.executable, "app.py"], port, "glassbox-gradio.log", {"GLASSBOX_WARMUP": "1"})
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def streamlit_url():
+    port = free_port()
+    proc, log = _server([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+                         "--server.address", "127.0.0.1", "--server.headless", "true"], port, "glassbox-streamlit.log")
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+    log.close()
+
+
+def compare_screenshot(page, name: str, mask=()) -> None:
+    """Screenshot the viewport and compare with tests/browser/golden/<name>.png under a tolerance.
+
+    GLASSBOX_UPDATE_GOLDEN=1 (make golden) rewrites the golden instead.
+    """
+    NEW.mkdir(exist_ok=True)
+    new_path = NEW / f"{name}.png"
+    page.mouse.move(1, 1)  # no hover highlight on whatever was clicked last
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(new_path), mask=list(mask), animations="disabled")
+    golden = GOLDEN / f"{name}.png"
+    if os.environ.get("GLASSBOX_UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        shutil.copy(new_path, golden)
+        return
+    assert golden.exists(), f"no golden {golden.name}: run `make golden`, review and commit it"
+    a = np.asarray(Image.open(golden).convert("RGB"), dtype=np.int16)
+    b = np.asarray(Image.open(new_path).convert("RGB"), dtype=np.int16)
+    assert a.shape == b.shape, f"{name}: size {b.shape} differs from golden {a.shape}"
+    diff = np.abs(a - b).max(axis=2)
+    mean, big = float(diff.mean()), float((diff > 48).mean())
+    assert mean <= MEAN_TOLERANCE and big <= BIG_DIFF_FRACTION, (
+        f"{name}: screenshot differs from golden (mean {mean:.2f}, {big:.1%} pixels changed a lot); "
+        f"see {new_path}. If the change is intended: make golden")

@@ -1,0 +1,70 @@
+"""The Gradio hub in Chromium: landing page, Grad-CAM on a sample, a bad upload, two sessions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from browser.conftest import compare_screenshot
+
+pytestmark = pytest.mark.browser
+ERROR_TEXT = re.compile(r"Traceback|Error:|Exception|Connection errored", re.I)
+
+
+def open_gradcam(page, url: str, sample_index: int = 1):
+    page.goto(f"{url}/gradcam")
+    page.locator("#gradcam-gallery button.thumbnail-item").nth(sample_index).click()
+    page.wait_for_selector("#gradcam-overlay-a img", timeout=60_000)
+    page.wait_for_selector("#gradcam-overlay-b img", timeout=60_000)
+    page.wait_for_timeout(800)  # let the last images paint
+
+
+def test_landing_page_lists_all_eight_topics(page, gradio_url):
+    page.goto(gradio_url)
+    page.wait_for_selector("#card-gradcam")
+    assert page.locator(".gb-card").count() == 8
+    assert page.locator(".gb-soon").count() == 7
+    footer = page.locator("#gb-footer")
+    footer.wait_for()
+    page.wait_for_function("document.querySelector('#gb-footer').innerText.includes('Device:')")
+    assert "Device: cpu" in footer.inner_text()
+    compare_screenshot(page, "gradio_home", mask=[footer])
+
+
+def test_gradcam_on_a_sample(page, gradio_url):
+    open_gradcam(page, gradio_url, 1)  # the cat
+    status = page.locator("#gradcam-status").inner_text()
+    assert "EfficientNet-Lite0" in status and "offline" in status and "cpu" in status
+    assert re.search(r"Egyptian cat|tabby|tiger cat", status)
+    assert "Egyptian cat" in page.locator("#gradcam-top5").inner_text()
+    assert "Faithfulness" in page.locator("#gradcam-faith").inner_text()
+    assert not ERROR_TEXT.search(page.locator("body").inner_text())
+    compare_screenshot(page, "gradio_gradcam", mask=[page.locator("#gradcam-status"), page.locator("#gb-footer")])
+
+
+def test_bad_upload_shows_a_message_and_the_page_keeps_working(page, gradio_url, tmp_path):
+    bad = tmp_path / "holiday.png"
+    bad.write_text("not really a png")
+    page.goto(f"{gradio_url}/gradcam")
+    page.locator("#gradcam-upload input[type=file]").set_input_files(str(bad))
+    page.wait_for_function("document.querySelector('#gradcam-status').innerText.includes('not an image')",
+                           timeout=30_000)
+    open_gradcam(page, gradio_url, 2)  # the coffee sample still works afterwards
+    assert "espresso" in page.locator("#gradcam-status").inner_text()
+
+
+def test_two_sessions_do_not_share_state(browser, gradio_url):
+    from browser.conftest import VIEWPORT
+
+    ctx_a, ctx_b = browser.new_context(viewport=VIEWPORT), browser.new_context(viewport=VIEWPORT)
+    try:
+        a, b = ctx_a.new_page(), ctx_b.new_page()
+        open_gradcam(a, gradio_url, 1)  # cat
+        open_gradcam(b, gradio_url, 2)  # coffee
+        a.locator("#gradcam-overlay-b").scroll_into_view_if_needed()
+        assert "espresso" not in a.locator("#gradcam-status").inner_text()
+        assert "espresso" in b.locator("#gradcam-status").inner_text()
+    finally:
+        ctx_a.close()
+        ctx_b.close()

@@ -1,0 +1,29 @@
+"""The Streamlit hub in Chromium: landing page and the Grad-CAM page on the default sample."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser.conftest import compare_screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def test_streamlit_home(page, streamlit_url):
+    page.goto(streamlit_url)
+    page.get_by_text("Glassbox", exact=False).first.wait_for(timeout=60_000)
+    page.get_by_text("coming soon").first.wait_for()
+    assert page.get_by_text("coming soon").count() == 7
+    assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_streamlit_gradcam(page, streamlit_url):
+    page.goto(f"{streamlit_url}/gradcam")
+    page.get_by_text("Explaining").wait_for(timeout=90_000)
+    page.wait_for_selector("[data-testid=stImage] img >> nth=2", timeout=60_000)
+    page.wait_for_timeout(1500)  # the chart and images finish painting
+    body = page.locator("body").inner_text()
+    assert "Egyptian cat" in body and "EfficientNet-Lite0" in body
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.locator("[data-testid=stAlert]").count() == 0
+    compare_screenshot(page, "streamlit_gradcam", mask=[page.locator(".st-key-gc-status")])
