@@ -55,7 +55,7 @@ def _caption(r: logic.CamResult) -> str:
 
 def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progress(track_tqdm=True)):
     """Compute one or two CAMs. Returns the page's outputs; errors become a visible message."""
-    blank = (None, None, None, None, "", None, None, gr.update())
+    blank = (None, None, None, None, "", "", None, None, gr.update())
     if not src:
         return ("Pick a sample image or upload one to start.", *blank)
     try:
@@ -73,7 +73,7 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
         status += f"\n\n⚠️ {a.notice}"
     if a.extra.get("requested_model") != a.model:
         status += f"\n\n⚠️ Asked for `{a.extra['requested_model']}`: {a.extra['reason']}."
-    status += f"\n\nExplaining **{a.target['label']}** (class {a.target['index']}) · {a.elapsed_ms:.0f} ms"
+    status += f"\n\nExplaining **{a.target['label']}** (class {a.target['index']})"
     top5 = {f"{t['label']} ({t['index']})": t["prob"] for t in a.top5}
     out_b = results[1].overlay(alpha) if len(results) > 1 else None
     target_choices = [t["label"] for t in a.top5]
@@ -84,6 +84,7 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
         gr.update(value=out_b, label=_caption(results[1]) if out_b is not None else "second method: none"),
         top5,
         _faith_md(faith),
+        f"computed in {sum(r.elapsed_ms for r in results):.0f} ms on {a.device}",
         _export(results, alpha),
         results,
         gr.update(choices=target_choices),
@@ -140,13 +141,14 @@ def build() -> None:
                 top5 = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="gradcam-top5")
                 with gr.Column():
                     faith = gr.Markdown(elem_id="gradcam-faith")
+                    timing = gr.Markdown(elem_id="gradcam-timing")  # live number: kept apart from the status
                     export = gr.DownloadButton("⬇️ Download comparison PNG", value=None)
     with gr.Accordion("How Grad-CAM works (and what it cannot tell you)", open=False):
         gr.Markdown((HERE / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=[
             {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
 
     inputs = [source, model, method_a, method_b, target, layer, alpha]
-    outputs = [status, shown, out_a, out_b, top5, faith, export, results, target]
+    outputs = [status, shown, out_a, out_b, top5, faith, timing, export, results, target]
     hidden = {"api_visibility": "private"}
 
     def pick_sample(evt: gr.SelectData):

@@ -93,7 +93,7 @@ def compare_screenshot(page, name: str, mask=()) -> None:
     new_path = NEW / f"{name}.png"
     page.mouse.move(1, 1)  # no hover highlight on whatever was clicked last
     page.wait_for_timeout(300)
-    page.screenshot(path=str(new_path), mask=list(mask), animations="disabled")
+    page.screenshot(path=str(new_path), mask=list(mask), mask_color="#ffffff", animations="disabled")
     golden = GOLDEN / f"{name}.png"
     if os.environ.get("GLASSBOX_UPDATE_GOLDEN") == "1":
         GOLDEN.mkdir(exist_ok=True)

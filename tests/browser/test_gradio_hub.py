@@ -40,7 +40,8 @@ def test_gradcam_on_a_sample(page, gradio_url):
     assert "Egyptian cat" in page.locator("#gradcam-top5").inner_text()
     assert "Faithfulness" in page.locator("#gradcam-faith").inner_text()
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
-    compare_screenshot(page, "gradio_gradcam", mask=[page.locator("#gradcam-status"), page.locator("#gb-footer")])
+    assert "computed in" in page.locator("#gradcam-timing").inner_text()
+    compare_screenshot(page, "gradio_gradcam", mask=[page.locator("#gradcam-timing"), page.locator("#gb-footer")])
 
 
 def test_bad_upload_shows_a_message_and_the_page_keeps_working(page, gradio_url, tmp_path):

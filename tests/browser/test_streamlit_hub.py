@@ -26,4 +26,4 @@ def test_streamlit_gradcam(page, streamlit_url):
     assert "Egyptian cat" in body and "EfficientNet-Lite0" in body
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.locator("[data-testid=stAlert]").count() == 0
-    compare_screenshot(page, "streamlit_gradcam", mask=[page.locator(".st-key-gc-status")])
+    compare_screenshot(page, "streamlit_gradcam", mask=[page.locator(".st-key-gc-timing")])
