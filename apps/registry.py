@@ -28,7 +28,8 @@ DEMOS: list[Demo] = [
          "🔥", built=True, warmup="apps.gradcam.logic:warmup"),
     Demo("sam", "SAM prompting", "Click points or draw boxes and get segmentation masks.", "✂️"),
     Demo("clip_zero_shot", "CLIP zero-shot", "Classify an image with labels you type, and see the similarity matrix.", "🏷️"),
-    Demo("fgsm", "Adversarial FGSM", "Nudge pixels invisibly until a classifier changes its mind, then see why.", "🎯"),
+    Demo("fgsm", "Adversarial FGSM", "Nudge pixels invisibly until a classifier changes its mind, then see why.",
+         "🎯", built=True, warmup="apps.fgsm.logic:warmup"),
 ]
 
 BY_SLUG = {d.slug: d for d in DEMOS}

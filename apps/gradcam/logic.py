@@ -208,7 +208,8 @@ def _guided_backprop(module, x, target_idx: int) -> np.ndarray:
         _swap(module, guided_relu6, torch.nn.ReLU6)
 
 
-def _top5(logits, names) -> list[dict]:
+def top5(logits, names) -> list[dict]:
+    """Top-5 of (1, classes) logits as [{index, label, prob}], highest first."""
     probs = logits.softmax(-1)[0]  # (classes,)
     vals, idx = probs.topk(5)
     return [{"index": int(i), "label": names[int(i)], "prob": round(float(v), 6)} for v, i in zip(vals, idx)]
@@ -321,7 +322,7 @@ def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None
         notice="",
         method=method,
         layer=layer_path.removeprefix("backbone."),
-        top5=_top5(logits, names),
+        top5=top5(logits, names),
         target={"index": int(target_idx), "label": names[int(target_idx)]},
         image=rgb,
         model_input=model_rgb,

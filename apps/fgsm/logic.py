@@ -1,0 +1,360 @@
+"""Adversarial examples: FGSM, BIM and PGD (L-inf) on a real ImageNet classifier.
+
+Pure: no gradio, no streamlit. The attack works in pixel space [0, 1]: the model
+wrapper (core.loaders.ImageClassifier) normalises inside, so epsilon means what a
+learner thinks it means (4/255 = four grey levels per channel), and the adversarial
+image is clipped to valid pixels and rounded to uint8 before anything is reported.
+Image preparation, class lookup and Grad-CAM come from apps.gradcam.logic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from apps.gradcam import logic as cam_logic
+from core import images, models
+from core.device import run_with_fallback
+
+DEFAULT_MODEL = cam_logic.DEFAULT_MODEL
+MODEL_CHOICES = cam_logic.MODEL_CHOICES
+SAMPLES = cam_logic.SAMPLES
+ATTACKS = {"fgsm": "FGSM (one step)", "bim": "BIM (iterative)", "pgd": "PGD (iterative, random start)"}
+EPS_MAX = 32.0  # in 1/255 units
+STEPS_MAX = 100
+CURVE_EPS = (0, 1, 2, 4, 8, 16)
+
+
+class AttackInputError(ValueError):
+    """Bad epsilon, attack, steps or target: the message says what would work."""
+
+
+@dataclass
+class AttackResult:
+    model: str
+    model_label: str
+    device: str
+    offline: bool
+    attack: str
+    epsilon: float  # 1/255 units, as asked
+    steps: int
+    target: dict | None  # {index, label} for a targeted attack
+    original: np.ndarray  # (h, w, 3) uint8: exactly the model input before normalisation
+    adversarial: np.ndarray  # (h, w, 3) uint8, |adversarial - original| <= epsilon everywhere
+    orig_top5: list[dict]
+    adv_top5: list[dict]
+    orig_probs: np.ndarray  # (classes,) on the uint8 original
+    adv_probs: np.ndarray  # (classes,) on the uint8 adversarial
+    float_flipped: bool  # top-1 changed before rounding to uint8
+    notices: list[str] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+    @property
+    def flipped(self) -> bool:
+        return self.orig_top5[0]["index"] != self.adv_top5[0]["index"]
+
+    @property
+    def delta(self) -> np.ndarray:
+        return self.adversarial.astype(np.int16) - self.original.astype(np.int16)  # (h, w, 3) in 1/255 units
+
+    @property
+    def linf(self) -> float:
+        return float(np.abs(self.delta).max())
+
+    @property
+    def l2(self) -> float:
+        return float(np.sqrt((self.delta.astype(np.float64) ** 2).sum()))
+
+    def amplified(self) -> tuple[np.ndarray, float]:
+        """The perturbation made visible: 0.5 grey + delta * gain, gain chosen so the largest change spans it."""
+        gain = 127.0 / max(self.linf, 1.0)
+        return np.clip(127.5 + self.delta * gain, 0, 255).round().astype(np.uint8), gain
+
+
+def check_epsilon(epsilon) -> float:
+    try:
+        eps = float(epsilon)
+    except (TypeError, ValueError) as exc:
+        raise AttackInputError(f"Epsilon must be a number between 0 and {EPS_MAX:g} (in 1/255 units).") from exc
+    if not math.isfinite(eps) or not 0 <= eps <= EPS_MAX:
+        raise AttackInputError(f"Epsilon {epsilon!r} is out of range: use 0 to {EPS_MAX:g} (in 1/255 units).")
+    return eps
+
+
+def check_steps(attack: str, steps) -> tuple[int, str]:
+    """Steps clamped to 1..STEPS_MAX, with a message when clamped (FGSM always takes one)."""
+    if attack == "fgsm":
+        return 1, ""
+    try:
+        n = int(steps)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise AttackInputError(f"Steps must be a whole number from 1 to {STEPS_MAX}.") from exc
+    if n < 1:
+        return 1, f"{steps} steps is too few; ran 1 step."
+    if n > STEPS_MAX:
+        return STEPS_MAX, f"{steps} steps capped to {STEPS_MAX} (more rarely helps at this epsilon)."
+    return n, ""
+
+
+def perturb(module, x, eps: float, attack: str, steps: int, label: int, target: int | None, seed: int = 0):
+    """The attack itself, on a (1, 3, h, w) tensor in [0, 1]. eps in [0, 1] units.
+
+    Untargeted steps ascend the loss of `label` (the clean prediction); targeted steps
+    descend the loss of `target`. BIM/PGD project back into the eps-ball and [0, 1]
+    after every step; PGD starts from a random point in the ball.
+    Returns (x_adv (1, 3, h, w), clean logits (1, classes) from the first forward pass).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    y = torch.tensor([target if target is not None else label], device=x.device)
+    sign = -1.0 if target is not None else 1.0
+    alpha = eps if attack == "fgsm" else max(eps / 4, 2.5 * eps / steps)  # Madry et al.'s step rule
+    x_adv = x.clone()
+    if attack == "pgd" and eps > 0:
+        g = torch.Generator(device="cpu").manual_seed(seed)
+        noise = (torch.rand(x.shape, generator=g) * 2 - 1).to(x.device) * eps  # (1, 3, h, w) in [-eps, eps]
+        x_adv = (x + noise).clamp(0, 1)
+    clean_logits = None
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        logits = module(x_adv)  # (1, classes)
+        if clean_logits is None:
+            clean_logits = logits.detach()
+        loss = F.cross_entropy(logits, y)
+        (grad,) = torch.autograd.grad(loss, x_adv)  # (1, 3, h, w)
+        with torch.no_grad():
+            x_adv = x_adv + sign * alpha * grad.sign()
+            x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)  # project: eps-ball, valid pixels
+    return x_adv.detach(), clean_logits
+
+
+def quantize(x_adv, original: np.ndarray, eps: float) -> np.ndarray:
+    """Round to uint8 without leaving the eps-ball: a non-integer epsilon (say 2.5) allows 2 levels, not 3."""
+    adv = np.rint(x_adv[0].permute(1, 2, 0).cpu().numpy() * 255)  # (h, w, 3)
+    budget = math.floor(eps + 1e-6)
+    lo, hi = original.astype(np.float64) - budget, original.astype(np.float64) + budget
+    return np.clip(adv, np.maximum(lo, 0), np.minimum(hi, 255)).astype(np.uint8)
+
+
+def probs_of(module, batch_u8: list[np.ndarray], device: str) -> np.ndarray:
+    """Softmax of uint8 images (same size) as one batch: (N, classes)."""
+    import torch
+
+    x = torch.from_numpy(np.stack(batch_u8)).permute(0, 3, 1, 2).float().div(255).to(device)  # (N, 3, h, w)
+    with torch.no_grad():
+        return module(x).softmax(-1).cpu().numpy()
+
+
+def _top5_np(p: np.ndarray, names) -> list[dict]:
+    idx = np.argsort(p)[::-1][:5]
+    return [{"index": int(i), "label": names[int(i)], "prob": round(float(p[i]), 6)} for i in idx]
+
+
+_cache: OrderedDict[tuple, AttackResult] = OrderedDict()
+_cache_lock = threading.Lock()
+CACHE_SIZE = 32
+
+
+def attack(image, model: str = DEFAULT_MODEL, epsilon=4.0, attack: str = "fgsm", steps=10,
+           target: str | int | None = None, device: str | None = None, seed: int = 0) -> AttackResult:
+    """Attack one image. epsilon in 1/255 units (0..32). Results are cached per input and settings."""
+    attack_name = (attack or "fgsm").strip().lower()
+    if attack_name not in ATTACKS:
+        raise AttackInputError(f"Unknown attack {attack!r}. Choose one of: {', '.join(ATTACKS)}.")
+    eps = check_epsilon(epsilon)
+    n_steps, steps_note = check_steps(attack_name, steps)
+    spec = models.get_spec(model or DEFAULT_MODEL)
+    rgb = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 \
+        and image.shape[2] == 3 else images.load_image(image)
+    if isinstance(target, str) and not target.strip():
+        target = None
+    key = (cam_logic.image_key(rgb), spec.name, eps, attack_name, n_steps, str(target), device or "", seed)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    ran = run_with_fallback(lambda dev: _attack(rgb, spec.name, eps, attack_name, n_steps, target, dev, seed), device)
+    result: AttackResult = ran.value  # type: ignore[assignment]
+    if steps_note:
+        result.notices.append(steps_note)
+    if ran.notice:
+        result.notices.append(ran.notice)
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def _attack(rgb, model, eps, attack_name, steps, target, device, seed) -> AttackResult:
+    t0 = time.perf_counter()
+    loaded = models.load(model, device)
+    names = loaded.labels
+    original = cam_logic.to_model_input(rgb, cam_logic.input_size(loaded.spec, rgb.shape[:2]))  # (h, w, 3) uint8
+    x = cam_logic.to_tensor(original, loaded.device)  # (1, 3, h, w) in [0, 1], exactly original / 255
+    target_idx = None
+    if target is not None:
+        found = cam_logic.find_class(target, names)
+        if isinstance(found, list):
+            raise AttackInputError(f"{target!r} matches several classes ("
+                                   + ", ".join(names[i] for i in found[:6]) + "); be more specific.")
+        target_idx = found
+    with loaded.lock:
+        import torch
+
+        with torch.no_grad():
+            label = int(loaded.module(x).argmax(-1))  # untargeted attacks push away from the clean top-1
+        x_adv, _ = perturb(loaded.module, x, eps / 255, attack_name, steps, label, target_idx, seed)
+        adversarial = quantize(x_adv, original, eps)
+        p_orig, p_adv = probs_of(loaded.module, [original, adversarial], loaded.device)
+        with torch.no_grad():
+            float_top1 = int(loaded.module(x_adv).argmax(-1))
+    result = AttackResult(
+        model=loaded.spec.name, model_label=loaded.describe(), device=loaded.device, offline=loaded.offline,
+        attack=attack_name, epsilon=eps, steps=steps,
+        target=None if target_idx is None else {"index": target_idx, "label": names[target_idx]},
+        original=original, adversarial=adversarial,
+        orig_top5=_top5_np(p_orig, names), adv_top5=_top5_np(p_adv, names),
+        orig_probs=p_orig, adv_probs=p_adv, float_flipped=float_top1 != label,
+    )
+    if result.float_flipped and not result.flipped:
+        result.notices.append("The attack flipped the label in floating point, but rounding to 8-bit pixels undid it.")
+    if loaded.name != loaded.spec.name:
+        result.notices.append(loaded.reason)
+    result.elapsed_ms = (time.perf_counter() - t0) * 1000
+    return result
+
+
+# --- defences: transform the adversarial image, classify again ---------------------------------
+
+def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality))
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    return np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(float(sigma))))
+
+
+def bit_depth(rgb: np.ndarray, bits: int) -> np.ndarray:
+    """Keep `bits` bits per channel (values snapped to the middle of their bin's range)."""
+    step = 2 ** (8 - int(bits))
+    return (rgb // step * step + step // 2).clip(0, 255).astype(np.uint8) if bits < 8 else rgb
+
+
+def defend(result: AttackResult, jpeg_quality: int = 75, blur_sigma: float = 1.0, bits: int = 4) -> list[dict]:
+    """Classify the adversarial image after each input transformation: does the clean label come back?"""
+    loaded = models.load(result.model, result.device)
+    transforms = [("none", result.adversarial),
+                  (f"JPEG quality {int(jpeg_quality)}", jpeg(result.adversarial, jpeg_quality)),
+                  (f"Gaussian blur sigma {float(blur_sigma):g}", blur(result.adversarial, blur_sigma)),
+                  (f"{int(bits)}-bit colour", bit_depth(result.adversarial, bits))]
+    with loaded.lock:
+        probs = probs_of(loaded.module, [t[1] for t in transforms], loaded.device)  # (4, classes)
+    clean = result.orig_top5[0]
+    rows = []
+    for (name, _), p in zip(transforms, probs):
+        top = int(p.argmax())
+        rows.append({"defence": name, "top1": loaded.labels[top], "prob": float(p[top]),
+                     "clean_label_prob": float(p[clean["index"]]), "restored": top == clean["index"]})
+    return rows
+
+
+# --- attack then explain ----------------------------------------------------------------------
+
+def explain_pair(result: AttackResult) -> tuple[cam_logic.CamResult, cam_logic.CamResult]:
+    """Grad-CAM of each image's own top class, before and after the attack (the Grad-CAM demo's logic)."""
+    before = cam_logic.explain(result.original, result.model, "gradcam", device=result.device)
+    after = cam_logic.explain(result.adversarial, result.model, "gradcam", device=result.device)
+    return before, after
+
+
+# --- robustness curve over the gallery --------------------------------------------------------
+
+_curves: dict[tuple, dict] = {}
+
+
+def robustness_curve(model: str = DEFAULT_MODEL, eps_values=CURVE_EPS, steps: int = 10, progress=None) -> dict:
+    """Share of gallery images whose top-1 survives FGSM and PGD at each epsilon. Cached per model.
+
+    progress: optional callable(fraction, text) for a UI progress bar.
+    """
+    key = (model, tuple(eps_values), steps)
+    if key in _curves:
+        return _curves[key]
+    samples = list(SAMPLES.values())
+    total = len(samples) * len(eps_values) * 2
+    kept = {a: [0] * len(eps_values) for a in ("fgsm", "pgd")}
+    done = 0
+    for path in samples:
+        rgb = images.load_image(path)
+        for i, eps in enumerate(eps_values):
+            for name in ("fgsm", "pgd"):
+                if progress:
+                    progress(done / total, f"{name.upper()} at {eps}/255 on {path.stem}")
+                r = attack(rgb, model, eps, name, steps)
+                kept[name][i] += int(not r.flipped)
+                done += 1
+    curve = {"epsilon": list(eps_values), "n_images": len(samples),
+             "fgsm": [k / len(samples) for k in kept["fgsm"]], "pgd": [k / len(samples) for k in kept["pgd"]]}
+    _curves[key] = curve
+    return curve
+
+
+# --- export and API ---------------------------------------------------------------------------
+
+def compare_png(result: AttackResult) -> bytes:
+    from PIL import ImageDraw
+
+    amp, gain = result.amplified()
+    panels = [(f"original: {result.orig_top5[0]['label']} {result.orig_top5[0]['prob']:.0%}", result.original),
+              (f"adversarial: {result.adv_top5[0]['label']} {result.adv_top5[0]['prob']:.0%}", result.adversarial),
+              (f"perturbation x{gain:.0f} (eps {result.epsilon:g}/255)", amp)]
+    h, w = result.original.shape[:2]
+    band = 22
+    sheet = Image.new("RGB", (w * 3, h + band), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (caption, arr) in enumerate(panels):
+        sheet.paste(Image.fromarray(arr), (i * w, band))
+        draw.text((i * w + 4, 4), caption[:48], fill="black")
+    return images.to_png_bytes(np.asarray(sheet))
+
+
+def api_payload(result: AttackResult) -> dict:
+    """The JSON the /fgsm endpoint returns (documented in the README)."""
+    return {
+        "model": result.model,
+        "model_label": result.model_label,
+        "device": result.device,
+        "offline": bool(result.offline),
+        "attack": result.attack,
+        "epsilon": result.epsilon,
+        "steps": result.steps,
+        "target": result.target,
+        "original": images.to_data_url(result.original),
+        "adversarial": images.to_data_url(result.adversarial),
+        "perturbation_linf": result.linf,
+        "perturbation_l2": round(result.l2, 4),
+        "orig_top5": result.orig_top5,
+        "adv_top5": result.adv_top5,
+        "flipped": result.flipped,
+        "notices": result.notices,
+    }
+
+
+def warmup() -> None:
+    attack(SAMPLES["coffee"], DEFAULT_MODEL, 4, "fgsm")
+
+
+def image_digest(rgb: np.ndarray) -> str:
+    return hashlib.sha1(rgb.tobytes()).hexdigest()[:12]

@@ -1,0 +1,91 @@
+"""Adversarial FGSM page for Streamlit (the same logic as the Gradio page). Run via streamlit_app.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from apps.fgsm import logic
+from core import images, models
+
+HERE = Path(__file__).parent
+USER_ERRORS = (images.ImageError, logic.AttackInputError, logic.cam_logic.CamInputError, models.UnknownModel)
+
+
+@st.cache_resource(show_spinner="Loading the model (first time only)…")
+def cached_model(name: str) -> models.Loaded:
+    return models.load(name)
+
+
+st.title("🎯 Adversarial FGSM: fool a classifier with invisible changes")
+st.write("Every pixel moves by at most ε/255, in the direction that hurts the model most.")
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    names = list(logic.SAMPLES)
+    sample = st.selectbox("Sample image", names, index=names.index("coffee"), key="fg_sample")
+    upload = st.file_uploader("…or upload an image (max 20 MB)", type=["png", "jpg", "jpeg", "webp", "bmp", "tif",
+                                                                      "tiff"], key="fg_upload")
+    model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="fg_model")
+    attack = st.radio("Attack", list(logic.ATTACKS), format_func=logic.ATTACKS.get, key="fg_attack")
+    epsilon = st.slider("ε (in 1/255 units)", 0.0, logic.EPS_MAX, 4.0, 0.5, key="fg_eps")
+    steps = st.slider("Steps (BIM / PGD)", 1, logic.STEPS_MAX, 10, key="fg_steps", disabled=attack == "fgsm")
+    target = st.text_input("Target class (optional, e.g. 'goldfish')", key="fg_target")
+
+with right:
+    source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
+    try:
+        cached_model(model)
+        with st.spinner("Attacking…"):
+            r = logic.attack(source, model, epsilon, attack, steps, target or None)
+            before, after = logic.explain_pair(r)
+    except USER_ERRORS as exc:
+        st.error(f"⚠️ {exc}")
+        st.stop()
+    o, a = r.orig_top5[0], r.adv_top5[0]
+    st.markdown(f"**Model:** {r.model_label}")
+    verdict = "fooled" if r.flipped else "not fooled"
+    st.markdown(f"{logic.ATTACKS[r.attack]} at ε = {r.epsilon:g}/255: the model is **{verdict}**: "
+                f"*{o['label']}* ({o['prob']:.1%}) → *{a['label']}* ({a['prob']:.1%}). "
+                f"L∞ = {r.linf:g}/255, L2 = {r.l2:.1f}/255 (measured on the 8-bit images).")
+    if r.target:
+        t = r.target["index"]
+        st.markdown(f"Target *{r.target['label']}*: {r.orig_probs[t]:.2%} → **{r.adv_probs[t]:.2%}**.")
+    for note in r.notices:
+        st.warning(note)
+    amp, gain = r.amplified()
+    cols = st.columns(3)
+    cols[0].image(r.original, caption="Original (model input)", width="stretch")
+    cols[1].image(r.adversarial, caption="Adversarial", width="stretch")
+    cols[2].image(amp, caption=f"Perturbation ×{gain:.0f} (grey = unchanged)", width="stretch")
+    c1, c2 = st.columns(2)
+    for col, title, top in ((c1, "Top-5 before", r.orig_top5), (c2, "Top-5 after", r.adv_top5)):
+        col.markdown(f"**{title}**")
+        col.bar_chart({"class": [f"{t['label']} ({t['index']})" for t in top], "probability": [t["prob"] for t in top]},
+                      x="class", y="probability", horizontal=True, sort="-probability", height=220)
+    c1, c2 = st.columns(2)
+    c1.image(before.overlay(0.5), caption=f"Grad-CAM before: {before.target['label']}", width="stretch")
+    c2.image(after.overlay(0.5), caption=f"Grad-CAM after: {after.target['label']}", width="stretch")
+    st.download_button("⬇️ Download comparison PNG", logic.compare_png(r), "fgsm.png", "image/png")
+
+with st.expander("Try a defence on the adversarial image"):
+    q = st.slider("JPEG quality", 10, 95, 75, 5, key="fg_q")
+    s = st.slider("Blur σ (pixels)", 0.3, 3.0, 1.0, 0.1, key="fg_s")
+    b = st.slider("Colour bits per channel", 1, 7, 4, key="fg_b")
+    rows = logic.defend(r, q, s, b)
+    st.dataframe([{"defence": x["defence"], "top-1": x["top1"], "P(top-1)": round(x["prob"], 3),
+                   "P(clean label)": round(x["clean_label_prob"], 3), "label back": x["restored"]} for x in rows],
+                 hide_index=True)
+
+with st.expander("Robustness curve over the sample gallery"):
+    if st.button("Compute (FGSM and PGD-10 at 6 values of ε; about a minute, cached per model)", key="fg_curve"):
+        bar = st.progress(0.0)
+        curve = logic.robustness_curve(model, progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
+        bar.empty()
+        st.line_chart({"epsilon (1/255)": curve["epsilon"] * 2, "top-1 kept": curve["fgsm"] + curve["pgd"],
+                       "attack": ["FGSM"] * len(curve["epsilon"]) + ["PGD"] * len(curve["epsilon"])},
+                      x="epsilon (1/255)", y="top-1 kept", color="attack")
+
+with st.expander("How adversarial examples work"):
+    st.markdown((HERE / "explainer.md").read_text(encoding="utf-8"))

@@ -1,0 +1,178 @@
+"""Adversarial FGSM page for Gradio. Runnable alone: python -m apps.fgsm.ui_gradio"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+from gradio import FileData
+
+from apps.fgsm import logic
+from apps.gradcam.ui_gradio import MODEL_LABELS
+from core import images, models
+
+HERE = Path(__file__).parent
+ATTACK_LABELS = [(title, key) for key, title in logic.ATTACKS.items()]
+EXPORT_DIR = Path(tempfile.gettempdir()) / "glassbox-exports"
+USER_ERRORS = (images.ImageError, logic.AttackInputError, logic.cam_logic.CamInputError, models.UnknownModel)
+
+
+def fgsm_api(image: FileData, model: str = logic.DEFAULT_MODEL, epsilon: float = 4.0, attack: str = "fgsm",
+             steps: int = 10, target: str | int | None = None) -> dict:
+    """Attack one image. epsilon is in 1/255 units (0-32). See the README for the returned fields."""
+    try:
+        result = logic.attack(image, model or logic.DEFAULT_MODEL, epsilon, attack or "fgsm", steps, target)
+    except USER_ERRORS as exc:
+        raise gr.Error(str(exc)) from exc
+    return logic.api_payload(result)
+
+
+def _labels(top5: list[dict]) -> dict:
+    return {f"{t['label']} ({t['index']})": t["prob"] for t in top5}
+
+
+def _summary(r: logic.AttackResult) -> str:
+    o, a = r.orig_top5[0], r.adv_top5[0]
+    verdict = "**fooled**" if r.flipped else "**not fooled**"
+    lines = [f"**Model:** {r.model_label}",
+             f"{logic.ATTACKS[r.attack]} at ε = {r.epsilon:g}/255 ({r.steps} step{'s' if r.steps > 1 else ''}): "
+             f"the model is {verdict}: *{o['label']}* ({o['prob']:.1%}) → *{a['label']}* ({a['prob']:.1%}).",
+             f"Measured on the 8-bit images: L∞ = {r.linf:g}/255, L2 = {r.l2:.1f}/255."]
+    if r.target:
+        t = r.target["index"]
+        lines.append(f"Target *{r.target['label']}*: {r.orig_probs[t]:.2%} → **{r.adv_probs[t]:.2%}**.")
+    lines += [f"⚠️ {n}" for n in r.notices]
+    return "\n\n".join(lines)
+
+
+def run(src, model, attack, epsilon, steps, target, progress=gr.Progress()):
+    blank = (None, None, None, None, None, None, None, None)
+    if not src:
+        return ("Pick a sample image or upload one to start.", *blank)
+    try:
+        progress(0, desc="Attacking")
+        r = logic.attack(src, model, epsilon, attack, steps, target or None)
+        progress(0.6, desc="Grad-CAM before and after")
+        before, after = logic.explain_pair(r)
+    except USER_ERRORS as exc:
+        return (f"### ⚠️ {exc}", *blank)
+    amp, gain = r.amplified()
+    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+    export = EXPORT_DIR / f"fgsm-{logic.image_digest(r.original)}-{r.attack}-{r.epsilon:g}.png"
+    export.write_bytes(logic.compare_png(r))
+    return (
+        _summary(r),
+        r.original,
+        r.adversarial,
+        gr.update(value=amp, label=f"Perturbation, amplified ×{gain:.0f} (grey = unchanged)"),
+        _labels(r.orig_top5),
+        _labels(r.adv_top5),
+        gr.update(value=before.overlay(0.5), label=f"Grad-CAM before: {before.target['label']}"),
+        gr.update(value=after.overlay(0.5), label=f"Grad-CAM after: {after.target['label']}"),
+        str(export),
+    )
+
+
+def run_defences(src, model, attack, epsilon, steps, target, quality, sigma, bits):
+    if not src:
+        return "Run an attack first."
+    try:
+        r = logic.attack(src, model, epsilon, attack, steps, target or None)  # cached: no recompute
+        rows = logic.defend(r, quality, sigma, bits)
+    except USER_ERRORS as exc:
+        return f"⚠️ {exc}"
+    clean = r.orig_top5[0]["label"]
+    table = ["| defence | top-1 | P(top-1) | P(clean label) | label back? |", "|---|---|---|---|---|"]
+    table += [f"| {x['defence']} | {x['top1']} | {x['prob']:.1%} | {x['clean_label_prob']:.1%} | "
+              f"{'✅ yes' if x['restored'] else '❌ no'} |" for x in rows]
+    return f"Clean label: *{clean}*\n\n" + "\n".join(table)
+
+
+def run_curve(model, progress=gr.Progress()):
+    import pandas as pd
+
+    try:
+        curve = logic.robustness_curve(model, progress=lambda f, text: progress(f, desc=text))
+    except USER_ERRORS as exc:
+        raise gr.Error(str(exc)) from exc
+    rows = [{"epsilon (1/255)": e, "top-1 kept": v, "attack": name.upper()}
+            for name in ("fgsm", "pgd") for e, v in zip(curve["epsilon"], curve[name])]
+    return pd.DataFrame(rows), f"Share of the {curve['n_images']} gallery images whose top-1 survives the attack."
+
+
+def build() -> None:
+    """Add the FGSM page (and its /fgsm API endpoint) to the current Blocks context."""
+    samples = list(logic.SAMPLES.items())
+    gr.Markdown("# 🎯 Adversarial FGSM: fool a classifier with invisible changes\n"
+                "Pick an image and an ε. Every pixel moves by at most ε/255 in the direction that hurts the model most.")
+    source = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            gallery = gr.Gallery(value=[(str(p), name) for name, p in samples], label="Sample gallery (click one)",
+                                 columns=3, height=230, allow_preview=False, buttons=[], elem_id="fgsm-gallery")
+            upload = gr.File(label="…or upload an image (max 20 MB)", file_types=["image"], type="filepath",
+                             elem_id="fgsm-upload")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+            attack = gr.Radio(ATTACK_LABELS, value="fgsm", label="Attack")
+            epsilon = gr.Slider(0, logic.EPS_MAX, value=4, step=0.5, label="ε (in 1/255 units)")
+            steps = gr.Slider(1, logic.STEPS_MAX, value=10, step=1, label="Steps (BIM / PGD)")
+            target = gr.Dropdown([], value=None, allow_custom_value=True, label="Target class (optional)",
+                                 info="Empty: untargeted (any wrong class). Or type an ImageNet class, e.g. 'goldfish'.")
+        with gr.Column(scale=2):
+            status = gr.Markdown("Pick a sample image or upload one to start.", elem_id="fgsm-status")
+            with gr.Row(equal_height=True):
+                orig = gr.Image(label="Original (model input)", interactive=False, height=260, buttons=["fullscreen"],
+                                elem_id="fgsm-original")
+                adv = gr.Image(label="Adversarial", interactive=False, height=260, buttons=["download", "fullscreen"],
+                               elem_id="fgsm-adversarial")
+                amp = gr.Image(label="Perturbation, amplified", interactive=False, height=260, buttons=["fullscreen"],
+                               elem_id="fgsm-perturbation")
+            with gr.Row():
+                top_before = gr.Label(num_top_classes=5, label="Top-5 before", elem_id="fgsm-top5-before")
+                top_after = gr.Label(num_top_classes=5, label="Top-5 after", elem_id="fgsm-top5-after")
+            with gr.Row(equal_height=True):
+                cam_before = gr.Image(label="Grad-CAM before", interactive=False, height=220, buttons=["fullscreen"],
+                                      elem_id="fgsm-cam-before")
+                cam_after = gr.Image(label="Grad-CAM after", interactive=False, height=220, buttons=["fullscreen"],
+                                     elem_id="fgsm-cam-after")
+            export = gr.DownloadButton("⬇️ Download comparison PNG", value=None)
+    with gr.Accordion("Try a defence on the adversarial image", open=False):
+        with gr.Row():
+            quality = gr.Slider(10, 95, value=75, step=5, label="JPEG quality")
+            sigma = gr.Slider(0.3, 3, value=1.0, step=0.1, label="Blur σ (pixels)")
+            bits = gr.Slider(1, 7, value=4, step=1, label="Colour bits per channel")
+        defend_btn = gr.Button("Apply the defences")
+        defences = gr.Markdown(elem_id="fgsm-defences")
+    with gr.Accordion("Robustness curve over the sample gallery", open=False):
+        curve_btn = gr.Button("Compute (FGSM and PGD-10 at 6 values of ε; about a minute, cached per model)")
+        curve_note = gr.Markdown()
+        curve_plot = gr.LinePlot(x="epsilon (1/255)", y="top-1 kept", color="attack", y_lim=[0, 1],
+                                 label="Top-1 kept vs ε", elem_id="fgsm-curve")
+    with gr.Accordion("How adversarial examples work", open=False):
+        gr.Markdown((HERE / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=[
+            {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
+
+    inputs = [source, model, attack, epsilon, steps, target]
+    outputs = [status, orig, adv, amp, top_before, top_after, cam_before, cam_after, export]
+    hidden = {"api_visibility": "private"}
+
+    def pick_sample(evt: gr.SelectData):
+        return str(samples[evt.index][1])
+
+    gallery.select(pick_sample, None, source, **hidden).then(run, inputs, outputs, **hidden)
+    upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
+    for control in (model, attack, target):
+        control.input(run, inputs, outputs, **hidden)
+    for slider in (epsilon, steps):
+        slider.release(run, inputs, outputs, **hidden)
+    defend_btn.click(run_defences, inputs + [quality, sigma, bits], defences, **hidden)
+    curve_btn.click(run_curve, model, [curve_plot, curve_note], **hidden)
+
+    gr.api(fgsm_api, api_name="fgsm")
+
+
+if __name__ == "__main__":
+    from apps.gradio_common import launch_page
+
+    launch_page(build, "Glassbox · Adversarial FGSM")
