@@ -104,18 +104,17 @@ def check_steps(attack: str, steps) -> tuple[int, str]:
     return n, ""
 
 
-def perturb(module, x, eps: float, attack: str, steps: int, label: int, target: int | None, seed: int = 0):
+def perturb(module, x, eps: float, attack: str, steps: int, label: int | None, target: int | None, seed: int = 0):
     """The attack itself, on a (1, 3, h, w) tensor in [0, 1]. eps in [0, 1] units.
 
-    Untargeted steps ascend the loss of `label` (the clean prediction); targeted steps
-    descend the loss of `target`. BIM/PGD project back into the eps-ball and [0, 1]
-    after every step; PGD starts from a random point in the ball.
-    Returns (x_adv (1, 3, h, w), clean logits (1, classes) from the first forward pass).
+    Untargeted steps ascend the loss of `label` (None: the clean top-1, read from the first
+    forward pass); targeted steps descend the loss of `target`. BIM/PGD project back into
+    the eps-ball and [0, 1] after every step; PGD starts from a random point in the ball.
+    Returns (x_adv (1, 3, h, w), clean logits (1, classes) or None when no pass saw the clean x).
     """
     import torch
     import torch.nn.functional as F
 
-    y = torch.tensor([target if target is not None else label], device=x.device)
     sign = -1.0 if target is not None else 1.0
     alpha = eps if attack == "fgsm" else max(eps / 4, 2.5 * eps / steps)  # Madry et al.'s step rule
     x_adv = x.clone()
@@ -124,11 +123,18 @@ def perturb(module, x, eps: float, attack: str, steps: int, label: int, target: 
         noise = (torch.rand(x.shape, generator=g) * 2 - 1).to(x.device) * eps  # (1, 3, h, w) in [-eps, eps]
         x_adv = (x + noise).clamp(0, 1)
     clean_logits = None
-    for _ in range(steps):
+    if label is None and target is None and attack == "pgd":
+        with torch.no_grad():
+            clean_logits = module(x)  # (1, classes): PGD's first pass is not at the clean image
+        label = int(clean_logits.argmax(-1))
+    for step in range(steps):
         x_adv.requires_grad_(True)
         logits = module(x_adv)  # (1, classes)
-        if clean_logits is None:
-            clean_logits = logits.detach()
+        if step == 0 and attack != "pgd":
+            clean_logits = logits.detach()  # the first FGSM/BIM pass is at the clean image: reuse it
+            if label is None:
+                label = int(clean_logits.argmax(-1))
+        y = torch.tensor([target if target is not None else label], device=x.device)
         loss = F.cross_entropy(logits, y)
         (grad,) = torch.autograd.grad(loss, x_adv)  # (1, 3, h, w)
         with torch.no_grad():
@@ -211,13 +217,19 @@ def _attack(rgb, model, eps, attack_name, steps, target, device, seed) -> Attack
     with loaded.lock:
         import torch
 
-        with torch.no_grad():
-            label = int(loaded.module(x).argmax(-1))  # untargeted attacks push away from the clean top-1
-        x_adv, _ = perturb(loaded.module, x, eps / 255, attack_name, steps, label, target_idx, seed)
+        # One forward+backward for FGSM; its forward pass is also the clean prediction.
+        x_adv, clean_logits = perturb(loaded.module, x, eps / 255, attack_name, steps, None, target_idx, seed)
         adversarial = quantize(x_adv, original, eps)
-        p_orig, p_adv = probs_of(loaded.module, [original, adversarial], loaded.device)
         with torch.no_grad():
-            float_top1 = int(loaded.module(x_adv).argmax(-1))
+            if clean_logits is None:  # targeted PGD never looked at the clean image
+                clean_logits = loaded.module(x)
+            p_orig = clean_logits.softmax(-1)[0].cpu().numpy()  # x is exactly original / 255
+            p_adv = probs_of(loaded.module, [adversarial], loaded.device)[0]
+            label = int(p_orig.argmax())
+            x_q = cam_logic.to_tensor(adversarial, loaded.device)  # (1, 3, h, w)
+            # Did rounding to 8 bits change the image? Only then is the float result worth a forward pass.
+            float_top1 = int(p_adv.argmax()) if torch.allclose(x_q, x_adv, atol=1e-6) \
+                else int(loaded.module(x_adv).argmax(-1))
     result = AttackResult(
         model=loaded.spec.name, model_label=loaded.describe(), device=loaded.device, offline=loaded.offline,
         attack=attack_name, epsilon=eps, steps=steps,

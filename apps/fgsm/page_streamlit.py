@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from apps.fgsm import logic
+from apps.streamlit_common import top5_chart
 from core import images, models
 
 HERE = Path(__file__).parent
@@ -61,9 +62,9 @@ with right:
     cols[2].image(amp, caption=f"Perturbation ×{gain:.0f} (grey = unchanged)", width="stretch")
     c1, c2 = st.columns(2)
     for col, title, top in ((c1, "Top-5 before", r.orig_top5), (c2, "Top-5 after", r.adv_top5)):
-        col.markdown(f"**{title}**")
-        col.bar_chart({"class": [f"{t['label']} ({t['index']})" for t in top], "probability": [t["prob"] for t in top]},
-                      x="class", y="probability", horizontal=True, sort="-probability", height=220)
+        with col:
+            st.markdown(f"**{title}**")
+            top5_chart(top)
     c1, c2 = st.columns(2)
     c1.image(before.overlay(0.5), caption=f"Grad-CAM before: {before.target['label']}", width="stretch")
     c2.image(after.overlay(0.5), caption=f"Grad-CAM after: {after.target['label']}", width="stretch")

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from apps.gradcam import logic
+from apps.streamlit_common import top5_chart
 from core import images, models
 
 HERE = Path(__file__).parent
@@ -63,8 +64,7 @@ with right:
         col.image(r.overlay(alpha), caption=f"{logic.METHODS[r.method][1].split(' (')[0]} · {r.target['label']}",
                   width="stretch")
     st.subheader("Top-5 predictions")
-    st.bar_chart({"class": [f"{t['label']} ({t['index']})" for t in a.top5], "probability": [t["prob"] for t in a.top5]},
-                 x="class", y="probability", horizontal=True, sort="-probability")
+    top5_chart(a.top5)
     st.markdown(f"**Faithfulness** (target's probability {faith['p_original']:.1%}): removing the hottest "
                 f"{faith['fraction']:.0%} of pixels drops it by **{faith['drop_hot']:+.1%}**, a random "
                 f"{faith['fraction']:.0%} by **{faith['drop_random']:+.1%}**.")

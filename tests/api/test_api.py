@@ -138,3 +138,63 @@ def test_files_outside_uploads_cannot_be_read(hub):
 def test_pages_are_served(hub):
     for path in ("/", "/gradcam"):
         assert requests.get(hub + path, timeout=10).status_code == 200
+
+
+def fgsm(client, path, **kwargs):
+    from gradio_client import handle_file
+
+    return client.predict(image=handle_file(str(path)), api_name="/fgsm", **kwargs)
+
+
+def test_fgsm_endpoint_returns_the_documented_fields(client):
+    out = fgsm(client, SAMPLES / "coffee.png")
+    assert out["model"] == "efficientnet_lite0" and out["device"] == "cpu"
+    a, b = images.from_data_url(out["original"]), images.from_data_url(out["adversarial"])
+    assert a.shape == b.shape and a.dtype == np.uint8
+    linf = np.abs(a.astype(int) - b.astype(int)).max()
+    assert out["perturbation_linf"] == linf <= 4
+    assert out["perturbation_l2"] == pytest.approx(np.sqrt(((a.astype(float) - b) ** 2).sum()), rel=1e-4)
+    assert len(out["orig_top5"]) == len(out["adv_top5"]) == 5
+    assert out["flipped"] == (out["orig_top5"][0]["index"] != out["adv_top5"][0]["index"])
+    assert out["orig_top5"][0]["label"] == "espresso"
+
+
+def test_fgsm_targeted_pgd(client):
+    out = fgsm(client, SAMPLES / "coffee.png", epsilon=4, attack="pgd", steps=10, target="goldfish")
+    assert out["target"]["label"] == "goldfish" and out["adv_top5"][0]["label"] == "goldfish" and out["flipped"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epsilon": 99}, "out of range"),
+    ({"epsilon": -0.5}, "out of range"),
+    ({"attack": "carlini"}, "Unknown attack"),
+    ({"model": "/etc/passwd"}, "Unknown model"),
+])
+def test_fgsm_bad_parameters(client, kwargs, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        fgsm(client, SAMPLES / "coffee.png", **kwargs)
+
+
+def test_fgsm_nan_epsilon_over_rest(hub):
+    """JSON clients can send NaN (Python's json does); it must be refused, not crash or attack."""
+    url = images.to_data_url(images.load_image(SAMPLES / "coffee.png"))
+    body = json.dumps({"data": [url, "efficientnet_lite0", float("nan"), "fgsm", 10, None]})
+    assert "NaN" in body
+    r = requests.post(f"{hub}/gradio_api/call/fgsm", data=body, headers={"Content-Type": "application/json"},
+                      timeout=30)
+    stream = requests.get(f"{hub}/gradio_api/call/fgsm/{r.json()['event_id']}", timeout=60).text
+    assert "event: error" in stream and "out of range" in stream
+
+
+def test_fgsm_steps_are_capped_with_a_message(client):
+    out = fgsm(client, SAMPLES / "cat.png", epsilon=1, attack="bim", steps=10**6)
+    assert out["steps"] == 100 and any("capped" in n for n in out["notices"])
+
+
+def test_fgsm_bad_upload(client, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="not an image"):
+        fgsm(client, write(tmp_path, "x.jpg", b"GIF89a? no"))

@@ -21,10 +21,12 @@ def open_gradcam(page, url: str, sample_index: int = 1):
 
 
 def test_landing_page_lists_all_eight_topics(page, gradio_url):
+    from apps.registry import DEMOS
+
     page.goto(gradio_url)
     page.wait_for_selector("#card-gradcam")
     assert page.locator(".gb-card").count() == 8
-    assert page.locator(".gb-soon").count() == 7
+    assert page.locator(".gb-soon").count() == sum(not d.built for d in DEMOS)
     footer = page.locator("#gb-footer")
     footer.wait_for()
     page.wait_for_function("document.querySelector('#gb-footer').innerText.includes('Device:')")
@@ -69,3 +71,15 @@ def test_two_sessions_do_not_share_state(browser, gradio_url):
     finally:
         ctx_a.close()
         ctx_b.close()
+
+
+def test_fgsm_on_a_sample(page, gradio_url):
+    page.goto(f"{gradio_url}/fgsm")
+    page.locator("#fgsm-gallery button.thumbnail-item").nth(2).click()  # the coffee cup
+    page.wait_for_selector("#fgsm-cam-after img", timeout=60_000)
+    page.wait_for_timeout(800)
+    status = page.locator("#fgsm-status").inner_text()
+    assert "EfficientNet-Lite0" in status and "espresso" in status and "L∞ = 4/255" in status
+    assert "espresso" in page.locator("#fgsm-top5-before").inner_text()
+    assert not ERROR_TEXT.search(page.locator("body").inner_text())
+    compare_screenshot(page, "gradio_fgsm", mask=[page.locator("#gb-footer")])

@@ -12,8 +12,10 @@ pytestmark = pytest.mark.browser
 def test_streamlit_home(page, streamlit_url):
     page.goto(streamlit_url)
     page.get_by_text("Glassbox", exact=False).first.wait_for(timeout=60_000)
+    from apps.registry import DEMOS
+
     page.get_by_text("coming soon").first.wait_for()
-    assert page.get_by_text("coming soon").count() == 7
+    assert page.get_by_text("coming soon").count() == sum(not d.built for d in DEMOS)
     assert page.locator("[data-testid=stException]").count() == 0
 
 
@@ -27,3 +29,14 @@ def test_streamlit_gradcam(page, streamlit_url):
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.locator("[data-testid=stAlert]").count() == 0
     compare_screenshot(page, "streamlit_gradcam", mask=[page.locator(".st-key-gc-timing")])
+
+
+def test_streamlit_fgsm(page, streamlit_url):
+    page.goto(f"{streamlit_url}/fgsm")
+    page.get_by_text("Grad-CAM after").wait_for(timeout=90_000)
+    page.wait_for_selector("[data-testid=stImage] img >> nth=4", timeout=60_000)
+    page.wait_for_timeout(1500)
+    body = page.locator("body").inner_text()
+    assert "espresso" in body and "EfficientNet-Lite0" in body and "fooled" in body
+    assert page.locator("[data-testid=stException]").count() == 0
+    compare_screenshot(page, "streamlit_fgsm")
