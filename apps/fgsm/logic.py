@@ -297,7 +297,8 @@ _curves: dict[tuple, dict] = {}
 
 
 def robustness_curve(model: str = DEFAULT_MODEL, eps_values=CURVE_EPS, steps: int = 10, progress=None) -> dict:
-    """Share of gallery images whose top-1 survives FGSM and PGD at each epsilon. Cached per model.
+    """Share of gallery images whose top-1 survives FGSM and PGD at each epsilon, and the mean
+    probability left on the clean label (smoother: it shows the slide before the flip). Cached per model.
 
     progress: optional callable(fraction, text) for a UI progress bar.
     """
@@ -307,6 +308,7 @@ def robustness_curve(model: str = DEFAULT_MODEL, eps_values=CURVE_EPS, steps: in
     samples = list(SAMPLES.values())
     total = len(samples) * len(eps_values) * 2
     kept = {a: [0] * len(eps_values) for a in ("fgsm", "pgd")}
+    clean_prob = {a: [0.0] * len(eps_values) for a in ("fgsm", "pgd")}
     done = 0
     for path in samples:
         rgb = images.load_image(path)
@@ -316,9 +318,13 @@ def robustness_curve(model: str = DEFAULT_MODEL, eps_values=CURVE_EPS, steps: in
                     progress(done / total, f"{name.upper()} at {eps}/255 on {path.stem}")
                 r = attack(rgb, model, eps, name, steps)
                 kept[name][i] += int(not r.flipped)
+                clean_prob[name][i] += float(r.adv_probs[r.orig_top5[0]["index"]])
                 done += 1
-    curve = {"epsilon": list(eps_values), "n_images": len(samples),
-             "fgsm": [k / len(samples) for k in kept["fgsm"]], "pgd": [k / len(samples) for k in kept["pgd"]]}
+    n = len(samples)
+    curve = {"epsilon": list(eps_values), "n_images": n,
+             "fgsm": [k / n for k in kept["fgsm"]], "pgd": [k / n for k in kept["pgd"]],
+             "fgsm_clean_prob": [p / n for p in clean_prob["fgsm"]],
+             "pgd_clean_prob": [p / n for p in clean_prob["pgd"]]}
     _curves[key] = curve
     return curve
 

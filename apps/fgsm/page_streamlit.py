@@ -84,9 +84,13 @@ with st.expander("Robustness curve over the sample gallery"):
         bar = st.progress(0.0)
         curve = logic.robustness_curve(model, progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
         bar.empty()
-        st.line_chart({"epsilon (1/255)": curve["epsilon"] * 2, "top-1 kept": curve["fgsm"] + curve["pgd"],
-                       "attack": ["FGSM"] * len(curve["epsilon"]) + ["PGD"] * len(curve["epsilon"])},
-                      x="epsilon (1/255)", y="top-1 kept", color="attack")
+        keys = [("fgsm", "FGSM: top-1 kept"), ("pgd", "PGD: top-1 kept"),
+                ("fgsm_clean_prob", "FGSM: P(clean label)"), ("pgd_clean_prob", "PGD: P(clean label)")]
+        st.line_chart({"epsilon (1/255)": curve["epsilon"] * len(keys),
+                       "value": [v for k, _ in keys for v in curve[k]],
+                       "series": [name for k, name in keys for _ in curve["epsilon"]]},
+                      x="epsilon (1/255)", y="value", color="series")
+        st.caption(f"Over the {curve['n_images']} gallery images.")
 
 with st.expander("How adversarial examples work"):
     st.markdown((HERE / "explainer.md").read_text(encoding="utf-8"))

@@ -53,3 +53,17 @@ def test_every_built_demo_has_its_files():
         if d.built:
             for f in ("logic.py", "ui_gradio.py", "page_streamlit.py", "explainer.md"):
                 assert (ROOT / "apps" / d.slug / f).is_file(), f"{d.slug}/{f} missing"
+
+
+def test_a_page_that_fails_to_build_shows_an_error_card(monkeypatch):
+    import gradio as gr
+
+    import app
+    from apps.registry import DEMOS, Demo
+
+    broken = Demo("no_such_demo", "Broken demo", "fails on purpose", "💥", built=True)
+    monkeypatch.setattr(app, "DEMOS", [*DEMOS, broken])
+    demo = app.build_hub()  # must not raise
+    htmls = [b.value for b in demo.blocks.values() if isinstance(b, gr.HTML)]
+    assert any("Broken demo page failed to build" in (h or "") for h in htmls)
+    assert any(path == "no_such_demo" for path, *_ in demo.pages)

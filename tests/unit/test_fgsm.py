@@ -134,4 +134,5 @@ def test_robustness_curve_shape_and_cache(lite, monkeypatch):
     curve = logic.robustness_curve("efficientnet_lite0", (0, 4), steps=3, progress=lambda f, t: seen.append(f))
     assert curve["epsilon"] == [0, 4] and curve["fgsm"][0] == curve["pgd"][0] == 1.0
     assert curve["pgd"][1] <= curve["fgsm"][1] and seen and seen == sorted(seen)
+    assert curve["fgsm_clean_prob"][1] < curve["fgsm_clean_prob"][0] <= 1  # the attack drains the clean label
     assert logic.robustness_curve("efficientnet_lite0", (0, 4), steps=3) is curve

@@ -184,3 +184,27 @@ def test_png_export(lite):
     png = logic.compare_png([logic.explain(CAT), logic.explain(CAT, method="eigencam")])
     img = Image.open(__import__("io").BytesIO(png))
     assert img.format == "PNG" and img.width == 3 * logic.explain(CAT).heatmap.shape[1]
+
+
+@pytest.mark.parametrize("name", ["resnet50", "vit_b16"])
+def test_hub_models_run_every_layer_choice(name, tmp_path, monkeypatch):
+    """Hub code paths with random local weights: the ViT needs its tokens reshaped to a grid."""
+    from core.loaders import build_arch
+    from safetensors.torch import save_file
+
+    spec = models.MODELS[name]
+    (tmp_path / name).mkdir()
+    save_file({k: v.contiguous() for k, v in build_arch(spec.arch).state_dict().items()},
+              str(tmp_path / name / "model.safetensors"))
+    monkeypatch.setenv("GLASSBOX_WEIGHTS_DIR", str(tmp_path))
+    models.clear_cache()
+    try:
+        for label, _ in logic.layer_choices(name):
+            r = logic.explain(CAT, name, "gradcam", layer=label)
+            assert r.model == name and not r.offline
+            assert r.heatmap.shape == images.fit_within(r.image.shape[:2], logic.HEATMAP_SIDE)
+            assert np.isfinite(r.heatmap).all() and 0 <= r.heatmap.min() <= r.heatmap.max() <= 1
+        if name == "vit_b16":
+            assert r.model_input.shape[:2] == (224, 224)  # squashed whole, never cropped
+    finally:
+        models.clear_cache()
