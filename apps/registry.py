@@ -21,7 +21,8 @@ class Demo:
 
 DEMOS: list[Demo] = [
     Demo("diffusion", "Diffusion step-through", "Watch noise turn into an image, one denoising step at a time.", "🌫️"),
-    Demo("attention", "Attention heatmaps", "See which words each head of a transformer looks at.", "🔦"),
+    Demo("attention", "Attention heatmaps", "See which words each head of a transformer looks at.", "🔦",
+         built=True, warmup="apps.attention.logic:warmup"),
     Demo("vit_patches", "ViT patch viewer", "Cut an image into patches and follow them into a Vision Transformer.", "🧩"),
     Demo("gan_latent", "GAN latent arithmetic", "Walk, blend and add vectors in a GAN's latent space.", "🧮"),
     Demo("gradcam", "Grad-CAM", "See where a CNN looks when it decides on a class, and compare CAM methods.",

@@ -80,3 +80,29 @@ def build_image_classifier(spec: ModelSpec, path: Path) -> ImageClassifier:
             module.fused_attn = False
     p = spec.preprocessing
     return ImageClassifier(backbone, p["mean"], p["std"]).eval()
+
+
+class TextModel(nn.Module):
+    """A transformers encoder or decoder plus its tokenizer, ready to return attention weights."""
+
+    def __init__(self, model: nn.Module, tokenizer, causal: bool):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.causal = causal
+
+    def forward(self, **enc):
+        return self.model(**enc, output_attentions=True)
+
+
+def build_text_model(spec: ModelSpec, path: Path) -> TextModel:
+    """path: the weights file (its folder holds config and tokenizer) or the folder itself."""
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    # safetensors only: a pickled pytorch_model.bin is never loaded. Eager attention: the
+    # fused (sdpa/flash) kernels do not return attention weights.
+    model = AutoModel.from_pretrained(folder, attn_implementation="eager", use_safetensors=True,
+                                      local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return TextModel(model.eval(), tokenizer, bool(spec.preprocessing.get("causal"))).eval()

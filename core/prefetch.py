@@ -23,7 +23,7 @@ def prefetch(names: list[str] | None = None) -> dict[str, str]:
             continue
         repo_id, filename = spec.hub
         try:
-            done[spec.name] = str(weights.download(repo_id, filename))
+            done[spec.name] = str(weights.download(repo_id, filename, spec.hub_extra))
         except Exception as exc:  # noqa: BLE001 - report every model, then fail at the end
             done[spec.name] = f"error: {exc.__class__.__name__}: {exc}"
     return done

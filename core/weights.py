@@ -94,11 +94,12 @@ def _local(name: str) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
-def _from_cache(repo_id: str, filename: str) -> Path | None:
+def _from_cache(repo_id: str, filename: str, extra: tuple[str, ...] = ()) -> Path | None:
+    """The cached main file, when it and every file it needs beside it (config, tokenizer) are cached."""
     from huggingface_hub import try_to_load_from_cache
 
-    hit = try_to_load_from_cache(repo_id, filename, cache_dir=hub_cache_dir())
-    return Path(hit) if isinstance(hit, str) else None
+    hits = [try_to_load_from_cache(repo_id, f, cache_dir=hub_cache_dir()) for f in (filename, *extra)]
+    return Path(hits[0]) if all(isinstance(h, str) for h in hits) else None
 
 
 def _hub_answers(repo_id: str, filename: str) -> tuple[bool, str]:
@@ -116,18 +117,17 @@ def _hub_answers(repo_id: str, filename: str) -> tuple[bool, str]:
     return True, "hub answers"
 
 
-def download(repo_id: str, filename: str) -> Path:
-    """Fetch one file from the hub into the HF cache (raises when offline or on failure)."""
+def download(repo_id: str, filename: str, extra: tuple[str, ...] = ()) -> Path:
+    """Fetch a file (and the files it needs beside it) into the HF cache; returns the main file's path.
+
+    Raises when offline or on failure. The files land in one snapshot folder, so a
+    transformers model can be loaded from the main file's parent.
+    """
     from huggingface_hub import hf_hub_download
 
-    path = hf_hub_download(
-        repo_id,
-        filename,
-        endpoint=hub_endpoint(),
-        cache_dir=hub_cache_dir(),
-        etag_timeout=HUB_METADATA_TIMEOUT_S,
-    )
-    return Path(path)
+    paths = [hf_hub_download(repo_id, f, endpoint=hub_endpoint(), cache_dir=hub_cache_dir(),
+                             etag_timeout=HUB_METADATA_TIMEOUT_S) for f in (*extra, filename)]
+    return Path(paths[-1])
 
 
 def bundled_path(ref: str) -> Path:
@@ -139,15 +139,18 @@ def bundled_path(ref: str) -> Path:
     return Path(obj())
 
 
-def resolve(name: str, hub: tuple[str, str] | None, bundled: str | None) -> Resolved:
-    """Walk the sources in order and return the first that has the weights."""
+def resolve(name: str, hub: tuple[str, str] | None, bundled: str | None, extra: tuple[str, ...] = ()) -> Resolved:
+    """Walk the sources in order and return the first that has the weights.
+
+    extra: hub files the model needs beside its weights (config, tokenizer).
+    """
     local = _local(name)
     if local:
         return Resolved(local, "local", f"local checkpoint {local}")
     why_not = ""
     if hub:
         repo_id, filename = hub
-        cached = _from_cache(repo_id, filename)
+        cached = _from_cache(repo_id, filename, extra)
         if cached:
             return Resolved(cached, "hf_cache", f"{repo_id} from the Hugging Face cache")
         ok, why_not = hub_reachable()
@@ -155,7 +158,7 @@ def resolve(name: str, hub: tuple[str, str] | None, bundled: str | None) -> Reso
             ok, why_not = _hub_answers(repo_id, filename)
         if ok:
             try:
-                return Resolved(download(repo_id, filename), "hub", f"{repo_id} downloaded from the hub")
+                return Resolved(download(repo_id, filename, extra), "hub", f"{repo_id} downloaded from the hub")
             except Exception as exc:  # noqa: BLE001 - any hub failure means: fall through
                 why_not = f"offline: hub download failed ({exc.__class__.__name__})"
                 log.warning("download of %s/%s failed: %s", repo_id, filename, exc)

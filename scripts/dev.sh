@@ -55,6 +55,7 @@ case "$cmd" in
     shift || true
     exec "$PY" -m pytest "$@" ;;
   bench) setup_python requirements-test.txt
-    "$PY" benchmarks/bench_hub_start.py; "$PY" benchmarks/bench_gradcam.py; exec "$PY" benchmarks/bench_fgsm.py ;;
+    "$PY" benchmarks/bench_hub_start.py; "$PY" benchmarks/bench_gradcam.py; "$PY" benchmarks/bench_fgsm.py
+    exec "$PY" benchmarks/bench_attention.py ;;
   *) echo "usage: bash scripts/dev.sh {setup|run|test|streamlit|bench}" >&2; exit 2 ;;
 esac

@@ -64,7 +64,7 @@ def test_gradcam_endpoint_options(client):
 def test_hub_model_offline_says_so(client):
     out = call(client, SAMPLES / "rocket.jpg", model="resnet50")
     assert out["model"] == "efficientnet_lite0" and out["offline"] is True
-    assert "ResNet-50" in out["model_label"] and "unavailable (offline" in out["model_label"]
+    assert "offline stand-in: ResNet-50" in out["model_label"] and "unavailable (offline" in out["model_label"]
 
 
 def write(tmp_path, name, data: bytes):
@@ -198,3 +198,30 @@ def test_fgsm_bad_upload(client, tmp_path):
 
     with pytest.raises(AppError, match="not an image"):
         fgsm(client, write(tmp_path, "x.jpg", b"GIF89a? no"))
+
+
+def test_attention_endpoint(client):
+    out = client.predict(text="The robot kicked the ball because it was round.", api_name="/attention")
+    assert out["model"] == "minilm" and out["device"] == "cpu" and out["truncated"] is False
+    att = np.asarray(out["attentions"])
+    t = len(out["tokens"])
+    assert out["tokens"][0] == "[CLS]" and att.shape == (6, 12, t, t)
+    np.testing.assert_allclose(att.sum(-1), 1.0, atol=1e-4)
+
+
+def test_attention_pairs_and_truncation(client):
+    out = client.predict(text="The cat sat.", model="minilm", text_pair="It was tired.", api_name="/attention")
+    assert out["tokens"].count("[SEP]") == 2
+    out = client.predict(text="word " * 10_000, api_name="/attention")
+    assert out["truncated"] is True and len(out["tokens"]) == 128
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"text": ""}, "empty"),
+    ({"text": "hello", "model": "llama-70b"}, "Unknown model"),
+])
+def test_attention_bad_input(client, kwargs, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        client.predict(api_name="/attention", **kwargs)

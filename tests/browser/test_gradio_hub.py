@@ -83,3 +83,18 @@ def test_fgsm_on_a_sample(page, gradio_url):
     assert "espresso" in page.locator("#fgsm-top5-before").inner_text()
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
     compare_screenshot(page, "gradio_fgsm", mask=[page.locator("#gb-footer")])
+
+
+def test_attention_heatmap(page, gradio_url):
+    page.goto(f"{gradio_url}/attention")
+    page.get_by_role("button", name="Show attention").click()
+    page.wait_for_selector("#attention-heatmap .js-plotly-plot", timeout=60_000)
+    page.wait_for_timeout(1000)
+    status = page.locator("#attention-status").inner_text()
+    assert "all-MiniLM-L6-v2" in status and "14 tokens" in status and "6 layers × 12 heads" in status
+    assert not ERROR_TEXT.search(page.locator("body").inner_text())
+    compare_screenshot(page, "gradio_attention", mask=[page.locator("#gb-footer")])
+    page.get_by_role("tab", name="Model view (all layers × heads)").click()
+    page.locator("#attention-grid button.thumbnail-item").nth(12 * 3 + 4).click()  # layer 3, head 4
+    page.wait_for_function("document.querySelector('#attention-heatmap').innerText.includes('Layer 3, head 4')",
+                           timeout=30_000)

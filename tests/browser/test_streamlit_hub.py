@@ -40,3 +40,12 @@ def test_streamlit_fgsm(page, streamlit_url):
     assert "espresso" in body and "EfficientNet-Lite0" in body and "fooled" in body
     assert page.locator("[data-testid=stException]").count() == 0
     compare_screenshot(page, "streamlit_fgsm")
+
+
+def test_streamlit_attention(page, streamlit_url):
+    page.goto(f"{streamlit_url}/attention")
+    page.get_by_text("14 tokens").wait_for(timeout=90_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("[data-testid=stException]").count() == 0
+    compare_screenshot(page, "streamlit_attention")

@@ -41,8 +41,11 @@ def test_every_entry_is_complete():
         assert spec.name == name and spec.title and spec.license and spec.task
         assert spec.hub or spec.bundled, f"{name} has no source"
         assert spec.hub is None or spec.fallback in models.MODELS, f"{name} needs an offline fallback"
-        assert {"mean", "std", "input", "side"} <= set(spec.preprocessing)
-        assert len(models.labels(spec.labels)) == 1000
+        if spec.task == "image-classification":
+            assert {"mean", "std", "input", "side"} <= set(spec.preprocessing)
+            assert len(models.labels(spec.labels)) == 1000
+        else:
+            assert spec.task == "text-attention" and {"max_tokens", "causal"} <= set(spec.preprocessing)
 
 
 def test_offline_model_loads_real_imagenet_weights(sample_cat):
@@ -59,7 +62,7 @@ def test_offline_model_loads_real_imagenet_weights(sample_cat):
     assert {loaded.labels[i] for i in top3} <= cats | {"lynx"}
 
 
-@pytest.mark.parametrize("name", [n for n, s in models.MODELS.items() if s.hub])
+@pytest.mark.parametrize("name", [n for n, s in models.MODELS.items() if s.hub and s.task == "image-classification"])
 def test_hub_entries_load_from_a_local_checkpoint(name, tmp_path, monkeypatch):
     spec = models.MODELS[name]
     state = random_checkpoint(spec, tmp_path / name / "model.safetensors")
@@ -98,7 +101,7 @@ def test_offline_hub_model_falls_back_and_says_why(monkeypatch):
     loaded = models.load("resnet50", "cpu")
     assert loaded.spec.name == "efficientnet_lite0" and loaded.offline
     assert "HF_HUB_OFFLINE" in loaded.reason and "ResNet-50" in loaded.reason
-    assert "offline stand-in" in loaded.describe()
+    assert "offline stand-in: ResNet-50" in loaded.describe()
 
 
 def test_dead_network_falls_through_within_5_seconds(monkeypatch, tmp_path):
@@ -193,6 +196,7 @@ def test_prefetch_fills_the_cache_from_a_fake_hub(monkeypatch, tmp_path, capsys)
     monkeypatch.delenv("GLASSBOX_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     files = {spec.hub: f"weights of {name}".encode() for name, spec in models.MODELS.items() if spec.hub}
+    files |= {(spec.hub[0], f): b"{}" for spec in models.MODELS.values() if spec.hub for f in spec.hub_extra}
     with FakeHub(files) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         assert prefetch.main([]) == 0
@@ -202,7 +206,7 @@ def test_prefetch_fills_the_cache_from_a_fake_hub(monkeypatch, tmp_path, capsys)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # afterwards the cache alone answers
     for name, spec in models.MODELS.items():
         if spec.hub:
-            found = weights.resolve(name, spec.hub, None)
+            found = weights.resolve(name, spec.hub, None, spec.hub_extra)
             assert found.source == "hf_cache" and found.path.read_bytes() == files[spec.hub]
 
 

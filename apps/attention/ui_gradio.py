@@ -1,0 +1,133 @@
+"""Attention heatmaps page for Gradio. Runnable alone: python -m apps.attention.ui_gradio"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from apps.attention import logic
+from core import models
+
+HERE = Path(__file__).parent
+MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
+MEAN = "mean over heads"
+EXPORT_DIR = Path(tempfile.gettempdir()) / "glassbox-exports"
+USER_ERRORS = (logic.AttentionInputError, models.UnknownModel)
+
+
+def attention_api(text: str, model: str = logic.DEFAULT_MODEL, text_pair: str | None = None) -> dict:
+    """Attention weights of every layer and head. See the README for the returned fields."""
+    try:
+        return logic.api_payload(logic.attend(text, model or logic.DEFAULT_MODEL, text_pair))
+    except USER_ERRORS as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def _head(choice) -> int | None:
+    return None if choice in (None, "", MEAN) else int(str(choice).split()[-1])
+
+
+def views(r: logic.AttentionResult | None, layer, head_choice, token):
+    """Every figure for the current layer/head/token, from the cached result: no model call."""
+    if r is None:
+        return (None,) * 6
+    layer = min(int(layer), r.n_layers - 1)
+    head = _head(head_choice)
+    token = min(int(token or 0), len(r.tokens) - 1)
+    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+    stem = EXPORT_DIR / f"attention-{r.model}-L{layer}-{'mean' if head is None else f'H{head}'}"
+    fig = logic.heatmap_figure(r, layer, head)
+    Path(f"{stem}.png").write_bytes(logic.heatmap_png(r, layer, head))
+    Path(f"{stem}.html").write_text(logic.figure_html(fig), encoding="utf-8")
+    return (fig, logic.head_view_figure(r, layer, token), logic.rollout_figure(r, layer), logic.stats_figure(r),
+            f"{stem}.png", f"{stem}.html")
+
+
+def run(text, pair, model, layer, head_choice, token):
+    try:
+        r = logic.attend(text, model, pair or None)
+    except USER_ERRORS as exc:
+        return (f"### ⚠️ {exc}", None, gr.update(), gr.update(), gr.update(), None, *((None,) * 6))
+    status = [f"**Model:** {r.model_label}",
+              f"{len(r.tokens)} tokens · {r.n_layers} layers × {r.n_heads} heads · "
+              + ("causal: each token sees only itself and earlier tokens" if r.causal else
+                 "bidirectional: every token sees every token")]
+    status += [f"⚠️ {n}" for n in r.notices]
+    layer = min(int(layer), r.n_layers - 1)
+    token_choices = [(f"{i}: {t}", i) for i, t in enumerate(r.tokens)]
+    token = token if token is not None and int(token) < len(r.tokens) else min(7, len(r.tokens) - 1)
+    return ("\n\n".join(status), r,
+            gr.update(maximum=r.n_layers - 1, value=layer),
+            gr.update(choices=[MEAN] + [f"head {h}" for h in range(r.n_heads)]),
+            gr.update(choices=token_choices, value=token),
+            logic.model_view(r),
+            *views(r, layer, head_choice, token))
+
+
+def build() -> None:
+    """Add the attention page (and its /attention API endpoint) to the current Blocks context."""
+    gr.Markdown("# 🔦 Attention heatmaps: what does each head look at?\n"
+                "Type a sentence. Every row of a heatmap is one token's attention: how it mixes the other tokens.")
+    result = gr.State(None)  # the AttentionResult of this session: the sliders only redraw it
+    with gr.Row():
+        with gr.Column(scale=2):
+            text = gr.Textbox(value=next(iter(logic.PRESETS.values())), label="Sentence", lines=2,
+                              elem_id="attention-text")
+            pair = gr.Textbox(label="Second sentence (optional; joined with [SEP], bidirectional models only)",
+                              elem_id="attention-pair")
+        with gr.Column(scale=1):
+            preset = gr.Dropdown(list(logic.PRESETS), value=None, label="Presets that teach")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+            go = gr.Button("Show attention", variant="primary")
+    status = gr.Markdown(elem_id="attention-status")
+    with gr.Row():
+        layer = gr.Slider(0, 5, value=5, step=1, label="Layer")
+        head = gr.Dropdown([MEAN] + [f"head {h}" for h in range(12)], value=MEAN, label="Head")
+        token = gr.Dropdown([], value=None, label="Token for the head view")
+    with gr.Tabs():
+        with gr.Tab("Heatmap"):
+            heat = gr.Plot(elem_id="attention-heatmap")
+            with gr.Row():
+                png = gr.DownloadButton("⬇️ PNG of this heatmap")
+                html = gr.DownloadButton("⬇️ Interactive HTML")
+        with gr.Tab("Head view"):
+            head_view = gr.Plot(elem_id="attention-headview")
+        with gr.Tab("Model view (all layers × heads)"):
+            gr.Markdown("Each thumbnail is one head (row = query token). Click one to open it in the Heatmap tab.")
+            grid = gr.Gallery(columns=12, height="auto", allow_preview=False, buttons=[], object_fit="contain",
+                              elem_id="attention-grid")
+        with gr.Tab("Rollout"):
+            roll = gr.Plot(elem_id="attention-rollout")
+        with gr.Tab("Head statistics"):
+            stats = gr.Plot(elem_id="attention-stats")
+    with gr.Accordion("How attention works (and why it is not an explanation)", open=False):
+        gr.Markdown((HERE / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=[
+            {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
+
+    hidden = {"api_visibility": "private"}
+    figures = [heat, head_view, roll, stats, png, html]
+    inputs = [text, pair, model, layer, head, token]
+    outputs = [status, result, layer, head, token, grid, *figures]
+
+    def from_grid(r, evt: gr.SelectData):
+        if r is None:
+            return gr.update(), gr.update()
+        return gr.update(value=evt.index // r.n_heads), gr.update(value=f"head {evt.index % r.n_heads}")
+
+    go.click(run, inputs, outputs, **hidden)
+    text.submit(run, inputs, outputs, **hidden)
+    model.input(run, inputs, outputs, **hidden)
+    preset.input(lambda p: logic.PRESETS.get(p, ""), preset, text, **hidden).then(run, inputs, outputs, **hidden)
+    for control in (layer, head, token):
+        control.input(views, [result, layer, head, token], figures, **hidden)
+    grid.select(from_grid, result, [layer, head], **hidden).then(views, [result, layer, head, token], figures,
+                                                                 **hidden)
+    gr.api(attention_api, api_name="attention")
+
+
+if __name__ == "__main__":
+    from apps.gradio_common import launch_page
+
+    launch_page(build, "Glassbox · Attention heatmaps")
