@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import tempfile
 import threading
+from pathlib import Path
 from typing import Callable
 
 import gradio as gr
@@ -27,6 +29,23 @@ CSS = """
 .gb-error {border:2px solid #dc2626; border-radius:12px; padding:16px;}
 #gb-footer {font-size:.85rem; opacity:.85; border-top:1px solid var(--border-color-primary); padding-top:6px;}
 """
+
+
+EXPORT_DIR = Path(tempfile.gettempdir()) / "glassbox-exports"
+
+
+def export_file(name: str, content: bytes | str) -> str:
+    """Write a download (PNG, HTML) and return its path for a gr.DownloadButton.
+
+    Names carry a content key, so two sessions never overwrite each other's different files.
+    """
+    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+    path = EXPORT_DIR / name
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return str(path)
 
 
 def launch_kwargs() -> dict:

@@ -37,17 +37,26 @@ def remap_by_order(state: dict[str, torch.Tensor], target: dict[str, torch.Tenso
     return out
 
 
-def build_arch(arch: str) -> nn.Module:
+def build_arch(arch: str, **kwargs) -> nn.Module:
     lib, _, name = arch.partition(":")
     if lib == "timm":
         import timm
 
-        return timm.create_model(name, pretrained=False)
+        return timm.create_model(name, pretrained=False, **kwargs)
     if lib == "torchvision":
         import torchvision
 
         return getattr(torchvision.models, name)(weights=None)
     raise ValueError(f"unknown architecture family {lib!r}")
+
+
+def disable_fused_attention(module: nn.Module) -> nn.Module:
+    """timm's fused attention (scaled_dot_product_attention) returns no weights; demos that
+    look inside attention need the explicit softmax path. Same numbers, a little slower."""
+    for m in module.modules():
+        if hasattr(m, "fused_attn"):
+            m.fused_attn = False
+    return module
 
 
 class ImageClassifier(nn.Module):
@@ -68,16 +77,12 @@ class ImageClassifier(nn.Module):
 
 
 def build_image_classifier(spec: ModelSpec, path: Path) -> ImageClassifier:
-    backbone = build_arch(spec.arch)
+    backbone = build_arch(spec.arch, **spec.arch_kwargs)
     state = read_state_dict(path)
     if spec.key_map == "order":
         state = remap_by_order(state, backbone.state_dict())
     backbone.load_state_dict(state, strict=True)
-    # timm's fused attention (scaled_dot_product_attention) returns no weights; demos that
-    # look inside attention need the explicit softmax path.
-    for module in backbone.modules():
-        if hasattr(module, "fused_attn"):
-            module.fused_attn = False
+    disable_fused_attention(backbone)
     p = spec.preprocessing
     return ImageClassifier(backbone, p["mean"], p["std"]).eval()
 

@@ -33,6 +33,7 @@ class ModelSpec:
     task: str
     arch: str  # "timm:<name>" or "torchvision:<name>", built with random weights then filled
     license: str
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. a small timm ViT's size
     hub: tuple[str, str] | None = None  # (repo_id, weights filename) on the Hugging Face hub
     hub_extra: tuple[str, ...] = ()  # files needed beside the weights (config, tokenizer)
     bundled: str | None = None  # "module:function" returning a local weights path
@@ -92,6 +93,40 @@ MODELS: dict[str, ModelSpec] = {
             preprocessing={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input": "square", "side": 224},
             license="Apache-2.0 (timm / Google AugReg weights)",
         ),
+        ModelSpec(
+            name="vit_digits",
+            title="tiny ViT trained here on digits pasted on textures (64x64, 8x8 patches)",
+            task="image-classification",
+            arch="timm:vit_tiny_patch16_224",
+            arch_kwargs={"img_size": 64, "patch_size": 8, "embed_dim": 96, "depth": 4, "num_heads": 4,
+                         "num_classes": 10},
+            bundled="assets/models/vit_digits.safetensors",  # made by training/train_vit_digits.py
+            preprocessing={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input": "square", "side": 64},
+            labels="digits",
+            license="Apache-2.0 (Glassbox); data: scikit-learn digits (BSD-3-Clause)",
+        ),
+        ModelSpec(
+            name="deit_tiny",
+            title="DeiT-tiny/16 (timm, ImageNet-1k)",
+            task="image-classification",
+            arch="timm:deit_tiny_patch16_224",
+            hub=("timm/deit_tiny_patch16_224.fb_in1k", "model.safetensors"),
+            fallback="vit_digits",
+            preprocessing={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input": "square", "side": 224},
+            license="Apache-2.0 (Meta DeiT weights via timm)",
+        ),
+        ModelSpec(
+            name="dino_vits16",
+            title="DINO ViT-S/16 (self-supervised, no classifier head)",
+            task="image-classification",
+            arch="timm:vit_small_patch16_224",
+            arch_kwargs={"num_classes": 0},
+            hub=("timm/vit_small_patch16_224.dino", "model.safetensors"),
+            fallback="vit_digits",
+            preprocessing={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input": "square", "side": 224},
+            labels="",
+            license="Apache-2.0 (Meta DINO weights via timm)",
+        ),
         # Text transformers for the attention demo. Loaded with eager attention: the fused
         # kernels return no attention weights.
         ModelSpec(
@@ -148,7 +183,9 @@ def get_spec(name: str) -> ModelSpec:
 
 @lru_cache(maxsize=None)
 def labels(kind: str) -> tuple[str, ...]:
-    """Class names, read from assets/labels/<kind>.json (no torchvision import needed)."""
+    """Class names, read from assets/labels/<kind>.json (no torchvision import needed); () for none."""
+    if not kind:
+        return ()
     return tuple(json.loads((ASSETS / "labels" / f"{kind}.json").read_text()))
 
 

@@ -131,7 +131,13 @@ def download(repo_id: str, filename: str, extra: tuple[str, ...] = ()) -> Path:
 
 
 def bundled_path(ref: str) -> Path:
-    """'module:function' -> the path that function returns (weights shipped in a pip package or assets/)."""
+    """'module:function' -> the path that function returns (weights shipped in a pip package);
+    'assets/...' -> that file in this repository (weights our training/ scripts made)."""
+    if ref.startswith("assets/"):
+        path = Path(__file__).resolve().parent.parent / ref
+        if not path.is_file():
+            raise OSError(f"{ref} is missing: run the matching script in training/")
+        return path
     module, _, attr = ref.partition(":")
     obj = importlib.import_module(module)
     for part in attr.split("."):

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
+import hashlib
 from pathlib import Path
 
 import gradio as gr
 
 from apps.attention import logic
+from apps.gradio_common import export_file
 from core import models
 
 HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 MEAN = "mean over heads"
-EXPORT_DIR = Path(tempfile.gettempdir()) / "glassbox-exports"
 USER_ERRORS = (logic.AttentionInputError, models.UnknownModel)
 
 
@@ -36,13 +36,13 @@ def views(r: logic.AttentionResult | None, layer, head_choice, token):
     layer = min(int(layer), r.n_layers - 1)
     head = _head(head_choice)
     token = min(int(token or 0), len(r.tokens) - 1)
-    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
-    stem = EXPORT_DIR / f"attention-{r.model}-L{layer}-{'mean' if head is None else f'H{head}'}"
+    key = hashlib.sha1(" ".join(r.tokens).encode()).hexdigest()[:10]
+    stem = f"attention-{r.model}-{key}-L{layer}-{'mean' if head is None else f'H{head}'}"
     fig = logic.heatmap_figure(r, layer, head)
-    Path(f"{stem}.png").write_bytes(logic.heatmap_png(r, layer, head))
-    Path(f"{stem}.html").write_text(logic.figure_html(fig), encoding="utf-8")
+    png = export_file(f"{stem}.png", logic.heatmap_png(r, layer, head))
+    html = export_file(f"{stem}.html", logic.figure_html(fig))
     return (fig, logic.head_view_figure(r, layer, token), logic.rollout_figure(r, layer), logic.stats_figure(r),
-            f"{stem}.png", f"{stem}.html")
+            png, html)
 
 
 def run(text, pair, model, layer, head_choice, token):

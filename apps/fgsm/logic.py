@@ -9,7 +9,6 @@ Image preparation, class lookup and Grad-CAM come from apps.gradcam.logic.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import threading
@@ -373,6 +372,3 @@ def api_payload(result: AttackResult) -> dict:
 def warmup() -> None:
     attack(SAMPLES["coffee"], DEFAULT_MODEL, 4, "fgsm")
 
-
-def image_digest(rgb: np.ndarray) -> str:
-    return hashlib.sha1(rgb.tobytes()).hexdigest()[:12]

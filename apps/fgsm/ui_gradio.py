@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 from gradio import FileData
 
 from apps.fgsm import logic
+from apps.gradio_common import export_file
 from apps.gradcam.ui_gradio import MODEL_LABELS
 from core import images, models
 
 HERE = Path(__file__).parent
 ATTACK_LABELS = [(title, key) for key, title in logic.ATTACKS.items()]
-EXPORT_DIR = Path(tempfile.gettempdir()) / "glassbox-exports"
 USER_ERRORS = (images.ImageError, logic.AttackInputError, logic.cam_logic.CamInputError, models.UnknownModel)
 
 
@@ -58,9 +57,9 @@ def run(src, model, attack, epsilon, steps, target, progress=gr.Progress()):
     except USER_ERRORS as exc:
         return (f"### ⚠️ {exc}", *blank)
     amp, gain = r.amplified()
-    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
-    export = EXPORT_DIR / f"fgsm-{logic.image_digest(r.original)}-{r.attack}-{r.epsilon:g}.png"
-    export.write_bytes(logic.compare_png(r))
+    key = logic.cam_logic.image_key(r.original)[:12]
+    target = r.target["index"] if r.target else "u"
+    export = export_file(f"fgsm-{key}-{r.model}-{r.attack}-{r.epsilon:g}-{r.steps}-{target}.png", logic.compare_png(r))
     return (
         _summary(r),
         r.original,
@@ -70,7 +69,7 @@ def run(src, model, attack, epsilon, steps, target, progress=gr.Progress()):
         _labels(r.adv_top5),
         gr.update(value=before.overlay(0.5), label=f"Grad-CAM before: {before.target['label']}"),
         gr.update(value=after.overlay(0.5), label=f"Grad-CAM after: {after.target['label']}"),
-        str(export),
+        export,
     )
 
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 from gradio import FileData
 
 from apps.gradcam import logic
+from apps.gradio_common import export_file
 from core import images, models
 
 HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 METHOD_LABELS = [(title, key) for key, (_, title) in logic.METHODS.items()]
 NO_METHOD = "none"
-EXPORT_DIR = Path(tempfile.gettempdir()) / "glassbox-exports"
 
 # Errors a user can cause and fix; anything else is a bug and is reported as such.
 USER_ERRORS = (images.ImageError, logic.CamInputError, models.UnknownModel)
@@ -42,11 +41,10 @@ def _faith_md(f: dict) -> str:
 
 
 def _export(results: list[logic.CamResult], alpha: float) -> str:
-    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
     key = logic.image_key(results[0].image)[:12]
-    path = EXPORT_DIR / f"gradcam-{key}-{'-'.join(r.method for r in results)}.png"
-    path.write_bytes(logic.compare_png(results, alpha))
-    return str(path)
+    name = f"gradcam-{key}-{results[0].model}-{'-'.join(r.method for r in results)}-{results[0].target['index']}" \
+           f"-{results[0].layer}-{alpha:g}.png"
+    return export_file(name, logic.compare_png(results, alpha))
 
 
 def _caption(r: logic.CamResult) -> str:

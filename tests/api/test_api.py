@@ -225,3 +225,32 @@ def test_attention_bad_input(client, kwargs, message):
 
     with pytest.raises(AppError, match=message):
         client.predict(api_name="/attention", **kwargs)
+
+
+def test_vit_endpoint(client, tmp_path):
+    from apps.vit_patches import data
+
+    path = tmp_path / "digit.png"
+    Image.fromarray(data.gallery(1)[0].image).save(path)
+    out = client.predict(image=handle_file_(path), api_name="/vit")
+    assert out["model"] == "vit_digits" and out["image_size"] == [64, 64] and out["patch_size"] == 8
+    assert out["grid"] == [8, 8] and out["num_patches"] == 64 and len(out["top5"]) == 5
+    assert np.asarray(out["pos_embed_similarity"]).shape == (64, 64)
+    assert np.asarray(out["cls_attention"]).shape == (8, 8) and np.asarray(out["rollout"]).shape == (8, 8)
+    one = client.predict(image=handle_file_(path), layer=0, head=2, api_name="/vit")
+    assert one["layer"] == 0 and one["head"] == 2 and one["cls_attention"] != out["cls_attention"]
+
+
+@pytest.mark.parametrize("kwargs, message", [({"layer": 9}, "Layer 9"), ({"head": 7}, "Head 7"),
+                                             ({"model": "resnet50"}, "not a Vision Transformer")])
+def test_vit_bad_parameters(client, kwargs, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        client.predict(image=handle_file_(SAMPLES / "cat.png"), api_name="/vit", **kwargs)
+
+
+def handle_file_(path):
+    from gradio_client import handle_file
+
+    return handle_file(str(path))

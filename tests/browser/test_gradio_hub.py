@@ -98,3 +98,17 @@ def test_attention_heatmap(page, gradio_url):
     page.locator("#attention-grid button.thumbnail-item").nth(12 * 3 + 4).click()  # layer 3, head 4
     page.wait_for_function("document.querySelector('#attention-heatmap').innerText.includes('Layer 3, head 4')",
                            timeout=30_000)
+
+
+def test_vit_patches(page, gradio_url):
+    page.goto(f"{gradio_url}/vit_patches")
+    page.locator("#vit-gallery button.thumbnail-item").nth(0).click()
+    page.wait_for_selector("#vit-split img", timeout=60_000)
+    page.wait_for_timeout(800)
+    status = page.locator("#vit-status").inner_text()
+    assert "tiny ViT" in status and "64 patches" in status
+    assert "N = (H/P)·(W/P)" in page.locator("#vit-count").inner_text()
+    assert not ERROR_TEXT.search(page.locator("body").inner_text())
+    compare_screenshot(page, "gradio_vit", mask=[page.locator("#gb-footer")])
+    page.get_by_role("tab", name="4 · Attention").click()
+    page.wait_for_selector("#vit-cls img", timeout=30_000)

@@ -49,3 +49,12 @@ def test_streamlit_attention(page, streamlit_url):
     page.wait_for_timeout(1500)
     assert page.locator("[data-testid=stException]").count() == 0
     compare_screenshot(page, "streamlit_attention")
+
+
+def test_streamlit_vit(page, streamlit_url):
+    page.goto(f"{streamlit_url}/vit_patches")
+    page.get_by_text("tokens").first.wait_for(timeout=90_000)
+    page.wait_for_selector("[data-testid=stImage] img", timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("[data-testid=stException]").count() == 0
+    compare_screenshot(page, "streamlit_vit")

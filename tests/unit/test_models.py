@@ -43,7 +43,8 @@ def test_every_entry_is_complete():
         assert spec.hub is None or spec.fallback in models.MODELS, f"{name} needs an offline fallback"
         if spec.task == "image-classification":
             assert {"mean", "std", "input", "side"} <= set(spec.preprocessing)
-            assert len(models.labels(spec.labels)) == 1000
+            n = spec.arch_kwargs.get("num_classes", 1000)
+            assert len(models.labels(spec.labels)) == n, name
         else:
             assert spec.task == "text-attention" and {"max_tokens", "causal"} <= set(spec.preprocessing)
 

@@ -1,0 +1,379 @@
+"""ViT patch viewer logic: an image becomes patches, tokens, and attention maps.
+
+Pure: no gradio, no streamlit. Works on any timm VisionTransformer inside
+core.loaders.ImageClassifier: the bundled tiny ViT trained on generated digits, or a hub
+ViT / DeiT / DINO. Attention weights are read from each block's attention dropout input
+(timm's explicit softmax path; fused attention is switched off when a model loads).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from apps.gradcam import logic as cam_logic
+from apps.vit_patches import data
+from core import images, models
+from core.device import run_with_fallback
+
+DEFAULT_MODEL = "vit_digits"
+MODEL_CHOICES = ["vit_digits", "vit_b16", "deit_tiny", "dino_vits16"]
+
+
+class ViTInputError(ValueError):
+    """Bad layer, head, patch size or model: the message says what would work."""
+
+
+def token_count(h: int, w: int, patch: int) -> dict:
+    """N = (H/P)(W/P) patches, plus one [CLS]; attention compares every token with every token."""
+    if patch < 1:
+        raise ViTInputError("The patch size must be at least 1 pixel.")
+    rows, cols = h // patch, w // patch
+    n = rows * cols
+    return {"rows": rows, "cols": cols, "num_patches": n, "tokens": n + 1, "attention_pairs": (n + 1) ** 2,
+            "cropped": (h - rows * patch, w - cols * patch)}
+
+
+def split_view(rgb: np.ndarray, patch: int) -> np.ndarray:
+    """Any image, any patch size: the grid drawn over the image (the remainder that fits no patch is greyed)."""
+    info = token_count(*rgb.shape[:2], patch)
+    if info["num_patches"] == 0:
+        raise ViTInputError(f"A {patch}-pixel patch does not fit in a {rgb.shape[1]}x{rgb.shape[0]} image.")
+    scale = split_scale(rgb.shape[:2])
+    img = Image.fromarray(rgb).resize((rgb.shape[1] * scale, rgb.shape[0] * scale), Image.Resampling.NEAREST)
+    draw = ImageDraw.Draw(img)
+    p = patch * scale
+    for r in range(info["rows"] + 1):
+        draw.line([(0, r * p), (info["cols"] * p, r * p)], fill=(255, 255, 255), width=1)
+    for c in range(info["cols"] + 1):
+        draw.line([(c * p, 0), (c * p, info["rows"] * p)], fill=(255, 255, 255), width=1)
+    out = np.asarray(img).copy()
+    out[info["rows"] * p:, :] //= 3
+    out[:, info["cols"] * p:] //= 3
+    return out
+
+
+def split_scale(hw: tuple[int, int]) -> int:
+    """Small inputs (64x64) are enlarged with whole pixels so a projector shows them crisp."""
+    return max(1, 512 // max(hw))
+
+
+def vit_of(loaded: models.Loaded):
+    bb = loaded.module.backbone
+    if not hasattr(bb, "patch_embed") or not hasattr(bb, "blocks"):
+        raise ViTInputError(f"{loaded.spec.title} is not a Vision Transformer. Choose one of: "
+                            + ", ".join(MODEL_CHOICES))
+    return bb
+
+
+def attentions(loaded: models.Loaded, x) -> tuple[np.ndarray, object]:
+    """(layers, heads, T, T) attention of every block, and the model output, from one forward pass."""
+    import torch
+
+    bb = vit_of(loaded)
+    grabbed: list = []
+    hooks = [blk.attn.attn_drop.register_forward_hook(lambda m, i, o: grabbed.append(i[0].detach()))
+             for blk in bb.blocks]  # attn_drop's input is softmax(QK^T / sqrt(d)): (B, heads, T, T)
+    try:
+        with torch.no_grad():
+            out = loaded.module(x)  # (B, classes) or (B, features)
+    finally:
+        for h in hooks:
+            h.remove()
+    if len(grabbed) != len(bb.blocks):
+        raise RuntimeError("attention weights were not captured: is fused attention still on?")
+    return torch.stack(grabbed)[:, 0].float().cpu().numpy(), out
+
+
+def prefix_tokens(bb) -> int:
+    return int(getattr(bb, "num_prefix_tokens", 1))
+
+
+def rollout(att: np.ndarray) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema): (layers, heads, T, T) -> (T, T) after the last layer.
+
+    Head-mean, plus identity for the residual path, rows renormalised, multiplied through depth.
+    """
+    t = att.shape[-1]
+    r = np.eye(t)
+    for layer in range(att.shape[0]):
+        a = 0.5 * att[layer].mean(0).astype(np.float64) + 0.5 * np.eye(t)  # (T, T)
+        r = (a / a.sum(-1, keepdims=True)) @ r
+    return r
+
+
+def pos_similarity(bb) -> np.ndarray:
+    """(N, N) cosine similarity between the position embeddings of the patches (prefix tokens dropped)."""
+    pe = bb.pos_embed.detach()[0].float().cpu().numpy()  # (prefix + N, D) or (N, D)
+    if pe.shape[0] > bb.patch_embed.num_patches:
+        pe = pe[-bb.patch_embed.num_patches:]
+    pe = pe / np.linalg.norm(pe, axis=1, keepdims=True).clip(1e-12)
+    return pe @ pe.T
+
+
+def mean_distance(att: np.ndarray, rows: int, cols: int, patch: int, prefix: int) -> np.ndarray:
+    """(layers, heads): mean pixel distance between a patch and the patches it attends to."""
+    yy, xx = np.divmod(np.arange(rows * cols), cols)
+    d = np.hypot(yy[:, None] - yy[None, :], xx[:, None] - xx[None, :]) * patch  # (N, N) pixels
+    a = att[:, :, prefix:, prefix:]  # (layers, heads, N, N) patch-to-patch
+    a = a / a.sum(-1, keepdims=True).clip(1e-12)
+    return (a * d).sum(-1).mean(-1)
+
+
+@dataclass
+class ViTResult:
+    model: str
+    model_label: str
+    device: str
+    offline: bool
+    image_size: tuple[int, int]
+    patch_size: int
+    grid: tuple[int, int]
+    prefix: int  # [CLS] (+ distillation / register tokens)
+    model_input: np.ndarray  # (H, W, 3) uint8
+    attentions: np.ndarray  # (layers, heads, T, T)
+    rollout: np.ndarray  # (T, T)
+    pos_sim: np.ndarray  # (N, N)
+    embeddings: np.ndarray  # (N, D) patch embeddings (projection only, before positions)
+    top5: list[dict]
+    notices: list[str] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    @property
+    def n_layers(self) -> int:
+        return self.attentions.shape[0]
+
+    @property
+    def n_heads(self) -> int:
+        return self.attentions.shape[1]
+
+    def check(self, layer: int, head: int | None) -> None:
+        if not 0 <= int(layer) < self.n_layers:
+            raise ViTInputError(f"Layer {layer} does not exist: this model has layers 0 to {self.n_layers - 1}.")
+        if head is not None and not 0 <= int(head) < self.n_heads:
+            raise ViTInputError(f"Head {head} does not exist: this model has heads 0 to {self.n_heads - 1}.")
+
+    def cls_attention(self, layer: int, head: int | None) -> np.ndarray:
+        """(rows, cols): where [CLS] looks in `layer` (one head, or the head mean)."""
+        return self.patch_attention(-1, layer, head)
+
+    def patch_attention(self, patch: int, layer: int, head: int | None) -> np.ndarray:
+        """(rows, cols): where token `patch` looks (-1 = [CLS]); weights on prefix tokens are left out."""
+        self.check(layer, head)
+        if not -1 <= int(patch) < self.num_patches:
+            raise ViTInputError(f"Patch {patch} does not exist: pick 0 to {self.num_patches - 1}.")
+        a = self.attentions[layer]  # (heads, T, T)
+        a = a.mean(0) if head is None else a[int(head)]
+        row = 0 if patch == -1 else self.prefix + int(patch)
+        return a[row, self.prefix:].reshape(self.grid)
+
+    def rollout_map(self) -> np.ndarray:
+        """(rows, cols): how much each patch reaches [CLS] after the last layer."""
+        return self.rollout[0, self.prefix:].reshape(self.grid)
+
+    def mean_distance(self) -> np.ndarray:
+        return mean_distance(self.attentions, *self.grid, self.patch_size, self.prefix)
+
+
+_cache: OrderedDict[tuple, ViTResult] = OrderedDict()
+_lock = threading.Lock()
+
+
+def inspect(image, model: str = DEFAULT_MODEL, device: str | None = None) -> ViTResult:
+    """Run the ViT once and keep everything the views need (cached per image and model)."""
+    spec = models.get_spec(model or DEFAULT_MODEL)
+    if spec.name not in MODEL_CHOICES:
+        raise ViTInputError(f"{spec.name} is not a Vision Transformer. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    rgb = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 \
+        and image.shape[2] == 3 else images.load_image(image)
+    key = (cam_logic.image_key(rgb), spec.name, device or "")
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    ran = run_with_fallback(lambda dev: _inspect(rgb, spec.name, dev), device)
+    result: ViTResult = ran.value  # type: ignore[assignment]
+    if ran.notice:
+        result.notices.append(ran.notice)
+    with _lock:
+        _cache[key] = result
+        while len(_cache) > 32:
+            _cache.popitem(last=False)
+    return result
+
+
+def _inspect(rgb: np.ndarray, model: str, device: str) -> ViTResult:
+    import torch
+
+    t0 = time.perf_counter()
+    loaded = models.load(model, device)
+    bb = vit_of(loaded)
+    side = loaded.spec.preprocessing["side"]
+    model_rgb = cam_logic.to_model_input(rgb, (side, side))  # whole image, squashed: the grid is fixed
+    x = cam_logic.to_tensor(model_rgb, loaded.device)  # (1, 3, side, side)
+    with loaded.lock:
+        att, out = attentions(loaded, x)
+        with torch.no_grad():
+            xn = (x - loaded.module.mean) / loaded.module.std
+            emb = bb.patch_embed(xn)[0].float().cpu().numpy()  # (N, D)
+    patch = int(bb.patch_embed.patch_size[0])
+    grid = tuple(int(g) for g in bb.patch_embed.grid_size)
+    names = loaded.labels
+    top5 = cam_logic.top5(out, names) if names and out.shape[-1] == len(names) else []
+    result = ViTResult(model=loaded.spec.name, model_label=loaded.describe(), device=loaded.device,
+                       offline=loaded.offline, image_size=(side, side), patch_size=patch, grid=grid,  # type: ignore
+                       prefix=prefix_tokens(bb), model_input=model_rgb, attentions=att, rollout=rollout(att),
+                       pos_sim=pos_similarity(bb), embeddings=emb, top5=top5)
+    if not top5:
+        result.notices.append(f"{loaded.spec.title} has no classifier head: no prediction to show.")
+    if loaded.name != loaded.spec.name:
+        result.notices.append(loaded.reason)
+    result.elapsed_ms = (time.perf_counter() - t0) * 1000
+    return result
+
+
+# --- pictures for the views -------------------------------------------------------------------
+
+VIEW_SIDE = 320  # pixels: big enough for a projector, small enough to ship fast
+
+
+def enlarge(rgb: np.ndarray, side: int = VIEW_SIDE) -> np.ndarray:
+    """Nearest-neighbour enlargement: a 64x64 input stays crisp, pixel edges visible."""
+    h, w = rgb.shape[:2]
+    s = max(1, side // max(h, w))
+    return np.asarray(Image.fromarray(rgb).resize((w * s, h * s), Image.Resampling.NEAREST))
+
+
+def heat_overlay(result: ViTResult, heat: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """(rows, cols) map in any range over the model input, patch cells kept square and sharp."""
+    h = heat.astype(np.float32)
+    h = (h - h.min()) / (h.max() - h.min()) if h.max() > h.min() else np.zeros_like(h)
+    base = enlarge(result.model_input)
+    cells = np.asarray(Image.fromarray(h, mode="F").resize(base.shape[1::-1], Image.Resampling.NEAREST))
+    return images.overlay(base, cells, alpha)
+
+
+def pca_colours(result: ViTResult) -> np.ndarray:
+    """The first three principal components of the patch embeddings as RGB, one cell per patch."""
+    e = result.embeddings - result.embeddings.mean(0)  # (N, D)
+    _, _, vt = np.linalg.svd(e, full_matrices=False)
+    c = e @ vt[:3].T  # (N, 3)
+    c = (c - c.min(0)) / np.ptp(c, 0).clip(1e-12)
+    grid = (c.reshape(*result.grid, 3) * 255).round().astype(np.uint8)
+    return enlarge(grid)
+
+
+GRID_GAP = 2
+
+
+def _grid_cell(result: ViTResult) -> int:
+    return max(2, 48 // max(result.grid))
+
+
+def position_grid(result: ViTResult) -> np.ndarray:
+    """Small multiples: tile (r, c) shows how similar position (r, c) is to every other position."""
+    rows, cols = result.grid
+    cell = _grid_cell(result)
+    gap = GRID_GAP
+    tile = (rows * cell, cols * cell)
+    sheet = np.full((rows * (tile[0] + gap), cols * (tile[1] + gap), 3), 255, np.uint8)
+    for i in range(rows * cols):
+        m = result.pos_sim[i].reshape(rows, cols)
+        t = images.colorize((m + 1) / 2)  # cosine -1..1 -> 0..1
+        t = np.kron(t, np.ones((cell, cell, 1), np.uint8))
+        r, c = divmod(i, cols)
+        sheet[r * (tile[0] + gap):r * (tile[0] + gap) + tile[0], c * (tile[1] + gap):c * (tile[1] + gap) + tile[1]] = t
+    return sheet
+
+
+def position_at(result: ViTResult, x: float, y: float) -> int:
+    """The position whose tile is under a click at (x, y) on the position_grid picture."""
+    rows, cols = result.grid
+    cell = _grid_cell(result)
+    r = int(np.clip(y // (rows * cell + GRID_GAP), 0, rows - 1))
+    c = int(np.clip(x // (cols * cell + GRID_GAP), 0, cols - 1))
+    return r * cols + c
+
+
+def position_map(result: ViTResult, position: int) -> np.ndarray:
+    if not 0 <= int(position) < result.num_patches:
+        raise ViTInputError(f"Position {position} does not exist: pick 0 to {result.num_patches - 1}.")
+    m = result.pos_sim[int(position)].reshape(result.grid)
+    return enlarge(images.colorize((m + 1) / 2))
+
+
+def patch_at(result: ViTResult, x: float, y: float) -> int:
+    """The model's patch under a click at (x, y) on the split view (pixels of that picture)."""
+    s = split_scale(result.model_input.shape[:2])
+    p = result.patch_size * s
+    rows, cols = result.grid
+    return int(np.clip(y // p, 0, rows - 1)) * cols + int(np.clip(x // p, 0, cols - 1))
+
+
+def patch_detail(result: ViTResult, patch: int) -> dict:
+    """The patch's pixels, its flattened vector (what the linear projection reads) and its embedding."""
+    if not 0 <= int(patch) < result.num_patches:
+        raise ViTInputError(f"Patch {patch} does not exist: pick 0 to {result.num_patches - 1}.")
+    p = result.patch_size
+    r, c = divmod(int(patch), result.grid[1])
+    pixels = result.model_input[r * p:(r + 1) * p, c * p:(c + 1) * p]  # (P, P, 3)
+    return {"row": r, "col": c, "pixels": enlarge(pixels, 160),
+            "flat": pixels.reshape(-1).astype(np.float32) / 255,  # (P*P*3,) row-major, RGB interleaved
+            "embedding": result.embeddings[int(patch)]}
+
+
+def vector_figure(values: np.ndarray, title: str):
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(y=values, marker={"color": values, "colorscale": "Viridis"}))
+    fig.update_layout(title=title, height=220, margin={"l": 40, "r": 10, "t": 40, "b": 30}, bargap=0)
+    return fig
+
+
+def distance_figure(result: ViTResult):
+    """Mean attention distance per head versus depth (local heads early, global heads late)."""
+    import plotly.graph_objects as go
+
+    d = result.mean_distance()  # (layers, heads)
+    fig = go.Figure()
+    for layer in range(result.n_layers):
+        fig.add_trace(go.Scatter(x=[layer] * result.n_heads, y=d[layer], mode="markers", showlegend=False,
+                                 text=[f"layer {layer}, head {h}" for h in range(result.n_heads)],
+                                 hovertemplate="%{text}: %{y:.1f} px<extra></extra>", marker={"size": 10}))
+    fig.update_layout(title="Mean attention distance per head (pixels)", xaxis={"title": "layer", "dtick": 1},
+                      yaxis={"title": "pixels"}, height=360)
+    return fig
+
+
+def api_payload(result: ViTResult, layer: int | None = None, head: int | None = None) -> dict:
+    layer = result.n_layers - 1 if layer is None else int(layer)
+    return {
+        "model": result.model,
+        "model_label": result.model_label,
+        "device": result.device,
+        "offline": bool(result.offline),
+        "image_size": list(result.image_size),
+        "patch_size": result.patch_size,
+        "grid": list(result.grid),
+        "num_patches": result.num_patches,
+        "top5": result.top5,
+        "layer": layer,
+        "head": head,
+        "pos_embed_similarity": np.round(result.pos_sim.astype(np.float64), 4).tolist(),
+        "cls_attention": np.round(result.cls_attention(layer, head).astype(np.float64), 5).tolist(),
+        "rollout": np.round(result.rollout_map().astype(np.float64), 5).tolist(),
+        "notices": result.notices,
+    }
+
+
+def warmup() -> None:
+    inspect(data.gallery(1)[0].image, DEFAULT_MODEL)

@@ -1,0 +1,199 @@
+"""ViT patch viewer page for Gradio. Runnable alone: python -m apps.vit_patches.ui_gradio"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from gradio import FileData
+
+from apps.gradcam.logic import image_key
+from apps.gradio_common import export_file
+from apps.vit_patches import data, logic
+from core import images, models
+
+HERE = Path(__file__).parent
+MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
+MEAN = "mean over heads"
+USER_ERRORS = (images.ImageError, logic.ViTInputError, models.UnknownModel)
+GALLERY = data.gallery(8)
+
+
+def vit_api(image: FileData, model: str = logic.DEFAULT_MODEL, layer: int | None = None,
+            head: int | None = None) -> dict:
+    """[CLS] attention, rollout and position-embedding similarity of a ViT. See the README."""
+    try:
+        r = logic.inspect(image, model or logic.DEFAULT_MODEL)
+        return logic.api_payload(r, layer, head)
+    except USER_ERRORS as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def _head(choice) -> int | None:
+    return None if choice in (None, "", MEAN) else int(str(choice).split()[-1])
+
+
+def formula(h: int, w: int, patch: int) -> str:
+    t = logic.token_count(h, w, patch)
+    crop = " (the right/bottom edge that fits no whole patch is greyed)" if any(t["cropped"]) else ""
+    return (f"**N = (H/P)·(W/P) = ({h}/{patch})·({w}/{patch}) = {t['rows']}·{t['cols']} = {t['num_patches']}** "
+            f"patches, + 1 [CLS] = **{t['tokens']} tokens**; self-attention compares **{t['attention_pairs']:,}** "
+            f"pairs per head and layer{crop}.")
+
+
+def attention_views(r, layer, head_choice, patch):
+    """The three attention pictures for the current controls, from the cached result: no model call."""
+    if r is None:
+        return None, None, None, None
+    layer = min(int(layer), r.n_layers - 1)
+    head = _head(head_choice)
+    cls = logic.heat_overlay(r, r.cls_attention(layer, head))
+    roll = logic.heat_overlay(r, r.rollout_map())
+    one = logic.heat_overlay(r, r.patch_attention(int(patch), layer, head)) if patch is not None else None
+    panels = [cls, roll] + ([one] if one is not None else [])
+    key = image_key(r.model_input)[:12]
+    path = export_file(f"vit-{r.model}-{key}-L{layer}-{'mean' if head is None else f'H{head}'}-P{patch}.png",
+                       images.to_png_bytes(np.concatenate(panels, axis=1)))
+    return (gr.update(value=cls, label=f"[CLS] attention, layer {layer}, {head_choice or MEAN}"), roll,
+            gr.update(value=one, label=f"Where patch {patch} looks (layer {layer})" if patch is not None else
+                      "Click a patch in the split view"), path)
+
+
+def patch_views(r, patch):
+    if r is None or patch is None:
+        return None, None, None, "Click a patch in the split view."
+    d = logic.patch_detail(r, int(patch))
+    return (d["pixels"], logic.vector_figure(d["flat"], f"flattened: {d['flat'].size} numbers (P·P·3)"),
+            logic.vector_figure(d["embedding"], f"embedding: {d['embedding'].size} numbers after the projection"),
+            f"Patch {patch} (row {d['row']}, column {d['col']})")
+
+
+def run(src, model, layer, head_choice, split_patch, patch):
+    try:
+        r = logic.inspect(src, model)
+    except USER_ERRORS as exc:
+        return (f"### ⚠️ {exc}", None, None, None, gr.update(), gr.update(), None, None, None, None, None, None,
+                None, None, None, None, None, None, "", gr.update())
+    status = [f"**Model:** {r.model_label}",
+              f"Input {r.image_size[0]}×{r.image_size[1]}, patches {r.patch_size}×{r.patch_size}, grid "
+              f"{r.grid[0]}×{r.grid[1]} = {r.num_patches} patches, {r.n_layers} layers × {r.n_heads} heads."]
+    status += [f"⚠️ {n}" for n in r.notices]
+    top5 = {f"{t['label']} ({t['index']})": t["prob"] for t in r.top5} if r.top5 else None
+    split_patch = r.patch_size  # a new image starts on the model's own patch size
+    patch = patch if patch is not None and int(patch) < r.num_patches else r.num_patches // 2
+    views = attention_views(r, layer, head_choice, patch)
+    details = patch_views(r, patch)
+    return ("\n\n".join(status), r, top5,
+            logic.split_view(r.model_input, r.patch_size),
+            gr.update(maximum=r.n_layers - 1, value=min(int(layer), r.n_layers - 1)),
+            gr.update(choices=[MEAN] + [f"head {h}" for h in range(r.n_heads)]),
+            patch, *views, *details, logic.pca_colours(r), logic.position_grid(r), logic.distance_figure(r),
+            formula(*r.image_size, split_patch), split_patch)
+
+
+def build() -> None:
+    """Add the ViT patch page (and its /vit API endpoint) to the current Blocks context."""
+    gr.Markdown("# 🧩 ViT patch viewer: from pixels to tokens to attention\n"
+                "A Vision Transformer cuts the image into patches, turns each into a vector, adds where it came "
+                "from, prepends a [CLS] token, and lets every token attend to every other.")
+    source = gr.State(None)
+    result = gr.State(None)
+    patch = gr.State(None)  # the clicked patch index
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            gallery = gr.Gallery(value=[(s.image, f"digit {s.label}") for s in GALLERY],
+                                 label="Generated test images (digits the model never saw)", columns=4, height=200,
+                                 allow_preview=False, buttons=[], elem_id="vit-gallery")
+            upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="vit-upload")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+            layer = gr.Slider(0, 3, value=3, step=1, label="Layer")
+            head = gr.Dropdown([MEAN] + [f"head {h}" for h in range(4)], value=MEAN, label="Head")
+            top5 = gr.Label(num_top_classes=5, label="Prediction", elem_id="vit-top5")
+        with gr.Column(scale=3):
+            status = gr.Markdown("Pick an image to start.", elem_id="vit-status")
+            with gr.Tabs():
+                with gr.Tab("1 · Patches"):
+                    with gr.Row():
+                        split = gr.Image(label="The model's patch grid (click a patch)", interactive=False, height=340,
+                                         buttons=["fullscreen"], elem_id="vit-split")
+                        with gr.Column():
+                            patch_title = gr.Markdown()
+                            pixels = gr.Image(label="Its pixels", interactive=False, height=170, buttons=[])
+                    flat = gr.Plot(label="Flattened")
+                    emb = gr.Plot(label="Embedding")
+                    split_patch = gr.Slider(2, 64, value=8, step=1, label="Patch size of the grid drawn above (the model "
+                                            "itself always uses its own; clicks pick the model's patches)")
+                    count = gr.Markdown(elem_id="vit-count")
+                with gr.Tab("2 · Embeddings (PCA)"):
+                    gr.Markdown("Each patch's embedding, reduced to its three main directions and shown as a colour: "
+                                "patches the model sees as alike get alike colours.")
+                    pca = gr.Image(interactive=False, height=340, buttons=["fullscreen"], show_label=False)
+                with gr.Tab("3 · Positions"):
+                    gr.Markdown("Tile (r, c) shows the cosine similarity of position (r, c)'s learned embedding to "
+                                "every position (red = similar). Learned, not given: nearby patches end up alike.")
+                    with gr.Row():
+                        pos = gr.Image(label="All positions (click a tile)", interactive=False, height=420,
+                                       buttons=["fullscreen"], elem_id="vit-positions")
+                        pos_one = gr.Image(label="One position, large", interactive=False, height=420, buttons=[],
+                                           elem_id="vit-position-one")
+                with gr.Tab("4 · Attention"):
+                    with gr.Row(equal_height=True):
+                        cls_img = gr.Image(label="[CLS] attention", interactive=False, height=300, buttons=[],
+                                           elem_id="vit-cls")
+                        roll_img = gr.Image(label="Rollout to [CLS] (all layers)", interactive=False, height=300,
+                                            buttons=[], elem_id="vit-rollout")
+                        one_img = gr.Image(label="Where the clicked patch looks", interactive=False, height=300,
+                                           buttons=[])
+                    export = gr.DownloadButton("⬇️ PNG of these views")
+                with gr.Tab("5 · Distance"):
+                    dist = gr.Plot(elem_id="vit-distance")
+    with gr.Accordion("How a Vision Transformer reads an image", open=False):
+        gr.Markdown((HERE / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=[
+            {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
+
+    hidden = {"api_visibility": "private"}
+    inputs = [source, model, layer, head, split_patch, patch]
+    att_outputs = [cls_img, roll_img, one_img, export]
+    detail_outputs = [pixels, flat, emb, patch_title]
+    outputs = [status, result, top5, split, layer, head, patch, *att_outputs, *detail_outputs, pca, pos, dist, count,
+               split_patch]
+
+    def pick(evt: gr.SelectData):
+        return GALLERY[evt.index].image
+
+    def click_patch(r, evt: gr.SelectData):
+        if r is None:
+            return None
+        x, y = evt.index
+        return logic.patch_at(r, x, y)
+
+    gallery.select(pick, None, source, **hidden).then(run, inputs, outputs, **hidden)
+    upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
+    model.input(run, inputs, outputs, **hidden)
+    for control in (layer, head):
+        control.input(attention_views, [result, layer, head, patch], att_outputs, **hidden)
+    split.select(click_patch, result, patch, **hidden).then(
+        patch_views, [result, patch], detail_outputs, **hidden).then(
+        attention_views, [result, layer, head, patch], att_outputs, **hidden)
+    def resplit(r, p):
+        if r is None:
+            return gr.update(), ""
+        return logic.split_view(r.model_input, int(p)), formula(*r.image_size, int(p))
+
+    def click_position(r, evt: gr.SelectData):
+        if r is None:
+            return None
+        i = logic.position_at(r, *evt.index)
+        rr, cc = divmod(i, r.grid[1])
+        return gr.update(value=logic.position_map(r, i), label=f"Position ({rr}, {cc}) vs every position")
+
+    pos.select(click_position, result, pos_one, **hidden)
+    split_patch.input(resplit, [result, split_patch], [split, count], **hidden)
+    gr.api(vit_api, api_name="vit")
+
+
+if __name__ == "__main__":
+    from apps.gradio_common import launch_page
+
+    launch_page(build, "Glassbox · ViT patch viewer")
