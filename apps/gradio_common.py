@@ -18,7 +18,7 @@ log = logging.getLogger("glassbox.hub")
 
 CSS = """
 .gb-cards {display:grid; grid-template-columns:repeat(auto-fill,minmax(260px,1fr)); gap:16px;}
-.gb-card {border:1px solid var(--border-color-primary); border-radius:12px; padding:18px;
+.gb-card {display:block; text-align:left; border:1px solid var(--border-color-primary); border-radius:12px; padding:18px;
           background:var(--block-background-fill); text-decoration:none !important; color:inherit !important;}
 .gb-card h3 {margin:4px 0 6px 0; font-size:1.25rem;}
 .gb-card .gb-icon {font-size:2.2rem;}
