@@ -7,8 +7,10 @@ images show digit drawings the model has never seen.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -72,7 +74,17 @@ def make(rng: np.random.Generator, split: str = "train") -> Sample:
     return Sample(x[0], int(y[0]), tuple(int(v) for v in b[0]))
 
 
+GALLERY_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "images" / "vit_digits"
+
+
+def saved_gallery() -> list[Sample]:
+    """The gallery as written by training/make_vit_gallery.py (no torch or scikit-learn needed)."""
+    index = json.loads((GALLERY_DIR / "index.json").read_text())
+    return [Sample(np.asarray(Image.open(GALLERY_DIR / e["file"]).convert("RGB")), e["label"], tuple(e["box"]))
+            for e in index]
+
+
 def gallery(n: int = 8, seed: int = 2024) -> list[Sample]:
-    """Fixed test-split samples for the demo's gallery."""
+    """Fixed test-split samples for the demo's gallery (generated; saved_gallery() reads the saved copy)."""
     rng = np.random.default_rng(seed)
     return [make(rng, "test") for _ in range(n)]

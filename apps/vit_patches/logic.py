@@ -376,4 +376,4 @@ def api_payload(result: ViTResult, layer: int | None = None, head: int | None = 
 
 
 def warmup() -> None:
-    inspect(data.gallery(1)[0].image, DEFAULT_MODEL)
+    inspect(data.saved_gallery()[0].image, DEFAULT_MODEL)

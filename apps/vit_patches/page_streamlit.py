@@ -12,7 +12,7 @@ from core import images, models
 
 HERE = Path(__file__).parent
 USER_ERRORS = (images.ImageError, logic.ViTInputError, models.UnknownModel)
-GALLERY = data.gallery(8)
+GALLERY = data.saved_gallery()
 
 
 @st.cache_resource(show_spinner="Loading the model (first time only)…")

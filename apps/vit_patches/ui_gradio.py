@@ -17,7 +17,7 @@ HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 MEAN = "mean over heads"
 USER_ERRORS = (images.ImageError, logic.ViTInputError, models.UnknownModel)
-GALLERY = data.gallery(8)
+GALLERY = data.saved_gallery()
 
 
 def vit_api(image: FileData, model: str = logic.DEFAULT_MODEL, layer: int | None = None,

@@ -154,3 +154,9 @@ def test_offline_hub_vit_falls_back_to_the_bundled_one():
     models.clear_cache()
     r = logic.inspect(data.gallery(1)[0].image, "dino_vits16")
     assert r.model == "vit_digits" and any("DINO" in n for n in r.notices)
+
+
+def test_saved_gallery_matches_the_generator():
+    """assets/images/vit_digits is what training/make_vit_gallery.py writes: regenerate if this fails."""
+    for saved, fresh in zip(data.saved_gallery(), data.gallery(8)):
+        assert np.array_equal(saved.image, fresh.image) and saved.label == fresh.label and saved.box == fresh.box
