@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import tempfile
@@ -13,6 +12,7 @@ from typing import Callable
 import gradio as gr
 
 from core import images, models
+from core.weights import import_ref
 
 log = logging.getLogger("glassbox.hub")
 
@@ -74,9 +74,8 @@ def start_warmup(refs: list[str]) -> threading.Thread | None:
 
     def work():
         for ref in refs:
-            module, _, func = ref.partition(":")
             try:
-                getattr(importlib.import_module(module), func)()
+                import_ref(ref)()
                 log.info("warm-up done: %s", ref)
             except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first click
                 log.exception("warm-up failed: %s", ref)

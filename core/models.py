@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from core import weights
 
@@ -230,16 +230,6 @@ def max_loaded() -> int:
     return max(1, int(os.environ.get("GLASSBOX_MAX_MODELS", "3")))
 
 
-def _import(ref: str) -> Callable:
-    import importlib
-
-    module, _, attr = ref.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _build(name: str, device: str) -> Loaded:
     spec = get_spec(name)
     found = weights.resolve(spec.name, spec.hub, spec.bundled, spec.hub_extra)
@@ -250,7 +240,7 @@ def _build(name: str, device: str) -> Loaded:
         why = f"{spec.title} unavailable ({found.reason})"
         log.warning("%s: running %s instead", why, inner.spec.title)
         return Loaded(name, inner.spec, inner.module, inner.device, inner.source, why, inner.lock)
-    module = _import(spec.builder)(spec, found.path)
+    module = weights.import_ref(spec.builder)(spec, found.path)
     module = module.to(device).eval()
     log.info("loaded %s from %s on %s", name, found.source, device)
     return Loaded(name, spec, module, device, found.source, found.reason)

@@ -138,11 +138,16 @@ def bundled_path(ref: str) -> Path:
         if not path.is_file():
             raise OSError(f"{ref} is missing: run the matching script in training/")
         return path
+    return Path(import_ref(ref)())
+
+
+def import_ref(ref: str):
+    """'package.module:attr.sub' -> that object (how specs name loaders and bundled weights)."""
     module, _, attr = ref.partition(":")
     obj = importlib.import_module(module)
     for part in attr.split("."):
         obj = getattr(obj, part)
-    return Path(obj())
+    return obj
 
 
 def resolve(name: str, hub: tuple[str, str] | None, bundled: str | None, extra: tuple[str, ...] = ()) -> Resolved:

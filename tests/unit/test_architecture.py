@@ -67,3 +67,26 @@ def test_a_page_that_fails_to_build_shows_an_error_card(monkeypatch):
     htmls = [b.value for b in demo.blocks.values() if isinstance(b, gr.HTML)]
     assert any("Broken demo page failed to build" in (h or "") for h in htmls)
     assert any(path == "no_such_demo" for path, *_ in demo.pages)
+
+
+CALLS: list[str] = []
+
+
+def record_warmup():
+    CALLS.append("ran")
+
+
+def broken_warmup():
+    raise RuntimeError("no model today")
+
+
+def test_warmup_runs_in_the_background_and_can_be_turned_off(monkeypatch):
+    from apps.gradio_common import start_warmup
+
+    CALLS.clear()
+    monkeypatch.setenv("GLASSBOX_WARMUP", "1")
+    thread = start_warmup([f"{__name__}:broken_warmup", f"{__name__}:record_warmup"])
+    thread.join(timeout=30)
+    assert CALLS == ["ran"]  # a failing warm-up is logged and the next one still runs
+    monkeypatch.setenv("GLASSBOX_WARMUP", "0")
+    assert start_warmup([f"{__name__}:record_warmup"]) is None
