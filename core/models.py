@@ -227,7 +227,8 @@ _cache_lock = threading.Lock()
 
 
 def max_loaded() -> int:
-    return max(1, int(os.environ.get("GLASSBOX_MAX_MODELS", "3")))
+    # One per demo by default: the offline models are small (2-90 MB); hub ones up to ~440 MB.
+    return max(1, int(os.environ.get("GLASSBOX_MAX_MODELS", "4")))
 
 
 def _build(name: str, device: str) -> Loaded:
