@@ -30,7 +30,7 @@ def random_checkpoint(spec: models.ModelSpec, path) -> dict:
     from core.loaders import build_arch
 
     torch.manual_seed(0)
-    state = {k: v.contiguous() for k, v in build_arch(spec.arch).state_dict().items()}
+    state = {k: v.contiguous() for k, v in build_arch(spec.arch, **spec.arch_kwargs).state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path))
     return state
@@ -74,7 +74,9 @@ def test_hub_entries_load_from_a_local_checkpoint(name, tmp_path, monkeypatch):
     assert torch.equal(loaded.module.backbone.state_dict()[key], state[key])  # our weights, not random new ones
     side = spec.preprocessing["side"]
     with torch.no_grad():
-        assert loaded.module(torch.rand(1, 3, side, side)).shape == (1, 1000)
+        out = loaded.module(torch.rand(1, 3, side, side))  # (1, classes), or (1, features) without a head
+    classes = spec.arch_kwargs.get("num_classes", 1000)
+    assert out.shape[0] == 1 and (classes == 0 or out.shape[1] == classes == len(loaded.labels))
     if "vit" in spec.arch:  # attention weights must be observable: fused attention off
         assert all(not m.fused_attn for m in loaded.module.modules() if hasattr(m, "fused_attn"))
 
