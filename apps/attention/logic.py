@@ -8,15 +8,14 @@ PNG arrays built here so both UIs draw the same thing.
 from __future__ import annotations
 
 import re
-import threading
 import time
 import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from core import images, models
+from core.cache import ResultCache
 from core.device import run_with_fallback
 
 DEFAULT_MODEL = "minilm"
@@ -79,9 +78,7 @@ def check_layer_head(result: AttentionResult, layer: int, head: int | None) -> N
         raise AttentionInputError(f"Head {head} does not exist: this model has heads 0 to {result.n_heads - 1}.")
 
 
-_cache: OrderedDict[tuple, AttentionResult] = OrderedDict()
-_cache_lock = threading.Lock()
-CACHE_SIZE = 64
+_cache = ResultCache(64)  # results by input and settings: re-asking costs nothing
 
 
 def attend(text: str, model: str = DEFAULT_MODEL, text_pair: str | None = None,
@@ -94,18 +91,14 @@ def attend(text: str, model: str = DEFAULT_MODEL, text_pair: str | None = None,
     if not text:
         raise AttentionInputError("Type a sentence (the text is empty).")
     key = (spec.name, text, pair, device or "")
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
     ran = run_with_fallback(lambda dev: _attend(text, spec.name, pair, dev), device)
     result: AttentionResult = ran.value  # type: ignore[assignment]
     if ran.notice:
         result.notices.append(ran.notice)
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.put(key, result)
     return result
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +19,7 @@ from PIL import Image, ImageFilter
 
 from apps.gradcam import logic as cam_logic
 from core import images, models
+from core.cache import ResultCache
 from core.device import run_with_fallback
 
 DEFAULT_MODEL = cam_logic.DEFAULT_MODEL
@@ -164,9 +163,7 @@ def _top5_np(p: np.ndarray, names) -> list[dict]:
     return [{"index": int(i), "label": names[int(i)], "prob": round(float(p[i]), 6)} for i in idx]
 
 
-_cache: OrderedDict[tuple, AttackResult] = OrderedDict()
-_cache_lock = threading.Lock()
-CACHE_SIZE = 32
+_cache = ResultCache(32)  # results by input and settings: re-asking costs nothing
 
 
 def attack(image, model: str = DEFAULT_MODEL, epsilon=4.0, attack: str = "fgsm", steps=10,
@@ -183,20 +180,16 @@ def attack(image, model: str = DEFAULT_MODEL, epsilon=4.0, attack: str = "fgsm",
     if isinstance(target, str) and not target.strip():
         target = None
     key = (cam_logic.image_key(rgb), spec.name, eps, attack_name, n_steps, str(target), device or "", seed)
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
     ran = run_with_fallback(lambda dev: _attack(rgb, spec.name, eps, attack_name, n_steps, target, dev, seed), device)
     result: AttackResult = ran.value  # type: ignore[assignment]
     if steps_note:
         result.notices.append(steps_note)
     if ran.notice:
         result.notices.append(ran.notice)
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.put(key, result)
     return result
 
 

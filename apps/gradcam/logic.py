@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from core import images, models
+from core.cache import ResultCache
 from core.device import run_with_fallback
 
 SAMPLES_DIR = models.ASSETS / "images"
@@ -239,9 +238,7 @@ def _run_cam(loaded: models.Loaded, method: str, layer_path: str, x, target) -> 
     return grayscale[0].astype(np.float32), logits
 
 
-_cache: OrderedDict[tuple, CamResult] = OrderedDict()
-_cache_lock = threading.Lock()
-CACHE_SIZE = 32
+_cache = ResultCache(32)  # results by input and settings: re-asking costs nothing
 
 
 def image_key(rgb: np.ndarray) -> str:
@@ -265,10 +262,9 @@ def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: 
     if target is not None and isinstance(target, str) and not target.strip():
         target = None
     key = (image_key(rgb), spec.name, method, str(target), layer or "", device or "")
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
 
     def compute(dev: str) -> CamResult:
         return _compute(rgb, spec.name, method, target, layer, dev)
@@ -276,10 +272,7 @@ def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: 
     ran = run_with_fallback(compute, device)
     result: CamResult = ran.value  # type: ignore[assignment]
     result.notice = ran.notice
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.put(key, result)
     return result
 
 

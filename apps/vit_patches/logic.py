@@ -8,9 +8,7 @@ ViT / DeiT / DINO. Attention weights are read from each block's attention dropou
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +17,7 @@ from PIL import Image, ImageDraw
 from apps.gradcam import logic as cam_logic
 from apps.vit_patches import data
 from core import images, models
+from core.cache import ResultCache
 from core.device import run_with_fallback
 
 DEFAULT_MODEL = "vit_digits"
@@ -184,8 +183,7 @@ class ViTResult:
         return mean_distance(self.attentions, *self.grid, self.patch_size, self.prefix)
 
 
-_cache: OrderedDict[tuple, ViTResult] = OrderedDict()
-_lock = threading.Lock()
+_cache = ResultCache(32)  # results by input and settings: re-asking costs nothing
 
 
 def inspect(image, model: str = DEFAULT_MODEL, device: str | None = None) -> ViTResult:
@@ -196,18 +194,14 @@ def inspect(image, model: str = DEFAULT_MODEL, device: str | None = None) -> ViT
     rgb = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 \
         and image.shape[2] == 3 else images.load_image(image)
     key = (cam_logic.image_key(rgb), spec.name, device or "")
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
     ran = run_with_fallback(lambda dev: _inspect(rgb, spec.name, dev), device)
     result: ViTResult = ran.value  # type: ignore[assignment]
     if ran.notice:
         result.notices.append(ran.notice)
-    with _lock:
-        _cache[key] = result
-        while len(_cache) > 32:
-            _cache.popitem(last=False)
+    _cache.put(key, result)
     return result
 
 
