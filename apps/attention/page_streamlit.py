@@ -7,15 +7,12 @@ from pathlib import Path
 import streamlit as st
 
 from apps.attention import logic
+from apps.streamlit_common import cached_model
 from core import models
 
 HERE = Path(__file__).parent
 USER_ERRORS = (logic.AttentionInputError, models.UnknownModel)
 
-
-@st.cache_resource(show_spinner="Loading the model (first time only)…")
-def cached_model(name: str) -> models.Loaded:
-    return models.load(name)
 
 
 st.title("🔦 Attention heatmaps: what does each head look at?")

@@ -7,16 +7,12 @@ from pathlib import Path
 import streamlit as st
 
 from apps.fgsm import logic
-from apps.streamlit_common import top5_chart
+from apps.streamlit_common import cached_model, top5_chart
 from core import images, models
 
 HERE = Path(__file__).parent
 USER_ERRORS = (images.ImageError, logic.AttackInputError, logic.cam_logic.CamInputError, models.UnknownModel)
 
-
-@st.cache_resource(show_spinner="Loading the model (first time only)…")
-def cached_model(name: str) -> models.Loaded:
-    return models.load(name)
 
 
 st.title("🎯 Adversarial FGSM: fool a classifier with invisible changes")

@@ -7,17 +7,12 @@ from pathlib import Path
 import streamlit as st
 
 from apps.gradcam import logic
-from apps.streamlit_common import top5_chart
+from apps.streamlit_common import cached_model, top5_chart
 from core import images, models
 
 HERE = Path(__file__).parent
 USER_ERRORS = (images.ImageError, logic.CamInputError, models.UnknownModel)
 
-
-@st.cache_resource(show_spinner="Loading the model (first time only)…")
-def cached_model(name: str) -> models.Loaded:
-    """One loaded model per process, shared by every session (core.models also caches)."""
-    return models.load(name)
 
 
 st.title("🔥 Grad-CAM: where does the network look?")

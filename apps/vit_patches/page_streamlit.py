@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps.streamlit_common import top5_chart
+from apps.streamlit_common import cached_model, top5_chart
 from apps.vit_patches import data, logic
 from core import images, models
 
@@ -14,10 +14,6 @@ HERE = Path(__file__).parent
 USER_ERRORS = (images.ImageError, logic.ViTInputError, models.UnknownModel)
 GALLERY = data.saved_gallery()
 
-
-@st.cache_resource(show_spinner="Loading the model (first time only)…")
-def cached_model(name: str) -> models.Loaded:
-    return models.load(name)
 
 
 st.title("🧩 ViT patch viewer: from pixels to tokens to attention")
