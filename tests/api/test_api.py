@@ -254,3 +254,13 @@ def handle_file_(path):
     from gradio_client import handle_file
 
     return handle_file(str(path))
+
+
+def test_vit_bad_upload_and_tiny_image(client, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="not an image"):
+        client.predict(image=handle_file_(write(tmp_path, "x.png", b"nope")), api_name="/vit")
+    with pytest.raises(AppError, match="8x8 pixels"):
+        client.predict(image=handle_file_(write(tmp_path, "t.png", png(Image.new("RGB", (8, 8))))), api_name="/vit")
+    assert client.predict(image=handle_file_(SAMPLES / "cat.png"), api_name="/vit")["grid"] == [8, 8]
