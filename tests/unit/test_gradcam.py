@@ -162,6 +162,7 @@ def test_faithfulness_numbers(lite):
     assert f["drop_hot"] == pytest.approx(f["p_original"] - f["p_hot_removed"])
     # on the espresso cup, the hot region matters more than random pixels
     assert f["drop_hot"] > f["drop_random"]
+    assert logic.faithfulness(logic.explain(logic.SAMPLES["coffee"])) is f  # computed once per cached result
 
 
 def test_api_payload_shape(lite):
