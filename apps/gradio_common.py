@@ -58,6 +58,15 @@ def launch_kwargs() -> dict:
     }
 
 
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+def explainer(title: str, demo_dir: Path) -> None:
+    """The theory panel: the demo's explainer.md (shared with Streamlit) in a closed accordion."""
+    with gr.Accordion(title, open=False):
+        gr.Markdown((Path(demo_dir) / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=LATEX)
+
+
 def footer() -> gr.Markdown:
     """The device/model line at the bottom of every page, filled in when the page loads."""
     return gr.Markdown("Checking device and models…", elem_id="gb-footer")

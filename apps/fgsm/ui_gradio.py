@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.fgsm import logic
-from apps.gradio_common import export_file
+from apps.gradio_common import explainer, export_file
 from apps.gradcam.ui_gradio import MODEL_LABELS
 from core import images, models
 
@@ -151,9 +151,7 @@ def build() -> None:
         curve_note = gr.Markdown()
         curve_plot = gr.LinePlot(x="epsilon (1/255)", y="value", color="series", y_lim=[0, 1],
                                  label="Robustness vs ε", elem_id="fgsm-curve")
-    with gr.Accordion("How adversarial examples work", open=False):
-        gr.Markdown((HERE / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=[
-            {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
+    explainer("How adversarial examples work", HERE)
 
     inputs = [source, model, attack, epsilon, steps, target]
     outputs = [status, orig, adv, amp, top_before, top_after, cam_before, cam_after, export]

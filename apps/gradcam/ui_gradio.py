@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.gradcam import logic
-from apps.gradio_common import export_file
+from apps.gradio_common import explainer, export_file
 from core import images, models
 
 HERE = Path(__file__).parent
@@ -141,9 +141,7 @@ def build() -> None:
                     faith = gr.Markdown(elem_id="gradcam-faith")
                     timing = gr.Markdown(elem_id="gradcam-timing")  # live number: kept apart from the status
                     export = gr.DownloadButton("⬇️ Download comparison PNG", value=None)
-    with gr.Accordion("How Grad-CAM works (and what it cannot tell you)", open=False):
-        gr.Markdown((HERE / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=[
-            {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
+    explainer("How Grad-CAM works (and what it cannot tell you)", HERE)
 
     inputs = [source, model, method_a, method_b, target, layer, alpha]
     outputs = [status, shown, out_a, out_b, top5, faith, timing, export, results, target]

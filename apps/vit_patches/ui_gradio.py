@@ -9,7 +9,7 @@ import numpy as np
 from gradio import FileData
 
 from apps.gradcam.logic import image_key
-from apps.gradio_common import export_file
+from apps.gradio_common import explainer, export_file
 from apps.vit_patches import data, logic
 from core import images, models
 
@@ -148,9 +148,7 @@ def build() -> None:
                     export = gr.DownloadButton("⬇️ PNG of these views")
                 with gr.Tab("5 · Distance"):
                     dist = gr.Plot(elem_id="vit-distance")
-    with gr.Accordion("How a Vision Transformer reads an image", open=False):
-        gr.Markdown((HERE / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=[
-            {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
+    explainer("How a Vision Transformer reads an image", HERE)
 
     hidden = {"api_visibility": "private"}
     inputs = [source, model, layer, head, split_patch, patch]
