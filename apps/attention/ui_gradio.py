@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from apps.attention import logic
-from apps.gradio_common import export_file
+from apps.gradio_common import explainer, export_file
 from core import models
 
 HERE = Path(__file__).parent
@@ -29,27 +29,38 @@ def _head(choice) -> int | None:
     return None if choice in (None, "", MEAN) else int(str(choice).split()[-1])
 
 
+def _stem(r: logic.AttentionResult, layer: int, head: int | None) -> str:
+    key = hashlib.sha1(" ".join(r.tokens).encode()).hexdigest()[:10]
+    return f"attention-{r.model}-{key}-L{layer}-{'mean' if head is None else f'H{head}'}"
+
+
 def views(r: logic.AttentionResult | None, layer, head_choice, token):
-    """Every figure for the current layer/head/token, from the cached result: no model call."""
+    """The figures that depend on layer/head/token, from the cached result: no model call."""
     if r is None:
-        return (None,) * 6
+        return (None,) * 5
     layer = min(int(layer), r.n_layers - 1)
     head = _head(head_choice)
     token = min(int(token or 0), len(r.tokens) - 1)
-    key = hashlib.sha1(" ".join(r.tokens).encode()).hexdigest()[:10]
-    stem = f"attention-{r.model}-{key}-L{layer}-{'mean' if head is None else f'H{head}'}"
-    fig = logic.heatmap_figure(r, layer, head)
-    png = export_file(f"{stem}.png", logic.heatmap_png(r, layer, head))
-    html = export_file(f"{stem}.html", logic.figure_html(fig))
-    return (fig, logic.head_view_figure(r, layer, token), logic.rollout_figure(r, layer), logic.stats_figure(r),
-            png, html)
+    png = export_file(f"{_stem(r, layer, head)}.png", logic.heatmap_png(r, layer, head))
+    # None for the HTML file: one prepared for another view would no longer match the screen
+    return (logic.heatmap_figure(r, layer, head), logic.head_view_figure(r, layer, token),
+            logic.rollout_figure(r, layer), png, None)
+
+
+def make_html(r: logic.AttentionResult | None, layer, head_choice):
+    """The interactive HTML (about 5 MB with plotly.js inlined): written only when asked for,
+    not on every slider move."""
+    if r is None:
+        return None
+    layer, head = min(int(layer), r.n_layers - 1), _head(head_choice)
+    return export_file(f"{_stem(r, layer, head)}.html", logic.figure_html(logic.heatmap_figure(r, layer, head)))
 
 
 def run(text, pair, model, layer, head_choice, token):
     try:
         r = logic.attend(text, model, pair or None)
     except USER_ERRORS as exc:
-        return (f"### ⚠️ {exc}", None, gr.update(), gr.update(), gr.update(), None, *((None,) * 6))
+        return (f"### ⚠️ {exc}", None, gr.update(), gr.update(), gr.update(), None, None, *((None,) * 5))
     status = [f"**Model:** {r.model_label}",
               f"{len(r.tokens)} tokens · {r.n_layers} layers × {r.n_heads} heads · "
               + ("causal: each token sees only itself and earlier tokens" if r.causal else
@@ -63,6 +74,7 @@ def run(text, pair, model, layer, head_choice, token):
             gr.update(choices=[MEAN] + [f"head {h}" for h in range(r.n_heads)]),
             gr.update(choices=token_choices, value=token),
             logic.model_view(r),
+            logic.stats_figure(r),  # one per sentence: it does not depend on the sliders
             *views(r, layer, head_choice, token))
 
 
@@ -91,7 +103,8 @@ def build() -> None:
             heat = gr.Plot(elem_id="attention-heatmap")
             with gr.Row():
                 png = gr.DownloadButton("⬇️ PNG of this heatmap")
-                html = gr.DownloadButton("⬇️ Interactive HTML")
+                html_btn = gr.Button("Prepare the interactive HTML (about 5 MB, opens offline)")
+            html = gr.File(label="Interactive HTML", elem_id="attention-html")
         with gr.Tab("Head view"):
             head_view = gr.Plot(elem_id="attention-headview")
         with gr.Tab("Model view (all layers × heads)"):
@@ -102,14 +115,12 @@ def build() -> None:
             roll = gr.Plot(elem_id="attention-rollout")
         with gr.Tab("Head statistics"):
             stats = gr.Plot(elem_id="attention-stats")
-    with gr.Accordion("How attention works (and why it is not an explanation)", open=False):
-        gr.Markdown((HERE / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=[
-            {"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}])
+    explainer("How attention works (and why it is not an explanation)", HERE)
 
     hidden = {"api_visibility": "private"}
-    figures = [heat, head_view, roll, stats, png, html]
+    figures = [heat, head_view, roll, png, html]
     inputs = [text, pair, model, layer, head, token]
-    outputs = [status, result, layer, head, token, grid, *figures]
+    outputs = [status, result, layer, head, token, grid, stats, *figures]
 
     def from_grid(r, evt: gr.SelectData):
         if r is None:
@@ -124,6 +135,7 @@ def build() -> None:
         control.input(views, [result, layer, head, token], figures, **hidden)
     grid.select(from_grid, result, [layer, head], **hidden).then(views, [result, layer, head, token], figures,
                                                                  **hidden)
+    html_btn.click(make_html, [result, layer, head], html, **hidden)
     gr.api(attention_api, api_name="attention")
 
 

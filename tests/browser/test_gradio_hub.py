@@ -94,6 +94,8 @@ def test_attention_heatmap(page, gradio_url):
     assert "all-MiniLM-L6-v2" in status and "14 tokens" in status and "6 layers × 12 heads" in status
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
     compare_screenshot(page, "gradio_attention", mask=[page.locator("#gb-footer")])
+    page.get_by_role("button", name="Prepare the interactive HTML").click()
+    page.wait_for_function("document.querySelector('#attention-html').innerText.includes('.html')", timeout=30_000)
     page.get_by_role("tab", name="Model view (all layers × heads)").click()
     page.locator("#attention-grid button.thumbnail-item").nth(12 * 3 + 4).click()  # layer 3, head 4
     page.wait_for_function("document.querySelector('#attention-heatmap').innerText.includes('Layer 3, head 4')",

@@ -183,3 +183,13 @@ def test_causal_model_offline_falls_back_and_says_so():
     logic._cache.clear()
     r = logic.attend(ROBOT, "distilgpt2")
     assert r.model == "minilm" and any("DistilGPT-2" in n and "causal" in n for n in r.notices)
+
+
+def test_gradio_views_write_the_html_only_on_request(minilm):
+    from apps.attention import ui_gradio
+
+    r = logic.attend(ROBOT)
+    heat, head_view, roll, png, html = ui_gradio.views(r, 2, "head 3", 7)
+    assert png.endswith("-L2-H3.png") and html is None
+    path = ui_gradio.make_html(r, 2, "head 3")
+    assert path.endswith("-L2-H3.html") and len(open(path, encoding="utf-8").read()) > 1_000_000
