@@ -20,7 +20,8 @@ class Demo:
 
 
 DEMOS: list[Demo] = [
-    Demo("diffusion", "Diffusion step-through", "Watch noise turn into an image, one denoising step at a time.", "🌫️"),
+    Demo("diffusion", "Diffusion step-through", "Watch noise turn into an image, one denoising step at a time.", "🌫️",
+         built=True, warmup="apps.diffusion.logic:warmup"),
     Demo("attention", "Attention heatmaps", "See which words each head of a transformer looks at.", "🔦",
          built=True, warmup="apps.attention.logic:warmup"),
     Demo("vit_patches", "ViT patch viewer", "Cut an image into patches and follow them into a Vision Transformer.", "🧩",

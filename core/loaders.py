@@ -111,3 +111,47 @@ def build_text_model(spec: ModelSpec, path: Path) -> TextModel:
                                       local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     return TextModel(model.eval(), tokenizer, bool(spec.preprocessing.get("causal"))).eval()
+
+
+
+class DiffusionModel(nn.Module):
+    """A diffusers UNet2DModel plus the noise schedule it was trained with.
+
+    null_label: the class id that means "no label" (classifier-free guidance's unconditional
+    pass), or None for an unconditional model such as google/ddpm-cifar10-32.
+    """
+
+    def __init__(self, unet: nn.Module, scheduler_config: dict, null_label: int | None):
+        super().__init__()
+        self.unet = unet
+        self.scheduler_config = dict(scheduler_config)
+        self.null_label = null_label
+
+    @property
+    def size(self) -> int:
+        return int(self.unet.config.sample_size)
+
+    @property
+    def channels(self) -> int:
+        return int(self.unet.config.in_channels)
+
+    @property
+    def num_classes(self) -> int:
+        return 0 if self.null_label is None else int(self.null_label)
+
+
+def build_diffusion_model(spec: ModelSpec, path: Path) -> DiffusionModel:
+    """path: the UNet's weights file in a diffusers folder (config.json, scheduler_config.json beside it)."""
+    import json
+
+    from diffusers import UNet2DModel
+
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    # safetensors only: a pickled diffusion_pytorch_model.bin is never loaded.
+    unet = UNet2DModel.from_pretrained(folder, use_safetensors=True, local_files_only=True,
+                                      low_cpu_mem_usage=False).eval()  # no accelerate needed
+    scheduler_config = json.loads((folder / "scheduler_config.json").read_text())
+    classes = unet.config.num_class_embeds
+    # Our convention: the last class embedding is the "no label" one (trained with label dropout).
+    null_label = int(classes) - 1 if classes else None
+    return DiffusionModel(unet, scheduler_config, null_label).eval()

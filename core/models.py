@@ -127,6 +127,31 @@ MODELS: dict[str, ModelSpec] = {
             labels="",
             license="Apache-2.0 (Meta DINO weights via timm)",
         ),
+        # Diffusion UNets (diffusers folder layout: config.json and scheduler_config.json beside the weights).
+        ModelSpec(
+            name="ddpm_digits",
+            title="Glassbox digits DDPM (16x16, class-conditional, trained here)",
+            task="diffusion",
+            arch="diffusers:UNet2DModel",
+            bundled="assets/models/ddpm_digits/diffusion_pytorch_model.safetensors",  # training/train_diffusion_digits.py
+            preprocessing={"channels": 1, "size": 16, "classes": 10},
+            labels="digits",
+            builder="core.loaders:build_diffusion_model",
+            license="Apache-2.0 (Glassbox); data: scikit-learn digits (BSD-3-Clause)",
+        ),
+        ModelSpec(
+            name="ddpm_cifar10",
+            title="google/ddpm-cifar10-32 (Ho et al. 2020, unconditional 32x32)",
+            task="diffusion",
+            arch="diffusers:UNet2DModel",
+            hub=("google/ddpm-cifar10-32", "diffusion_pytorch_model.safetensors"),
+            hub_extra=("config.json", "scheduler_config.json"),
+            fallback="ddpm_digits",
+            preprocessing={"channels": 3, "size": 32, "classes": 0},
+            labels="",
+            builder="core.loaders:build_diffusion_model",
+            license="Apache-2.0 (Google DDPM weights, ported to diffusers)",
+        ),
         # Text transformers for the attention demo. Loaded with eager attention: the fused
         # kernels return no attention weights.
         ModelSpec(

@@ -26,7 +26,7 @@ _PROBE_TTL_S = 60.0
 _probe: dict[str, tuple[float, bool, str]] = {}
 _probe_lock = threading.Lock()
 
-WEIGHT_NAMES = ("model.safetensors", "model.pth", "pytorch_model.bin")
+WEIGHT_NAMES = ("model.safetensors", "diffusion_pytorch_model.safetensors", "model.pth", "pytorch_model.bin")
 
 
 @dataclass(frozen=True)

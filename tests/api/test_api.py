@@ -264,3 +264,38 @@ def test_vit_bad_upload_and_tiny_image(client, tmp_path):
     with pytest.raises(AppError, match="8x8 pixels"):
         client.predict(image=handle_file_(write(tmp_path, "t.png", png(Image.new("RGB", (8, 8))))), api_name="/vit")
     assert client.predict(image=handle_file_(SAMPLES / "cat.png"), api_name="/vit")["grid"] == [8, 8]
+
+
+def test_diffusion_endpoint(client):
+    out = client.predict(seed=3, scheduler="ddim", steps=20, eta=0.0, label=7, api_name="/diffusion")
+    assert "Glassbox digits DDPM" in out["model"] and out["device"] == "cpu"
+    assert len(out["timesteps"]) == len(out["frames"]) == len(out["x0_preds"]) == 20
+    assert out["timesteps"] == sorted(out["timesteps"], reverse=True)
+    final = np.asarray(out["final_array"])
+    assert final.shape == (16, 16) and 0 <= final.min() and final.max() <= 1
+    assert images.from_data_url(out["frames"][0]).shape[:2] == (16, 16)
+    np.testing.assert_allclose(images.from_data_url(out["final"]) / 255.0, final, atol=1 / 255 + 1e-4)
+    from apps.diffusion import logic
+
+    assert out["settings"]["guidance"] == logic.default_guidance()  # the measured best scale is the default
+    again = client.predict(seed=3, scheduler="ddim", steps=20, eta=0.0, label=7, api_name="/diffusion")
+    assert again["final_array"] == out["final_array"]  # DDIM eta 0: the seed decides everything
+
+
+def test_diffusion_caps_and_refusals(client):
+    from gradio_client.exceptions import AppError
+
+    out = client.predict(steps=0, label=1, api_name="/diffusion")
+    assert len(out["frames"]) == 1 and any("using 1" in n for n in out["notices"])
+    for kwargs, message in (({"seed": -1}, "seed must be"), ({"label": 11}, "label must be a digit"),
+                            ({"scheduler": "euler"}, "Unknown scheduler"), ({"model": "stabilityai/sd"}, "Unknown model")):
+        with pytest.raises(AppError, match=message):
+            client.predict(api_name="/diffusion", **kwargs)
+
+
+def test_diffusion_nan_guidance_over_rest(hub):
+    body = json.dumps({"data": [0, "ddim", 10, 0.0, 3, float("nan"), "ddpm_digits"]})
+    r = requests.post(f"{hub}/gradio_api/call/diffusion", data=body, headers={"Content-Type": "application/json"},
+                      timeout=30)
+    stream = requests.get(f"{hub}/gradio_api/call/diffusion/{r.json()['event_id']}", timeout=60).text
+    assert "event: error" in stream and "NaN" in stream

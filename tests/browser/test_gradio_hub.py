@@ -114,3 +114,25 @@ def test_vit_patches(page, gradio_url):
     compare_screenshot(page, "gradio_vit", mask=[page.locator("#gb-footer")])
     page.get_by_role("tab", name="4 · Attention").click()
     page.wait_for_selector("#vit-cls img", timeout=30_000)
+
+
+def test_diffusion_generate_and_scrub(page, gradio_url):
+    page.goto(f"{gradio_url}/diffusion")
+    page.locator("#diff-generate").click()
+    page.wait_for_selector("#diff-final img", timeout=60_000)
+    page.wait_for_function("document.querySelector('#diff-status').innerText.includes('Drag the step slider')",
+                           timeout=60_000)
+    status = page.locator("#diff-status").inner_text()
+    assert "Glassbox digits DDPM" in status and "offline model" in status and "cpu" in status
+    assert "DDIM 50 steps" in status and "digit 3" in status
+    assert not ERROR_TEXT.search(page.locator("body").inner_text())
+    page.wait_for_timeout(800)
+    compare_screenshot(page, "gradio_diffusion", mask=[page.locator("#diff-status"), page.locator("#gb-footer")])
+    # Scrub back to the first step: x_t is then (almost) pure noise, labelled with its timestep.
+    box = page.locator("#diff-step input[type=range]")
+    box.fill("0")
+    box.dispatch_event("input")
+    page.wait_for_function("document.querySelector('#diff-xt').innerText.includes('step 1 of 50')", timeout=10_000)
+    page.get_by_role("tab", name="2 · Forward process").click()
+    page.wait_for_function("document.querySelector('#diff-forward-stats').innerText.includes('t = 250')",
+                           timeout=30_000)

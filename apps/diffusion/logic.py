@@ -1,0 +1,416 @@
+"""Diffusion step-through logic: the forward process in closed form, the reverse process step by
+step with diffusers' schedulers, cached trajectories, comparisons and exports.
+
+Pure: no gradio, no streamlit. torch and diffusers load inside functions, on first use.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from PIL import Image
+
+from apps.diffusion import digits
+from apps.diffusion.sampling import SCHEDULERS
+from core import images, models
+from core.cache import ResultCache
+from core.device import is_cuda_failure, pick_device
+
+DEFAULT_MODEL = "ddpm_digits"
+MODEL_CHOICES = ["ddpm_digits", "ddpm_cifar10"]
+MAX_STEPS = 1000  # every model here was trained with 1,000 timesteps; a sampler cannot use more
+MAX_GUIDANCE = 20.0
+MAX_SEED = 2**32 - 1
+EPS_RANGE = 3.0  # predicted noise is shown on a fixed [-3, 3] scale so that frames compare
+MANIFEST = Path(__file__).resolve().parents[2] / "assets" / "models" / "MANIFEST.json"
+FORWARD_SCHEDULES = {"linear": "linear (DDPM: beta 1e-4 to 0.02)", "cosine": "cosine (improved DDPM)"}
+
+_cache = ResultCache(maxsize=24)  # finished trajectories, keyed by every setting that changes them
+
+
+class DiffusionInputError(ValueError):
+    """A setting no sampler can use; the message says what would work."""
+
+
+@lru_cache(maxsize=1)
+def manifest() -> dict:
+    """The bundled digits model's MANIFEST.json entry (training settings and measured quality)."""
+    return json.loads(MANIFEST.read_text()).get("ddpm_digits", {})
+
+
+def default_guidance() -> float:
+    """The guidance scale at which the bundled model's samples read best as the requested digit."""
+    return float(manifest().get("best_guidance", 1.0))
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = DEFAULT_MODEL
+    scheduler: str = "ddim"
+    steps: int = 50
+    eta: float = 0.0
+    seed: int = 0
+    label: int | None = None  # 0-9 for the digits model; None = unconditional
+    guidance: float = 1.0
+
+    def describe(self) -> str:
+        eta = f", eta {self.eta:g}" if self.scheduler == "ddim" else ""
+        cond = "unconditional" if self.label is None else f"digit {self.label}, guidance {self.guidance:g}"
+        return f"{self.scheduler.upper()} {self.steps} steps{eta}, seed {self.seed}, {cond}"
+
+
+def _number(value: Any, name: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise DiffusionInputError(f"{name} must be a number, got {value!r}.") from None
+    if math.isnan(x):
+        raise DiffusionInputError(f"{name} is NaN; give a number.")
+    return x
+
+
+def check(model: str | None = None, scheduler: str | None = "ddim", steps: Any = 50, eta: Any = 0.0,
+          seed: Any = 0, label: Any = None, guidance: Any = None) -> tuple[Settings, list[str]]:
+    """Validate and normalise the settings. Out-of-range counts are capped (with a notice); settings
+    that have no sensible nearest value (NaN, a label that is no digit, a negative seed) are refused."""
+    notices: list[str] = []
+    model = model or DEFAULT_MODEL
+    if model not in MODEL_CHOICES:
+        raise DiffusionInputError(f"Unknown model {model!r}. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    scheduler = (scheduler or "ddim").lower()
+    if scheduler not in SCHEDULERS:
+        raise DiffusionInputError(f"Unknown scheduler {scheduler!r}. Choose one of: {', '.join(SCHEDULERS)}.")
+    steps_f = _number(steps, "steps")
+    if math.isinf(steps_f):
+        steps_f = MAX_STEPS if steps_f > 0 else 1
+    n = int(steps_f)
+    if n < 1:
+        notices.append(f"Steps {n} is too few: using 1 (the fewest a sampler can take).")
+        n = 1
+    elif n > MAX_STEPS:
+        notices.append(f"Steps {n:,} is more than the {MAX_STEPS:,} timesteps the model was trained on: using "
+                       f"{MAX_STEPS:,}.")
+        n = MAX_STEPS
+    eta_f = _number(eta if eta is not None else 0.0, "eta")
+    if not 0.0 <= eta_f <= 1.0:
+        notices.append(f"eta {eta_f:g} is outside 0..1 (0 = deterministic DDIM, 1 = DDPM-like noise): "
+                       f"using {min(max(eta_f, 0.0), 1.0):g}.")
+        eta_f = min(max(eta_f, 0.0), 1.0)
+    seed_f = _number(seed if seed is not None else 0, "seed")
+    if seed_f < 0 or seed_f > MAX_SEED or seed_f != int(seed_f):
+        raise DiffusionInputError(f"The seed must be a whole number from 0 to {MAX_SEED:,}; got {seed!r}.")
+    classes = models.MODELS[model].preprocessing.get("classes", 0)
+    lab: int | None = None
+    if label not in (None, "", "none", "None"):
+        lab_f = _number(label, "label")
+        if not classes:
+            notices.append(f"{models.MODELS[model].title} is unconditional: the label is ignored.")
+        elif lab_f != int(lab_f) or not 0 <= lab_f < classes:
+            raise DiffusionInputError(f"The label must be a digit from 0 to {classes - 1} (or none for "
+                                      f"unconditional); got {label!r}.")
+        else:
+            lab = int(lab_f)
+    g = _number(guidance if guidance is not None else default_guidance(), "guidance")
+    if g < 0 or g > MAX_GUIDANCE:
+        notices.append(f"Guidance {g:g} is outside 0..{MAX_GUIDANCE:g}: using {min(max(g, 0.0), MAX_GUIDANCE):g}.")
+        g = min(max(g, 0.0), MAX_GUIDANCE)
+    if lab is None:
+        g = 0.0  # without a label there is nothing to guide towards
+    return Settings(model, scheduler, n, eta_f if scheduler == "ddim" else 0.0, int(seed_f), lab, g), notices
+
+
+@dataclass
+class Trajectory:
+    """Everything one reverse run produced, kept so the step slider never recomputes.
+
+    x_t, x0 and eps are (steps, H, W, C) float16 in model space: x_t and x0 in [-1, 1], eps ~ N(0, 1).
+    """
+
+    settings: Settings
+    model_label: str = ""
+    device: str = "cpu"
+    timesteps: list[int] = field(default_factory=list)
+    x_t: np.ndarray | None = None
+    x0: np.ndarray | None = None
+    eps: np.ndarray | None = None
+    final: np.ndarray | None = None  # (H, W, C) float32 in [-1, 1], set when done
+    seconds: float = 0.0
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.final is not None
+
+    @property
+    def n(self) -> int:
+        """Steps recorded so far."""
+        return 0 if self.x_t is None else len(self.x_t)
+
+    @property
+    def grayscale(self) -> bool:
+        return self.x_t is not None and self.x_t.shape[-1] == 1
+
+
+def _to_unit(x: np.ndarray) -> np.ndarray:
+    return np.clip((np.asarray(x, dtype=np.float32) + 1) / 2, 0, 1)
+
+
+def to_uint8(x: np.ndarray, kind: str = "x") -> np.ndarray:
+    """(H, W, C) model-space array -> (H, W) or (H, W, 3) uint8 for display. kind 'eps' uses [-3, 3]."""
+    a = np.asarray(x, dtype=np.float32)
+    unit = np.clip((a / EPS_RANGE + 1) / 2, 0, 1) if kind == "eps" else _to_unit(a)
+    out = (unit * 255).round().astype(np.uint8)
+    return out[..., 0] if out.shape[-1] == 1 else out
+
+
+def enlarge(img: np.ndarray, side: int = 256) -> np.ndarray:
+    """Nearest-neighbour enlargement so each model pixel stays a crisp square on a projector."""
+    k = max(1, round(side / max(img.shape[:2])))
+    return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
+
+
+def _key(s: Settings) -> tuple:
+    return (s.model, s.scheduler, s.steps, round(s.eta, 6), s.seed, s.label, round(s.guidance, 6))
+
+
+def cached(settings: Settings) -> Trajectory | None:
+    return _cache.get(_key(settings))
+
+
+def stream(settings: Settings, device: str | None = None, every: int = 1) -> Iterator[Trajectory]:
+    """Run the reverse process, yielding the growing Trajectory every `every` steps and once done.
+
+    A finished run is cached: asking again (or scrubbing) costs a dictionary look-up. A CUDA
+    out-of-memory or driver failure restarts the run on the CPU, with a notice.
+    """
+    hit = cached(settings)
+    if hit is not None:
+        yield hit
+        return
+    device = device or pick_device()
+    try:
+        yield from _stream(settings, device, every)
+    except Exception as exc:  # noqa: BLE001 - only CUDA failures are retried, the rest re-raised
+        if device == "cpu" or not is_cuda_failure(exc):
+            raise
+        for traj in _stream(settings, "cpu", every):
+            traj.notices = [*traj.notices, f"GPU failed ({type(exc).__name__}): this run was computed on the CPU."]
+            yield traj
+
+
+def run(settings: Settings, device: str | None = None) -> Trajectory:
+    """The finished trajectory (from the cache when it was computed before)."""
+    last = None
+    for last in stream(settings, device, every=10**9):
+        pass
+    assert last is not None and last.done
+    return last
+
+
+def _stream(s: Settings, device: str, every: int) -> Iterator[Trajectory]:
+    import torch
+
+    from apps.diffusion import sampling
+
+    loaded = models.load(s.model, device)
+    dm = loaded.module  # core.loaders.DiffusionModel
+    notices = []
+    if loaded.name != loaded.spec.name:
+        notices.append(f"{models.MODELS[s.model].title} is not available here, so the offline digits model runs "
+                       f"instead ({loaded.reason}).")
+    label = s.label if dm.null_label is not None else None
+    traj = Trajectory(s, loaded.describe(), loaded.device, notices=notices)
+    shape = (1, dm.channels, dm.size, dm.size)
+    scheduler = sampling.make_scheduler(s.scheduler, dm.scheduler_config)
+    x, generator = sampling.initial_noise(shape, s.seed)  # (1, C, H, W) on the CPU, as diffusers draws it
+    labels = None if label is None else torch.tensor([label], device=loaded.device)
+    xs, x0s, epss = [], [], []
+    t0 = time.perf_counter()
+    steps = sampling.denoise(dm.unet, scheduler, x.to(loaded.device), s.steps, labels=labels,
+                             guidance=s.guidance, eta=s.eta, generator=generator, null_label=dm.null_label)
+    for step in steps:
+        traj.timesteps.append(step.t)
+        xs.append(step.x_t[0].permute(1, 2, 0).float().cpu().numpy())  # (H, W, C)
+        x0s.append(step.x0_pred[0].permute(1, 2, 0).float().cpu().numpy())
+        epss.append(step.eps_pred[0].permute(1, 2, 0).float().cpu().numpy())
+        if (step.index + 1) % every == 0 and step.index + 1 < s.steps:
+            traj.x_t, traj.x0, traj.eps = (np.stack(v).astype(np.float16) for v in (xs, x0s, epss))
+            traj.seconds = time.perf_counter() - t0
+            yield traj
+        last = step
+    traj.x_t, traj.x0, traj.eps = (np.stack(v).astype(np.float16) for v in (xs, x0s, epss))  # (N, H, W, C)
+    traj.final = last.x_next[0].permute(1, 2, 0).clamp(-1, 1).float().cpu().numpy()  # (H, W, C)
+    traj.seconds = time.perf_counter() - t0
+    _cache.put(_key(s), traj)
+    yield traj
+
+
+def frame(traj: Trajectory, i: int, side: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Step i of a (cached) trajectory as three display images x_t | predicted x0 | predicted noise,
+    plus the timestep. A look-up and an enlargement: no model call."""
+    if traj.n == 0:
+        raise DiffusionInputError("No steps computed yet.")
+    i = int(min(max(i, 0), traj.n - 1))
+    return (enlarge(to_uint8(traj.x_t[i]), side), enlarge(to_uint8(traj.x0[i]), side),
+            enlarge(to_uint8(traj.eps[i], "eps"), side), traj.timesteps[i])
+
+
+def final_image(traj: Trajectory, side: int = 256) -> np.ndarray:
+    return enlarge(to_uint8(traj.final), side)
+
+
+def filmstrip(traj: Trajectory, kind: str = "x0", count: int = 8, side: int = 96) -> np.ndarray:
+    """`count` evenly spaced steps side by side (plus the final sample), for comparing runs."""
+    src = {"x_t": traj.x_t, "x0": traj.x0}[kind]
+    idx = np.unique(np.linspace(0, traj.n - 1, count).round().astype(int))
+    tiles = [enlarge(to_uint8(src[i]), side) for i in idx] + [enlarge(to_uint8(traj.final), side)]
+    gap = np.full((tiles[0].shape[0], 4) + tiles[0].shape[2:], 255, np.uint8)
+    return np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
+
+
+def strip_labels(traj: Trajectory, count: int = 8) -> str:
+    idx = np.unique(np.linspace(0, traj.n - 1, count).round().astype(int))
+    return " → ".join(f"t={traj.timesteps[i]}" for i in idx) + " → final"
+
+
+def frame_png(traj: Trajectory, i: int) -> bytes:
+    """PNG of step i: x_t | predicted x0 | predicted noise, 256 px each."""
+    xt, x0, eps, _ = frame(traj, i)
+    parts = [p if p.ndim == 3 else np.repeat(p[..., None], 3, axis=2) for p in (xt, x0, eps)]
+    gap = np.full((parts[0].shape[0], 8, 3), 255, np.uint8)
+    return images.to_png_bytes(np.concatenate([parts[0], gap, parts[1], gap, parts[2]], axis=1))
+
+
+def gif_bytes(traj: Trajectory, side: int = 192, max_frames: int = 100) -> bytes:
+    """An animated GIF of the run: x_t (left) and predicted x0 (right) per step, then the final
+    sample held for a second. Long runs (DDPM 1000) are thinned to max_frames evenly spaced steps."""
+    idx = np.unique(np.linspace(0, traj.n - 1, min(traj.n, max_frames)).round().astype(int))
+    pics = []
+    for i in [*idx, None]:
+        left = traj.final if i is None else traj.x_t[i]
+        right = traj.final if i is None else traj.x0[i]
+        a, b = enlarge(to_uint8(left), side), enlarge(to_uint8(right), side)
+        gap = np.full((a.shape[0], 8) + a.shape[2:], 255, np.uint8)
+        pics.append(Image.fromarray(np.concatenate([a, gap, b], axis=1)))
+    buf = io.BytesIO()
+    durations = [80] * (len(pics) - 1) + [1200]
+    pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], duration=durations, loop=0)
+    return buf.getvalue()
+
+
+def api_payload(traj: Trajectory) -> dict:
+    """The /diffusion answer: images at model resolution as PNG data URLs, plus the final array."""
+    final = _to_unit(traj.final)  # (H, W, C) in [0, 1]
+    final_array = final[..., 0] if traj.grayscale else final
+    return {
+        "model": traj.model_label,
+        "device": traj.device,
+        "settings": {"scheduler": traj.settings.scheduler, "steps": traj.settings.steps, "eta": traj.settings.eta,
+                     "seed": traj.settings.seed, "label": traj.settings.label, "guidance": traj.settings.guidance},
+        "timesteps": list(traj.timesteps),
+        "frames": [images.to_data_url(to_uint8(x)) for x in traj.x_t],
+        "x0_preds": [images.to_data_url(to_uint8(x)) for x in traj.x0],
+        "final": images.to_data_url(to_uint8(traj.final)),
+        "final_array": np.round(final_array, 4).tolist(),
+        "seconds": round(traj.seconds, 3),
+        "notices": list(traj.notices),
+    }
+
+
+# ---------------------------------------------------------------- forward process
+
+
+@lru_cache(maxsize=4)
+def noise_schedule(kind: str):
+    """A diffusers DDPMScheduler with the linear or cosine beta schedule (1,000 steps)."""
+    from diffusers import DDPMScheduler
+
+    if kind not in FORWARD_SCHEDULES:
+        raise DiffusionInputError(f"Unknown schedule {kind!r}. Choose one of: {', '.join(FORWARD_SCHEDULES)}.")
+    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2" if kind == "cosine" else "linear")
+
+
+def schedule_curves(kind: str) -> dict[str, np.ndarray]:
+    """beta_t, alpha-bar_t = prod(1 - beta_s) and SNR_t = alpha-bar / (1 - alpha-bar), t = 0..999."""
+    s = noise_schedule(kind)
+    ab = s.alphas_cumprod.double().numpy()
+    return {"t": np.arange(len(ab)), "beta": s.betas.double().numpy(), "alpha_bar": ab, "snr": ab / (1 - ab)}
+
+
+def schedule_figure(t: int | None = None):
+    """Plotly: beta_t, alpha-bar_t and log10 SNR for both schedules, with the chosen t marked."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("βₜ (noise added at step t)", "ᾱₜ (signal kept)",
+                                                         "log₁₀ SNR = log₁₀ ᾱ/(1−ᾱ)"))
+    colours = {"linear": "#1f77b4", "cosine": "#d62728"}
+    for kind in FORWARD_SCHEDULES:
+        c = schedule_curves(kind)
+        for col, y in enumerate((c["beta"], c["alpha_bar"], np.log10(c["snr"])), start=1):
+            fig.add_scatter(x=c["t"], y=y, name=kind, legendgroup=kind, showlegend=col == 1,
+                            line={"color": colours[kind], "width": 3}, row=1, col=col)
+    if t is not None:
+        for col in (1, 2, 3):
+            fig.add_vline(x=int(t), line={"dash": "dot", "color": "#555"}, row=1, col=col)
+    fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 40, "b": 30}, font={"size": 14},
+                      legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+def source_image(kind: str, index: int = 0, upload: Any = None) -> np.ndarray:
+    """The forward process's x0 in [-1, 1], (H, W, C): a real digit (16x16), a gallery photo or an upload (64x64)."""
+    if kind == "digit":
+        imgs, _ = digits.real_digits()
+        x = digits.upsample(imgs[int(index) % len(imgs)][None])[0].permute(1, 2, 0).numpy()  # (16, 16, 1)
+        return x
+    rgb = images.load_image(upload) if kind == "upload" else images.load_image(GALLERY_DIR / kind)
+    side = 64
+    h, w = rgb.shape[:2]
+    c = min(h, w)  # centre square, then 64x64: small enough to see individual noisy pixels
+    sq = Image.fromarray(rgb[(h - c) // 2:(h - c) // 2 + c, (w - c) // 2:(w - c) // 2 + c])
+    return np.asarray(sq.resize((side, side), Image.Resampling.LANCZOS), dtype=np.float32) / 127.5 - 1
+
+
+GALLERY_DIR = Path(__file__).resolve().parents[2] / "assets" / "images"
+GALLERY = ["astronaut.png", "cat.png", "coffee.png", "flower.jpg", "rocket.jpg", "temple.jpg"]
+
+
+def add_noise(x0: np.ndarray, t: int, kind: str = "cosine", seed: int = 0) -> np.ndarray:
+    """q(x_t | x0) in one jump: sqrt(alpha-bar_t) x0 + sqrt(1 - alpha-bar_t) eps (diffusers' add_noise)."""
+    import torch
+
+    t = int(min(max(int(t), 0), 999))
+    x = torch.from_numpy(np.ascontiguousarray(x0, dtype=np.float32)).permute(2, 0, 1)[None]  # (1, C, H, W)
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(int(seed)))
+    out = noise_schedule(kind).add_noise(x, noise, torch.tensor([t]))  # (1, C, H, W)
+    return out[0].permute(1, 2, 0).numpy()
+
+
+FORWARD_TS = (0, 50, 100, 200, 300, 500, 700, 999)
+
+
+def forward_strip(x0: np.ndarray, kind: str, seed: int = 0, side: int = 112) -> np.ndarray:
+    """x_t at FORWARD_TS side by side (the same noise draw, so only t changes)."""
+    tiles = [enlarge(to_uint8(add_noise(x0, t, kind, seed)), side) for t in FORWARD_TS]
+    gap = np.full((tiles[0].shape[0], 4) + tiles[0].shape[2:], 255, np.uint8)
+    return np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
+
+
+def forward_stats(t: int, kind: str) -> str:
+    c = schedule_curves(kind)
+    t = int(min(max(int(t), 0), 999))
+    ab = c["alpha_bar"][t]
+    return (f"t = {t}: x_t = {math.sqrt(ab):.3f}·x₀ + {math.sqrt(1 - ab):.3f}·ε  (ᾱ = {ab:.4f}, "
+            f"SNR = {c['snr'][t]:.3g})")
+
+
+def warmup() -> None:
+    run(check()[0])

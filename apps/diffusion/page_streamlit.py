@@ -1,0 +1,147 @@
+"""Diffusion step-through page for Streamlit (the same logic as the Gradio page). Run via streamlit_app.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from apps.diffusion import logic, toy2d
+from apps.diffusion.sampling import SCHEDULERS
+from apps.streamlit_common import cached_model
+from core import images, models
+
+HERE = Path(__file__).parent
+USER_ERRORS = (logic.DiffusionInputError, models.UnknownModel, images.ImageError, toy2d.ToyInputError)
+SIDE = 256
+LABELS = ["none"] + [str(d) for d in range(10)]
+
+
+def _label(choice: str) -> int | None:
+    return None if choice == "none" else int(choice)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def toy_run(dset: str, sched: str, steps: int, typed: str) -> toy2d.ToyRun:
+    """Cached per setting, so moving another tab's slider (a full-script rerun) does not recompute it."""
+    pts = toy2d.parse_points(typed) if dset == "drawn" else None
+    return toy2d.reverse(dset, sched, steps, n=500, seed=0, points=pts)
+
+
+def show_frame(traj: logic.Trajectory, i: int, slots) -> None:
+    xt, x0, eps, t = logic.frame(traj, i, SIDE)
+    slots[0].image(xt, caption=f"x_t at t = {t}")
+    slots[1].image(x0, caption="predicted x₀")
+    slots[2].image(eps, caption="predicted noise ε (grey = 0)")
+
+
+st.title("🌫️ Diffusion step-through: from noise to a digit")
+tab_rev, tab_fwd, tab_cmp, tab_toy = st.tabs(["Reverse process", "Forward process", "Compare two runs", "2-D toy"])
+g0 = logic.default_guidance()
+
+with tab_rev:
+    left, right = st.columns([1, 3], gap="large")
+    with left:
+        model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title,
+                             key="diff_model")
+        scheduler = st.radio("Scheduler", list(SCHEDULERS), index=1, format_func=SCHEDULERS.get, key="diff_sched")
+        steps = st.slider("Steps", 1, logic.MAX_STEPS, 50, key="diff_steps")
+        eta = st.slider("eta (DDIM only)", 0.0, 1.0, 0.0, 0.05, key="diff_eta")
+        seed = st.number_input("Seed", 0, logic.MAX_SEED, 0, key="diff_seed")
+        label = st.selectbox("Digit to draw", LABELS, index=4, key="diff_label")
+        guidance = st.slider(f"Guidance (0 = unconditional; {g0:g} reads best)", 0.0, 8.0, g0, 0.25, key="diff_g")
+    try:
+        settings, notices = logic.check(model, scheduler, steps, eta, seed, _label(label), guidance)
+        cached_model(settings.model)
+    except USER_ERRORS as exc:
+        st.error(f"⚠️ {exc}")
+        st.stop()
+    with right:
+        head = st.container(key="diff_head")  # filled once the run is known (timing inside: masked in screenshots)
+        slots = st.columns(3)
+        traj = logic.cached(settings)
+        if traj is None:  # stream the run: frames and a progress bar as the steps are computed
+            bar = st.progress(0.0, text="Denoising…")
+            placeholders = [c.empty() for c in slots]
+            for traj in logic.stream(settings, every=max(1, settings.steps // 25)):
+                bar.progress(traj.n / settings.steps, text=f"Step {traj.n} of {settings.steps}")
+                show_frame(traj, traj.n - 1, placeholders)
+            bar.empty()
+            for p in placeholders:
+                p.empty()
+        head.markdown(f"**Model:** {traj.model_label}\n\n**{settings.describe()}** · {traj.seconds:.2f} s")
+        for note in notices + traj.notices:
+            st.warning(note)
+        i = st.slider("Step (scrub the finished run)", 0, max(traj.n - 1, 1), traj.n - 1, key="diff_step",
+                      disabled=traj.n < 2)
+        show_frame(traj, i, slots)
+        c1, c2, c3 = st.columns([1, 1, 1])
+        c1.image(logic.final_image(traj, 160), caption="Final sample")
+        c2.download_button("⬇️ GIF of the run", logic.gif_bytes(traj), "diffusion.gif", "image/gif")
+        c3.download_button("⬇️ PNG of this step", logic.frame_png(traj, i), f"diffusion-step{i}.png", "image/png")
+
+with tab_fwd:
+    left, right = st.columns([1, 3], gap="large")
+    with left:
+        kind = st.radio("Image x₀", ["digit", *logic.GALLERY, "upload"], key="fwd_kind")
+        index = st.slider("Which digit", 0, 1796, 3, key="fwd_index")
+        upload = st.file_uploader("Upload", type=["png", "jpg", "jpeg", "webp"], key="fwd_upload")
+        schedule = st.radio("Schedule", list(logic.FORWARD_SCHEDULES), index=1,
+                            format_func=logic.FORWARD_SCHEDULES.get, key="fwd_sched")
+        t = st.slider("t", 0, 999, 250, key="fwd_t")
+    with right:
+        try:
+            x0 = logic.source_image(kind, index, upload.getvalue() if upload is not None else None)
+        except USER_ERRORS as exc:
+            st.error(f"⚠️ {exc}")
+        else:
+            st.markdown(logic.forward_stats(t, schedule))
+            a, b = st.columns(2)
+            a.image(logic.enlarge(logic.to_uint8(x0), SIDE), caption="x₀")
+            b.image(logic.enlarge(logic.to_uint8(logic.add_noise(x0, t, schedule)), SIDE), caption=f"x_t, t = {t}")
+            st.image(logic.forward_strip(x0, schedule), caption="t = " + ", ".join(map(str, logic.FORWARD_TS)))
+        st.plotly_chart(logic.schedule_figure(t), width="stretch")
+
+with tab_cmp:
+    c = st.columns(2)
+    runs = []
+    for k, (col, sched_default, n_default) in enumerate(zip(c, ("ddpm", "ddim"), (1000, 50))):
+        with col:
+            s = st.radio(f"Run {'AB'[k]} scheduler", list(SCHEDULERS), index=list(SCHEDULERS).index(sched_default),
+                         key=f"cmp_s{k}")
+            n = st.slider(f"Run {'AB'[k]} steps", 1, logic.MAX_STEPS, n_default, key=f"cmp_n{k}")
+            g = st.slider(f"Run {'AB'[k]} guidance", 0.0, 8.0, g0, 0.25, key=f"cmp_g{k}")
+            runs.append((s, n, g))
+    if st.button("Run both (same seed and digit as the reverse tab)", key="cmp_go"):
+        for k, (s, n, g) in enumerate(runs):
+            try:
+                st_k, notes = logic.check(model, s, n, 0.0, seed, _label(label), g)
+                with st.spinner(f"Run {'AB'[k]}…"):
+                    tr = logic.run(st_k)
+            except USER_ERRORS as exc:
+                st.error(f"⚠️ {exc}")
+                continue
+            st.markdown(f"**Run {'AB'[k]}: {st_k.describe()}** · {tr.seconds:.2f} s")
+            st.image(logic.filmstrip(tr), caption=logic.strip_labels(tr))
+
+with tab_toy:
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        dset = st.radio("Data", list(toy2d.DATASETS), format_func=toy2d.DATASETS.get, key="toy_set")
+        typed = st.text_area("Your points ('x, y' per line)", "0, 0\n1, 1\n2, 0\n3, 1\n4, 0", key="toy_pts")
+        tsched = st.radio("Scheduler", list(SCHEDULERS), index=1, format_func=SCHEDULERS.get, key="toy_sched")
+        tsteps = st.slider("Steps", 1, 1000, 50, key="toy_steps")
+    with right:
+        try:
+            with st.spinner("Denoising the cloud…"):
+                run = toy_run(dset, tsched, tsteps, typed)
+        except USER_ERRORS as exc:
+            st.error(f"⚠️ {exc}")
+        else:
+            st.plotly_chart(toy2d.figure(run, toy2d.DATASETS[dset]), width="stretch")
+            st.caption(f"Mean distance to the nearest training point: "
+                       f"{toy2d.distance_to_data(run.path[0], run.data):.2f} (noise) → "
+                       f"{toy2d.distance_to_data(run.path[-1], run.data):.3f} (samples). Press ▶ Play.")
+
+with st.expander("How diffusion models work"):
+    st.markdown((HERE / "explainer.md").read_text(encoding="utf-8"))

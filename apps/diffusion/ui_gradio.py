@@ -1,0 +1,299 @@
+"""Diffusion step-through page for Gradio. Runnable alone: python -m apps.diffusion.ui_gradio"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from apps.diffusion import logic, toy2d
+from apps.diffusion.sampling import SCHEDULERS
+from apps.gradio_common import explainer, export_file
+from core import images, models
+
+HERE = Path(__file__).parent
+MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
+SCHED_LABELS = [(v, k) for k, v in SCHEDULERS.items()]
+LABEL_CHOICES = [("none (unconditional)", "none")] + [(str(d), str(d)) for d in range(10)]
+USER_ERRORS = (logic.DiffusionInputError, models.UnknownModel, images.ImageError, toy2d.ToyInputError)
+SIDE = 256  # display size of one 16x16 or 32x32 frame (nearest-neighbour, crisp on a projector)
+
+
+def diffusion_api(seed: int = 0, scheduler: str = "ddim", steps: int = 50, eta: float = 0.0,
+                  label: int | None = None, guidance: float | None = None,
+                  model: str = logic.DEFAULT_MODEL) -> dict:
+    """A whole reverse-diffusion trajectory: every x_t and predicted x0, and the final sample. See the README."""
+    try:
+        settings, notices = logic.check(model, scheduler, steps, eta, seed, label, guidance)
+        traj = logic.run(settings)
+    except USER_ERRORS as exc:
+        raise gr.Error(str(exc)) from exc
+    out = logic.api_payload(traj)
+    out["notices"] = notices + out["notices"]
+    return out
+
+
+def _label(choice) -> int | None:
+    return None if choice in (None, "", "none") else int(choice)
+
+
+def _bar(done: int, total: int) -> str:
+    return f'<progress value="{done}" max="{total}" style="width:100%;height:14px"></progress>'
+
+
+def _status(traj: logic.Trajectory, notices: list[str]) -> str:
+    s = traj.settings
+    head = f"**Model:** {traj.model_label}"
+    if not traj.done:
+        return (f"{head}\n\n**Denoising… step {traj.n} of {s.steps}** (t = {traj.timesteps[-1]}) · "
+                f"{traj.seconds:.1f} s\n\n{_bar(traj.n, s.steps)}")
+    lines = [head, f"**{s.describe()}** · {traj.n} UNet steps in {traj.seconds:.2f} s "
+                   f"({1000 * traj.seconds / max(traj.n, 1):.0f} ms a step). Drag the step slider to scrub: "
+                   "no recomputation."]
+    lines += [f"⚠️ {n}" for n in [*notices, *traj.notices]]
+    return "\n\n".join(lines)
+
+
+def _frame_outputs(traj: logic.Trajectory, i: int):
+    xt, x0, eps, t = logic.frame(traj, i, SIDE)
+    return (gr.update(value=xt, label=f"x_t at t = {t} (step {min(i, traj.n - 1) + 1} of {traj.settings.steps})"),
+            x0, eps)
+
+
+def generate(model, scheduler, steps, eta, seed, label, guidance):
+    """Stream the reverse process: frames appear as they are computed, then the slider scrubs the cache."""
+    try:
+        settings, notices = logic.check(model, scheduler, steps, eta, seed, _label(label), guidance)
+    except USER_ERRORS as exc:
+        yield f"### ⚠️ {exc}", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
+        return
+    every = max(1, settings.steps // 25)  # ~25 screen updates per run whatever the step count
+    try:
+        for traj in logic.stream(settings, every=every):
+            xt, x0, eps = _frame_outputs(traj, traj.n - 1)
+            if not traj.done:
+                yield (_status(traj, notices), xt, x0, eps, gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1),
+                       None, gr.update(), gr.update(), gr.update())
+                continue
+            key = f"{settings.model}-{settings.scheduler}{settings.steps}-s{settings.seed}-l{settings.label}-g{settings.guidance:g}-e{settings.eta:g}"
+            gif = export_file(f"diffusion-{key}.gif", logic.gif_bytes(traj))
+            png = export_file(f"diffusion-{key}-step{traj.n - 1}.png", logic.frame_png(traj, traj.n - 1))
+            yield (_status(traj, notices), xt, x0, eps,
+                   gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1, interactive=traj.n > 1),
+                   traj, logic.final_image(traj, SIDE), gif, png)
+    except USER_ERRORS as exc:
+        yield f"### ⚠️ {exc}", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
+    except RuntimeError as exc:  # a model that cannot load: say so, keep serving
+        yield (f"### ⚠️ The model could not run: {exc}", gr.update(), gr.update(), gr.update(), gr.update(), None,
+               None, None, None)
+
+
+def scrub(traj, i):
+    if traj is None:
+        return gr.update(), gr.update(), gr.update()
+    return _frame_outputs(traj, int(i))
+
+
+def frame_export(traj, i):
+    if traj is None:
+        return None
+    s = traj.settings
+    return export_file(f"diffusion-{s.model}-{s.scheduler}{s.steps}-s{s.seed}-l{s.label}-g{s.guidance:g}-"
+                       f"e{s.eta:g}-step{int(i)}.png", logic.frame_png(traj, int(i)))
+
+
+def forward(kind, index, upload, schedule, t, seed):
+    try:
+        x0 = logic.source_image(kind, int(index), upload)
+        xt = logic.add_noise(x0, int(t), schedule, int(seed))
+    except USER_ERRORS as exc:
+        return f"### ⚠️ {exc}", None, None, None, gr.update()
+    return (logic.forward_stats(int(t), schedule), logic.enlarge(logic.to_uint8(x0), SIDE),
+            logic.enlarge(logic.to_uint8(xt), SIDE), logic.forward_strip(x0, schedule, int(seed)),
+            logic.schedule_figure(int(t)))
+
+
+def compare(model, seed, label, sa, na, ga, sb, nb, gb, progress=gr.Progress()):
+    """Two runs from the same seed and digit, each as a strip of predicted x0 (progress per step)."""
+    outs = []
+    try:
+        for k, (sched, n, g) in enumerate(((sa, na, ga), (sb, nb, gb))):
+            settings, notices = logic.check(model, sched, n, 0.0, seed, _label(label), g)
+            name = f"Run {'AB'[k]}: {settings.scheduler.upper()} {settings.steps} steps"
+            for traj in logic.stream(settings, every=max(1, settings.steps // 20)):
+                progress((k + traj.n / settings.steps) / 2, desc=name)
+            text = (f"**Run {'AB'[k]}: {settings.describe()}** · {traj.seconds:.2f} s"
+                    + "".join(f"\n\n⚠️ {m}" for m in notices + traj.notices))
+            outs += [text, logic.filmstrip(traj), logic.strip_labels(traj)]
+    except USER_ERRORS as exc:
+        return f"### ⚠️ {exc}", None, "", "", None, ""
+    return tuple(outs)
+
+
+def sketch_points(sketch) -> np.ndarray | None:
+    """The drawn strokes of a Sketchpad as (N, 2) points (x right, y up), at most 600 of them."""
+    if not sketch or sketch.get("composite") is None:
+        return None
+    img = np.asarray(sketch["composite"])
+    if img.ndim == 3 and img.shape[2] == 4:
+        ink = img[..., 3] > 0
+        if ink.all():  # an opaque background: ink is what is dark
+            ink = img[..., :3].mean(-1) < 128
+    else:
+        ink = (img if img.ndim == 2 else img[..., :3].mean(-1)) < 128
+    ys, xs = np.nonzero(ink)
+    if len(xs) < 2:
+        return None
+    pts = np.stack([xs, -ys], 1).astype(np.float32)
+    if len(pts) > 600:
+        pts = pts[np.random.default_rng(0).choice(len(pts), 600, replace=False)]
+    return pts
+
+
+def toy(dataset, sketch, typed, scheduler, steps, seed, progress=gr.Progress()):
+    try:
+        points = None
+        if dataset == "drawn":
+            drawn = sketch_points(sketch)
+            if drawn is not None:
+                points = (drawn - drawn.mean(0)) / max(float(drawn.std()), 1e-6)
+            else:
+                points = toy2d.parse_points(typed)
+        progress(0.1, desc="Denoising the cloud")
+        run = toy2d.reverse(dataset, scheduler, int(steps), n=500, seed=int(seed), points=points)
+    except USER_ERRORS as exc:
+        return f"### ⚠️ {exc}", None
+    d_end = toy2d.distance_to_data(run.path[-1], run.data)
+    d_start = toy2d.distance_to_data(run.path[0], run.data)
+    kind = ("exact denoiser for your points (the loss minimiser: it memorises)" if dataset == "drawn"
+            else "small MLP trained on this dataset (training/train_toy2d.py)")
+    text = (f"**Noise predictor:** {kind} · {scheduler.upper()} {len(run.timesteps)} steps, 500 samples.\n\n"
+            f"Mean distance to the nearest training point: **{d_start:.2f}** for the starting noise → "
+            f"**{d_end:.3f}** after denoising. Press ▶ Play under the plot.")
+    return text, toy2d.figure(run, toy2d.DATASETS[dataset])
+
+
+def build() -> None:
+    """Add the diffusion page (and its /diffusion API endpoint) to the current Blocks context."""
+    gr.Markdown("# 🌫️ Diffusion step-through: from noise to a digit\n"
+                "A diffusion model learns to remove a little noise at a time. Start from pure noise, ask the model "
+                "what clean image it sees and which noise to take away, step, repeat. Every step is kept: scrub it.")
+    traj_state = gr.State(None)
+    hidden = {"api_visibility": "private"}
+    g0 = logic.default_guidance()
+    with gr.Tabs():
+        with gr.Tab("1 · Reverse process"):
+            with gr.Row():
+                with gr.Column(scale=1, min_width=280):
+                    model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+                    scheduler = gr.Radio(SCHED_LABELS, value="ddim", label="Scheduler (diffusers)")
+                    steps = gr.Slider(1, logic.MAX_STEPS, value=50, step=1, label="Steps")
+                    eta = gr.Slider(0, 1, value=0, step=0.05, label="eta (DDIM only: 0 = deterministic)")
+                    seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+                    label = gr.Dropdown(LABEL_CHOICES, value="3", label="Digit to draw")
+                    guidance = gr.Slider(0, 8, value=g0, step=0.25,
+                                         label=f"Guidance scale (0 = unconditional; {g0:g} reads best, measured)")
+                    go = gr.Button("Generate", variant="primary", elem_id="diff-generate")
+                with gr.Column(scale=3):
+                    status = gr.Markdown("Press **Generate**.", elem_id="diff-status")
+                    with gr.Row(equal_height=True):
+                        xt_img = gr.Image(label="x_t (what the model sees)", interactive=False, height=SIDE + 40,
+                                          buttons=["download"], elem_id="diff-xt")
+                        x0_img = gr.Image(label="predicted x₀ (the clean image it believes in)", interactive=False,
+                                          height=SIDE + 40, buttons=["download"], elem_id="diff-x0")
+                        eps_img = gr.Image(label="predicted noise ε (grey = 0, scale ±3)", interactive=False,
+                                           height=SIDE + 40, buttons=["download"], elem_id="diff-eps")
+                    step = gr.Slider(0, 49, value=0, step=1, label="Step (scrub the finished run)",
+                                     interactive=True, elem_id="diff-step")
+                    with gr.Row():
+                        final = gr.Image(label="Final sample", interactive=False, height=180, buttons=[],
+                                         elem_id="diff-final")
+                        with gr.Column():
+                            gif = gr.DownloadButton("⬇️ GIF of the whole run")
+                            png = gr.DownloadButton("⬇️ PNG of this step (x_t | x₀ | ε)")
+        with gr.Tab("2 · Forward process") as forward_tab:
+            gr.Markdown("Noise is added in closed form: any $t$ in one jump, "
+                        "$x_t = \\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\varepsilon$.")
+            with gr.Row():
+                with gr.Column(scale=1, min_width=280):
+                    src = gr.Radio([("a real digit", "digit")] + [(n.split(".")[0], n) for n in logic.GALLERY] +
+                                   [("my upload", "upload")], value="digit", label="Image x₀")
+                    index = gr.Slider(0, 1796, value=3, step=1, label="Which digit (of 1,797)")
+                    upload = gr.File(label="Upload (for 'my upload')", file_types=["image"], type="filepath")
+                    schedule = gr.Radio([(v, k) for k, v in logic.FORWARD_SCHEDULES.items()], value="cosine",
+                                        label="Noise schedule")
+                    t = gr.Slider(0, 999, value=250, step=1, label="t")
+                    fseed = gr.Number(0, precision=0, minimum=0, label="Noise seed")
+                with gr.Column(scale=3):
+                    fstats = gr.Markdown(elem_id="diff-forward-stats")
+                    with gr.Row():
+                        fx0 = gr.Image(label="x₀", interactive=False, height=SIDE, buttons=[])
+                        fxt = gr.Image(label="x_t", interactive=False, height=SIDE, buttons=[], elem_id="diff-fxt")
+                    fstrip = gr.Image(label="t = " + ", ".join(map(str, logic.FORWARD_TS)), interactive=False,
+                                      height=140, buttons=["download"])
+                    curves = gr.Plot(label="Schedules", elem_id="diff-curves")
+        with gr.Tab("3 · Compare two runs"):
+            gr.Markdown("Same model, seed and digit; change the sampler, the number of steps or the guidance. "
+                        "Strips show the predicted x₀ at evenly spaced steps, then the final sample.")
+            with gr.Row():
+                cseed = gr.Number(0, precision=0, minimum=0, label="Seed")
+                clabel = gr.Dropdown(LABEL_CHOICES, value="3", label="Digit")
+                cmodel = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+            with gr.Row():
+                with gr.Column():
+                    sa = gr.Radio(SCHED_LABELS, value="ddpm", label="Run A scheduler")
+                    na = gr.Slider(1, logic.MAX_STEPS, value=1000, step=1, label="Run A steps")
+                    ga = gr.Slider(0, 8, value=g0, step=0.25, label="Run A guidance")
+                with gr.Column():
+                    sb = gr.Radio(SCHED_LABELS, value="ddim", label="Run B scheduler")
+                    nb = gr.Slider(1, logic.MAX_STEPS, value=50, step=1, label="Run B steps")
+                    gb = gr.Slider(0, 8, value=g0, step=0.25, label="Run B guidance")
+            cgo = gr.Button("Run both", variant="primary", elem_id="diff-compare")
+            ta = gr.Markdown(elem_id="diff-compare-a")
+            ia = gr.Image(show_label=False, interactive=False, height=120, buttons=["download"])
+            la = gr.Markdown()
+            tb = gr.Markdown(elem_id="diff-compare-b")
+            ib = gr.Image(show_label=False, interactive=False, height=120, buttons=["download"])
+            lb = gr.Markdown()
+        with gr.Tab("4 · 2-D toy"):
+            gr.Markdown("The same idea in two dimensions: 500 noise points are denoised together, so the whole "
+                        "reverse process is one animation. Grey: training data; red: samples.")
+            with gr.Row():
+                with gr.Column(scale=1, min_width=280):
+                    dset = gr.Radio([(v, k) for k, v in toy2d.DATASETS.items()], value="moons", label="Data")
+                    sketch = gr.Sketchpad(label="Draw a shape (for 'your points')", height=260, width=260,
+                                          canvas_size=(260, 260))
+                    typed = gr.Textbox(label="…or type points, 'x, y' per line", lines=3,
+                                       placeholder="0, 0\n1, 1\n2, 0")
+                    tsched = gr.Radio(SCHED_LABELS, value="ddim", label="Scheduler")
+                    tsteps = gr.Slider(1, 1000, value=50, step=1, label="Steps")
+                    tseed = gr.Number(0, precision=0, minimum=0, label="Seed")
+                    tgo = gr.Button("Denoise the cloud", variant="primary", elem_id="diff-toy-go")
+                with gr.Column(scale=2):
+                    tstatus = gr.Markdown(elem_id="diff-toy-status")
+                    tplot = gr.Plot(elem_id="diff-toy-plot")
+    explainer("How diffusion models work", HERE)
+
+    gen_inputs = [model, scheduler, steps, eta, seed, label, guidance]
+    gen_outputs = [status, xt_img, x0_img, eps_img, step, traj_state, final, gif, png]
+    go.click(generate, gen_inputs, gen_outputs, show_progress="hidden", **hidden)
+    step.input(scrub, [traj_state, step], [xt_img, x0_img, eps_img], show_progress="hidden", **hidden)
+    step.release(frame_export, [traj_state, step], png, show_progress="hidden", **hidden)
+
+    f_inputs = [src, index, upload, schedule, t, fseed]
+    f_outputs = [fstats, fx0, fxt, fstrip, curves]
+    for control in (src, index, schedule, t, fseed):
+        control.input(forward, f_inputs, f_outputs, show_progress="hidden", **hidden)
+    forward_tab.select(forward, f_inputs, f_outputs, show_progress="hidden", **hidden)  # never a blank tab
+    upload.upload(lambda: "upload", None, src, **hidden).then(forward, f_inputs, f_outputs, **hidden)
+
+    cgo.click(compare, [cmodel, cseed, clabel, sa, na, ga, sb, nb, gb], [ta, ia, la, tb, ib, lb], **hidden)
+    tgo.click(toy, [dset, sketch, typed, tsched, tsteps, tseed], [tstatus, tplot], **hidden)
+    gr.api(diffusion_api, api_name="diffusion")
+
+
+if __name__ == "__main__":
+    from apps.gradio_common import launch_page
+
+    launch_page(build, "Glassbox · Diffusion step-through")
