@@ -233,6 +233,7 @@ def _stream(s: Settings, device: str, every: int) -> Iterator[Trajectory]:
     x, generator = sampling.initial_noise(shape, s.seed)  # (1, C, H, W) on the CPU, as diffusers draws it
     labels = None if label is None else torch.tensor([label], device=loaded.device)
     xs, x0s, epss = [], [], []
+    busy = 0.0  # compute time only: the caller's work between yields (drawing frames) is not ours
     t0 = time.perf_counter()
     steps = sampling.denoise(dm.unet, scheduler, x.to(loaded.device), s.steps, labels=labels,
                              guidance=s.guidance, eta=s.eta, generator=generator, null_label=dm.null_label)
@@ -243,12 +244,14 @@ def _stream(s: Settings, device: str, every: int) -> Iterator[Trajectory]:
         epss.append(step.eps_pred[0].permute(1, 2, 0).float().cpu().numpy())
         if (step.index + 1) % every == 0 and step.index + 1 < s.steps:
             traj.x_t, traj.x0, traj.eps = (np.stack(v).astype(np.float16) for v in (xs, x0s, epss))
-            traj.seconds = time.perf_counter() - t0
+            busy += time.perf_counter() - t0
+            traj.seconds = busy
             yield traj
+            t0 = time.perf_counter()
         last = step
     traj.x_t, traj.x0, traj.eps = (np.stack(v).astype(np.float16) for v in (xs, x0s, epss))  # (N, H, W, C)
     traj.final = last.x_next[0].permute(1, 2, 0).clamp(-1, 1).float().cpu().numpy()  # (H, W, C)
-    traj.seconds = time.perf_counter() - t0
+    traj.seconds = busy + time.perf_counter() - t0
     _cache.put(_key(s), traj)
     yield traj
 
@@ -360,6 +363,7 @@ def schedule_figure(t: int | None = None):
     if t is not None:
         for col in (1, 2, 3):
             fig.add_vline(x=int(t), line={"dash": "dot", "color": "#555"}, row=1, col=col)
+    fig.update_yaxes(type="log", row=1, col=1)  # cosine's betas end at 0.999: linear axes would hide the rest
     fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 40, "b": 30}, font={"size": 14},
                       legend={"orientation": "h", "y": -0.15})
     return fig

@@ -9,7 +9,7 @@ import numpy as np
 
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
-from apps.gradio_common import explainer, export_file
+from apps.gradio_common import LATEX, explainer, export_file
 from core import images, models
 
 HERE = Path(__file__).parent
@@ -214,7 +214,8 @@ def build() -> None:
                             png = gr.DownloadButton("⬇️ PNG of this step (x_t | x₀ | ε)")
         with gr.Tab("2 · Forward process") as forward_tab:
             gr.Markdown("Noise is added in closed form: any $t$ in one jump, "
-                        "$x_t = \\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\varepsilon$.")
+                        "$x_t = \\sqrt{\\bar\\alpha_t}\\,x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\varepsilon$.",
+                        latex_delimiters=LATEX)
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
                     src = gr.Radio([("a real digit", "digit")] + [(n.split(".")[0], n) for n in logic.GALLERY] +

@@ -126,6 +126,7 @@ def test_diffusion_generate_and_scrub(page, gradio_url):
     assert "Glassbox digits DDPM" in status and "offline model" in status and "cpu" in status
     assert "DDIM 50 steps" in status and "digit 3" in status
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
+    page.evaluate("window.scrollTo(0, 0)")  # the click scrolled down to the button: show title and status
     page.wait_for_timeout(800)
     compare_screenshot(page, "gradio_diffusion", mask=[page.locator("#diff-status"), page.locator("#gb-footer")])
     # Scrub back to the first step: x_t is then (almost) pure noise, labelled with its timestep.
