@@ -57,7 +57,8 @@ with tab_rev:
         st.error(f"⚠️ {exc}")
         st.stop()
     with right:
-        head = st.container(key="diff_head")  # filled once the run is known (timing inside: masked in screenshots)
+        head = st.container()  # filled once the run is known
+        timing = st.container(key="diff_timing")  # (masked in screenshots: the numbers vary)
         slots = st.columns(3)
         traj = logic.cached(settings)
         if traj is None:  # stream the run: frames and a progress bar as the steps are computed
@@ -69,7 +70,8 @@ with tab_rev:
             bar.empty()
             for p in placeholders:
                 p.empty()
-        head.markdown(f"**Model:** {traj.model_label}\n\n**{settings.describe()}** · {traj.seconds:.2f} s")
+        head.markdown(f"**Model:** {traj.model_label}\n\n**{settings.describe()}**")
+        timing.caption(f"{traj.n} UNet steps in {traj.seconds:.2f} s; the step slider scrubs without recomputing.")
         for note in notices + traj.notices:
             st.warning(note)
         i = st.slider("Step (scrub the finished run)", 0, max(traj.n - 1, 1), traj.n - 1, key="diff_step",

@@ -42,17 +42,18 @@ def _bar(done: int, total: int) -> str:
     return f'<progress value="{done}" max="{total}" style="width:100%;height:14px"></progress>'
 
 
-def _status(traj: logic.Trajectory, notices: list[str]) -> str:
+def _status(traj: logic.Trajectory, notices: list[str]) -> tuple[str, str]:
+    """(what runs, how long it took): two panels, so screenshots can hide only the timing."""
     s = traj.settings
-    head = f"**Model:** {traj.model_label}"
-    if not traj.done:
-        return (f"{head}\n\n**Denoising… step {traj.n} of {s.steps}** (t = {traj.timesteps[-1]}) · "
-                f"{traj.seconds:.1f} s\n\n{_bar(traj.n, s.steps)}")
-    lines = [head, f"**{s.describe()}** · {traj.n} UNet steps in {traj.seconds:.2f} s "
-                   f"({1000 * traj.seconds / max(traj.n, 1):.0f} ms a step). Drag the step slider to scrub: "
-                   "no recomputation."]
+    lines = [f"**Model:** {traj.model_label}", f"**{s.describe()}**"]
     lines += [f"⚠️ {n}" for n in [*notices, *traj.notices]]
-    return "\n\n".join(lines)
+    if not traj.done:
+        timing = (f"**Denoising… step {traj.n} of {s.steps}** (t = {traj.timesteps[-1]}) · {traj.seconds:.1f} s"
+                  f"\n\n{_bar(traj.n, s.steps)}")
+    else:
+        timing = (f"{traj.n} UNet steps in {traj.seconds:.2f} s ({1000 * traj.seconds / max(traj.n, 1):.0f} ms a "
+                  "step). Drag the step slider to scrub: no recomputation.")
+    return "\n\n".join(lines), timing
 
 
 def _frame_outputs(traj: logic.Trajectory, i: int):
@@ -66,27 +67,27 @@ def generate(model, scheduler, steps, eta, seed, label, guidance):
     try:
         settings, notices = logic.check(model, scheduler, steps, eta, seed, _label(label), guidance)
     except USER_ERRORS as exc:
-        yield f"### ⚠️ {exc}", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
+        yield f"### ⚠️ {exc}", "", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
         return
     every = max(1, settings.steps // 25)  # ~25 screen updates per run whatever the step count
     try:
         for traj in logic.stream(settings, every=every):
             xt, x0, eps = _frame_outputs(traj, traj.n - 1)
             if not traj.done:
-                yield (_status(traj, notices), xt, x0, eps, gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1),
+                yield (*_status(traj, notices), xt, x0, eps, gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1),
                        None, gr.update(), gr.update(), gr.update())
                 continue
             key = f"{settings.model}-{settings.scheduler}{settings.steps}-s{settings.seed}-l{settings.label}-g{settings.guidance:g}-e{settings.eta:g}"
             gif = export_file(f"diffusion-{key}.gif", logic.gif_bytes(traj))
             png = export_file(f"diffusion-{key}-step{traj.n - 1}.png", logic.frame_png(traj, traj.n - 1))
-            yield (_status(traj, notices), xt, x0, eps,
+            yield (*_status(traj, notices), xt, x0, eps,
                    gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1, interactive=traj.n > 1),
                    traj, logic.final_image(traj, SIDE), gif, png)
     except USER_ERRORS as exc:
-        yield f"### ⚠️ {exc}", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
+        yield f"### ⚠️ {exc}", "", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
     except RuntimeError as exc:  # a model that cannot load: say so, keep serving
-        yield (f"### ⚠️ The model could not run: {exc}", gr.update(), gr.update(), gr.update(), gr.update(), None,
-               None, None, None)
+        yield (f"### ⚠️ The model could not run: {exc}", "", gr.update(), gr.update(), gr.update(), gr.update(),
+               None, None, None, None)
 
 
 def scrub(traj, i):
@@ -197,6 +198,7 @@ def build() -> None:
                     go = gr.Button("Generate", variant="primary", elem_id="diff-generate")
                 with gr.Column(scale=3):
                     status = gr.Markdown("Press **Generate**.", elem_id="diff-status")
+                    timing = gr.Markdown(elem_id="diff-timing")
                     with gr.Row(equal_height=True):
                         xt_img = gr.Image(label="x_t (what the model sees)", interactive=False, height=SIDE + 40,
                                           buttons=["download"], elem_id="diff-xt")
@@ -277,7 +279,7 @@ def build() -> None:
     explainer("How diffusion models work", HERE)
 
     gen_inputs = [model, scheduler, steps, eta, seed, label, guidance]
-    gen_outputs = [status, xt_img, x0_img, eps_img, step, traj_state, final, gif, png]
+    gen_outputs = [status, timing, xt_img, x0_img, eps_img, step, traj_state, final, gif, png]
     go.click(generate, gen_inputs, gen_outputs, show_progress="hidden", **hidden)
     step.input(scrub, [traj_state, step], [xt_img, x0_img, eps_img], show_progress="hidden", **hidden)
     step.release(frame_export, [traj_state, step], png, show_progress="hidden", **hidden)

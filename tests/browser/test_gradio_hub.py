@@ -120,7 +120,7 @@ def test_diffusion_generate_and_scrub(page, gradio_url):
     page.goto(f"{gradio_url}/diffusion")
     page.locator("#diff-generate").click()
     page.wait_for_selector("#diff-final img", timeout=60_000)
-    page.wait_for_function("document.querySelector('#diff-status').innerText.includes('Drag the step slider')",
+    page.wait_for_function("document.querySelector('#diff-timing').innerText.includes('Drag the step slider')",
                            timeout=60_000)
     status = page.locator("#diff-status").inner_text()
     assert "Glassbox digits DDPM" in status and "offline model" in status and "cpu" in status
@@ -128,7 +128,7 @@ def test_diffusion_generate_and_scrub(page, gradio_url):
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
     page.evaluate("window.scrollTo(0, 0)")  # the click scrolled down to the button: show title and status
     page.wait_for_timeout(800)
-    compare_screenshot(page, "gradio_diffusion", mask=[page.locator("#diff-status"), page.locator("#gb-footer")])
+    compare_screenshot(page, "gradio_diffusion", mask=[page.locator("#diff-timing"), page.locator("#gb-footer")])
     # Scrub back to the first step: x_t is then (almost) pure noise, labelled with its timestep.
     box = page.locator("#diff-step input[type=range]")
     box.fill("0")
