@@ -45,6 +45,9 @@ def test_every_entry_is_complete():
             assert {"mean", "std", "input", "side"} <= set(spec.preprocessing)
             n = spec.arch_kwargs.get("num_classes", 1000)
             assert len(models.labels(spec.labels)) == n, name
+        elif spec.task == "diffusion":
+            assert {"channels", "size", "classes"} <= set(spec.preprocessing)
+            assert len(models.labels(spec.labels)) == spec.preprocessing["classes"], name
         else:
             assert spec.task == "text-attention" and {"max_tokens", "causal"} <= set(spec.preprocessing)
 
