@@ -110,7 +110,7 @@ with tab_cmp:
     for k, (col, sched_default, n_default) in enumerate(zip(c, ("ddpm", "ddim"), (1000, 50))):
         with col:
             s = st.radio(f"Run {'AB'[k]} scheduler", list(SCHEDULERS), index=list(SCHEDULERS).index(sched_default),
-                         key=f"cmp_s{k}")
+                         format_func=SCHEDULERS.get, key=f"cmp_s{k}")
             n = st.slider(f"Run {'AB'[k]} steps", 1, logic.MAX_STEPS, n_default, key=f"cmp_n{k}")
             g = st.slider(f"Run {'AB'[k]} guidance", 0.0, 8.0, g0, 0.25, key=f"cmp_g{k}")
             runs.append((s, n, g))

@@ -171,8 +171,10 @@ def figure(run: ToyRun, title: str = ""):
     import plotly.graph_objects as go
 
     lim = 3.2
+    few = len(run.data) < 50  # a handful of drawn points must stay visible under 500 samples
     grey = go.Scatter(x=run.data[:, 0], y=run.data[:, 1], mode="markers", name="training data",
-                      marker={"color": "rgba(120,120,120,0.35)", "size": 5})
+                      marker={"color": "rgba(60,60,60,0.8)" if few else "rgba(120,120,120,0.35)",
+                              "size": 14 if few else 5, "symbol": "x" if few else "circle"})
 
     def cloud(k: int) -> go.Scatter:
         pts = run.path[k]
@@ -183,15 +185,16 @@ def figure(run: ToyRun, title: str = ""):
     frames = [go.Frame(data=[grey, cloud(k)], name=str(k)) for k in range(len(run.path))]
     fig = go.Figure(data=[grey, cloud(0)], frames=frames)
     fig.update_layout(
-        title=title, height=520, font={"size": 14}, margin={"l": 30, "r": 10, "t": 50, "b": 10},
+        title=title, height=600, font={"size": 14}, margin={"l": 30, "r": 10, "t": 50, "b": 110},
         xaxis={"range": [-lim, lim], "zeroline": False}, yaxis={"range": [-lim, lim], "scaleanchor": "x"},
-        updatemenus=[{"type": "buttons", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top",
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.1, "xanchor": "left",
+                      "yanchor": "top",
                       "buttons": [{"label": "▶ Play", "method": "animate",
                                    "args": [None, {"frame": {"duration": 60, "redraw": False}, "fromcurrent": True,
                                                    "transition": {"duration": 0}}]},
                                   {"label": "⏸", "method": "animate",
                                    "args": [[None], {"mode": "immediate", "frame": {"duration": 0}}]}]}],
-        sliders=[{"active": 0, "y": -0.02, "x": 0.12, "len": 0.88, "currentvalue": {"prefix": "step: "},
+        sliders=[{"active": 0, "y": -0.1, "x": 0.3, "len": 0.7, "currentvalue": {"prefix": "step: "},
                   "steps": [{"label": labels[k] if k in (0, len(labels) - 1) else str(k), "method": "animate",
                              "args": [[str(k)], {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}]}
                             for k in range(len(run.path))]}],

@@ -314,3 +314,20 @@ def test_digits_helpers_round_trip():
     back = digits.to_8x8(((up[:, 0] + 1) / 2).numpy())
     assert np.abs(back - imgs[:50].reshape(50, 64) * 16).mean() < 1.5
     assert (digits.read_as(((up[:, 0] + 1) / 2).numpy()) == labels[:50]).mean() > 0.9
+
+
+def test_drawn_strokes_become_toy_points():
+    """The Gradio sketchpad's composite (transparent background, opaque ink) -> (N, 2) points, y up."""
+    from apps.diffusion.ui_gradio import sketch_points
+
+    canvas = np.zeros((100, 100, 4), np.uint8)
+    canvas[10:12, 20:80, 3] = 255  # a horizontal stroke near the top
+    canvas[80:90, 48:52, 3] = 255  # a blob near the bottom
+    pts = sketch_points({"background": None, "layers": [], "composite": canvas})
+    assert pts.shape == (2 * 60 + 10 * 4, 2)
+    top = pts[pts[:, 1] > -50]
+    assert top[:, 0].min() == 20 and top[:, 0].max() == 79  # x kept, y flipped so the stroke is on top
+    assert sketch_points({"composite": np.zeros((100, 100, 4), np.uint8)}) is None  # nothing drawn
+    assert sketch_points(None) is None
+    run = toy2d.reverse("drawn", "ddim", 30, n=200, points=(pts - pts.mean(0)) / pts.std())
+    assert run.path.shape == (31, 200, 2)
