@@ -133,7 +133,8 @@ MODELS: dict[str, ModelSpec] = {
             title="Glassbox digits DDPM (16x16, class-conditional, trained here)",
             task="diffusion",
             arch="diffusers:UNet2DModel",
-            bundled="assets/models/ddpm_digits/diffusion_pytorch_model.safetensors",  # training/train_diffusion_digits.py
+            # Made by training/train_diffusion_digits.py (diffusers folder: config + scheduler config beside it).
+            bundled="assets/models/ddpm_digits/diffusion_pytorch_model.safetensors",
             preprocessing={"channels": 1, "size": 16, "classes": 10},
             labels="digits",
             builder="core.loaders:build_diffusion_model",

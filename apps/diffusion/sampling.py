@@ -8,7 +8,7 @@ start without them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 SCHEDULERS = {
     "ddpm": "DDPM (ancestral, stochastic)",
@@ -53,7 +53,9 @@ def predict_eps(unet, x, t, labels, guidance: float, null_label: int | None):
     import torch
 
     if labels is None or null_label is None:
-        kwargs = {"class_labels": torch.full((x.shape[0],), null_label)} if null_label is not None else {}
+        kwargs = {}
+        if null_label is not None:  # a class-conditional model asked for no class: the "no label" embedding
+            kwargs["class_labels"] = torch.full((x.shape[0],), null_label, device=x.device)
         return unet(x, t, **kwargs).sample  # (B, C, H, W)
     null = torch.full_like(labels, null_label)
     if guidance == 1.0:

@@ -29,6 +29,8 @@ def diffusion_api(seed: int = 0, scheduler: str = "ddim", steps: int = 50, eta: 
         traj = logic.run(settings)
     except USER_ERRORS as exc:
         raise gr.Error(str(exc)) from exc
+    except RuntimeError as exc:  # no weights for any source: a clear error, the server keeps serving
+        raise gr.Error(f"The model could not run: {exc}") from exc
     out = logic.api_payload(traj)
     out["notices"] = notices + out["notices"]
     return out
@@ -74,12 +76,12 @@ def generate(model, scheduler, steps, eta, seed, label, guidance):
         for traj in logic.stream(settings, every=every):
             xt, x0, eps = _frame_outputs(traj, traj.n - 1)
             if not traj.done:
-                yield (*_status(traj, notices), xt, x0, eps, gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1),
-                       None, gr.update(), gr.update(), gr.update())
+                yield (*_status(traj, notices), xt, x0, eps,
+                       gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1), None, gr.update(), gr.update(),
+                       gr.update())
                 continue
-            key = f"{settings.model}-{settings.scheduler}{settings.steps}-s{settings.seed}-l{settings.label}-g{settings.guidance:g}-e{settings.eta:g}"
-            gif = export_file(f"diffusion-{key}.gif", logic.gif_bytes(traj))
-            png = export_file(f"diffusion-{key}-step{traj.n - 1}.png", logic.frame_png(traj, traj.n - 1))
+            gif = export_file(_export_name(settings, ".gif"), logic.gif_bytes(traj))
+            png = export_file(_export_name(settings, f"-step{traj.n - 1}.png"), logic.frame_png(traj, traj.n - 1))
             yield (*_status(traj, notices), xt, x0, eps,
                    gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1, interactive=traj.n > 1),
                    traj, logic.final_image(traj, SIDE), gif, png)
@@ -96,12 +98,15 @@ def scrub(traj, i):
     return _frame_outputs(traj, int(i))
 
 
+def _export_name(s: logic.Settings, suffix: str) -> str:
+    """Every setting in the name: two sessions' different runs never overwrite each other's files."""
+    return f"diffusion-{s.model}-{s.scheduler}{s.steps}-s{s.seed}-l{s.label}-g{s.guidance:g}-e{s.eta:g}{suffix}"
+
+
 def frame_export(traj, i):
     if traj is None:
         return None
-    s = traj.settings
-    return export_file(f"diffusion-{s.model}-{s.scheduler}{s.steps}-s{s.seed}-l{s.label}-g{s.guidance:g}-"
-                       f"e{s.eta:g}-step{int(i)}.png", logic.frame_png(traj, int(i)))
+    return export_file(_export_name(traj.settings, f"-step{int(i)}.png"), logic.frame_png(traj, int(i)))
 
 
 def forward(kind, index, upload, schedule, t, seed):

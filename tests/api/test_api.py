@@ -288,7 +288,8 @@ def test_diffusion_caps_and_refusals(client):
     out = client.predict(steps=0, label=1, api_name="/diffusion")
     assert len(out["frames"]) == 1 and any("using 1" in n for n in out["notices"])
     for kwargs, message in (({"seed": -1}, "seed must be"), ({"label": 11}, "label must be a digit"),
-                            ({"scheduler": "euler"}, "Unknown scheduler"), ({"model": "stabilityai/sd"}, "Unknown model")):
+                            ({"scheduler": "euler"}, "Unknown scheduler"),
+                            ({"model": "stabilityai/sd"}, "Unknown model")):
         with pytest.raises(AppError, match=message):
             client.predict(api_name="/diffusion", **kwargs)
 
