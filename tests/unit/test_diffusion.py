@@ -331,3 +331,41 @@ def test_drawn_strokes_become_toy_points():
     assert sketch_points(None) is None
     run = toy2d.reverse("drawn", "ddim", 30, n=200, points=(pts - pts.mean(0)) / pts.std())
     assert run.path.shape == (31, 200, 2)
+
+
+def test_a_hub_unet_downloads_and_runs_unconditionally(monkeypatch, tmp_path):
+    """ddpm_cifar10's hub path, end to end, against a local fake hub serving a tiny random 32x32 RGB
+    UNet with google/ddpm-cifar10-32's old-style scheduler_config.json."""
+    from diffusers import UNet2DModel
+    from fakehub import FakeHub
+
+    from core import weights
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=32, in_channels=3, out_channels=3, layers_per_block=1, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4)
+    unet.save_pretrained(tmp_path / "src", safe_serialization=True)
+    repo = models.MODELS["ddpm_cifar10"].hub[0]
+    files = {(repo, name): (tmp_path / "src" / name).read_bytes()
+             for name in ("diffusion_pytorch_model.safetensors", "config.json")}
+    files[(repo, "scheduler_config.json")] = json.dumps(
+        {"_class_name": "GaussianDDPMScheduler", "beta_end": 0.02, "beta_schedule": "linear",
+         "beta_start": 0.0001, "timesteps": 1000, "variance_type": "fixed_large"}).encode()
+    monkeypatch.delenv("GLASSBOX_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    models.clear_cache()
+    weights.forget_probe()
+    try:
+        with FakeHub(files) as hub:
+            monkeypatch.setenv("HF_ENDPOINT", hub.url)
+            s, notices = logic.check(model="ddpm_cifar10", scheduler="ddim", steps=8, seed=1, label=3)
+            traj = logic.run(s)
+    finally:
+        models.clear_cache()
+        weights.forget_probe()
+    assert s.label is None and any("unconditional" in n for n in notices)
+    assert "google/ddpm-cifar10-32" in traj.model_label and "hub model" in traj.model_label and not traj.notices
+    assert traj.x_t.shape == (8, 32, 32, 3) and traj.final.shape == (32, 32, 3)
+    out = logic.api_payload(traj)
+    assert np.asarray(out["final_array"]).shape == (32, 32, 3)
