@@ -34,13 +34,19 @@ CSS = """
 EXPORT_DIR = Path(tempfile.gettempdir()) / "glassbox-exports"
 
 
-def export_file(name: str, content: bytes | str) -> str:
-    """Write a download (PNG, HTML) and return its path for a gr.DownloadButton.
+def export_file(name: str, content: bytes | str | Callable[[], bytes | str]) -> str:
+    """Write a download (PNG, HTML, GIF) and return its path for a gr.DownloadButton.
 
     Names carry a content key, so two sessions never overwrite each other's different files.
+    For that reason content may be a function: it is only called when the file is not there yet
+    (a repeated run reuses its export instead of encoding it again).
     """
     EXPORT_DIR.mkdir(parents=True, exist_ok=True)
     path = EXPORT_DIR / name
+    if callable(content):
+        if path.exists():
+            return str(path)
+        content = content()
     if isinstance(content, str):
         path.write_text(content, encoding="utf-8")
     else:

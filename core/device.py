@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 log = logging.getLogger("glassbox.device")
 
@@ -112,19 +112,40 @@ def run_with_fallback(fn: Callable[[str], T], device: str | None = None) -> Ran:
     except Exception as exc:  # noqa: BLE001 - filtered just below
         if device == "cpu" or not is_cuda_failure(exc):
             raise
-        oom = _is_oom(exc)
-        if not oom:
-            _cuda_broken.set()
-        try:
-            import torch
+        notice = _give_up_gpu(exc, device)
+        return Ran(fn("cpu"), "cpu", notice)
 
-            torch.cuda.empty_cache()
-        except Exception:  # noqa: BLE001 - the cache may be unusable after a driver error
-            pass
-        why = "GPU out of memory" if oom else f"GPU error ({type(exc).__name__})"
-        log.warning("%s on %s; retrying on cpu: %s", why, device, exc)
-        value = fn("cpu")
-        return Ran(value, "cpu", f"{why}: this result was computed on the CPU instead.")
+
+def stream_with_fallback(fn: Callable[[str], Iterator[T]], device: str | None = None) -> Iterator[Ran]:
+    """run_with_fallback for a generator: yields Ran(item, device, notice) for each item of fn(device);
+    after a GPU failure mid-stream it starts again with fn("cpu"), every item then carrying the notice."""
+    device = device or pick_device()
+    try:
+        for item in fn(device):
+            yield Ran(item, device)
+    except Exception as exc:  # noqa: BLE001 - filtered just below
+        if device == "cpu" or not is_cuda_failure(exc):
+            raise
+        notice = _give_up_gpu(exc, device)
+        for item in fn("cpu"):
+            yield Ran(item, "cpu", notice)
+
+
+def _give_up_gpu(exc: BaseException, device: str) -> str:
+    """After a CUDA failure: remember a broken driver (pick_device then says cpu), free what the GPU
+    holds, and return the notice the UI shows."""
+    oom = _is_oom(exc)
+    if not oom:
+        _cuda_broken.set()
+    try:
+        import torch
+
+        torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - the cache may be unusable after a driver error
+        pass
+    why = "GPU out of memory" if oom else f"GPU error ({type(exc).__name__})"
+    log.warning("%s on %s; retrying on cpu: %s", why, device, exc)
+    return f"{why}: this result was computed on the CPU instead."
 
 
 def reset_cuda_state() -> None:

@@ -12,17 +12,17 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 from PIL import Image
 
 from apps.diffusion import digits
+from apps.gradcam.logic import SAMPLES  # the shared gallery photos, name -> path
 from apps.diffusion.sampling import SCHEDULERS
 from core import images, models
 from core.cache import ResultCache
-from core.device import is_cuda_failure, pick_device
+from core.device import stream_with_fallback
 
 DEFAULT_MODEL = "ddpm_digits"
 MODEL_CHOICES = ["ddpm_digits", "ddpm_cifar10"]
@@ -30,7 +30,7 @@ MAX_STEPS = 1000  # every model here was trained with 1,000 timesteps; a sampler
 MAX_GUIDANCE = 20.0
 MAX_SEED = 2**32 - 1
 EPS_RANGE = 3.0  # predicted noise is shown on a fixed [-3, 3] scale so that frames compare
-MANIFEST = Path(__file__).resolve().parents[2] / "assets" / "models" / "MANIFEST.json"
+MANIFEST = models.ASSETS / "models" / "MANIFEST.json"
 FORWARD_SCHEDULES = {"linear": "linear (DDPM: beta 1e-4 to 0.02)", "cosine": "cosine (improved DDPM)"}
 
 _cache = ResultCache(maxsize=24)  # finished trajectories, keyed by every setting that changes them
@@ -195,15 +195,11 @@ def stream(settings: Settings, device: str | None = None, every: int = 1) -> Ite
     if hit is not None:
         yield hit
         return
-    device = device or pick_device()
-    try:
-        yield from _stream(settings, device, every)
-    except Exception as exc:  # noqa: BLE001 - only CUDA failures are retried, the rest re-raised
-        if device == "cpu" or not is_cuda_failure(exc):
-            raise
-        for traj in _stream(settings, "cpu", every):
-            traj.notices = [*traj.notices, f"GPU failed ({type(exc).__name__}): this run was computed on the CPU."]
-            yield traj
+    for ran in stream_with_fallback(lambda dev: _stream(settings, dev, every), device):
+        traj = ran.value
+        if ran.notice and ran.notice not in traj.notices:
+            traj.notices.append(ran.notice)
+        yield traj
 
 
 def run(settings: Settings, device: str | None = None) -> Trajectory:
@@ -270,39 +266,41 @@ def final_image(traj: Trajectory, side: int = 256) -> np.ndarray:
     return enlarge(to_uint8(traj.final), side)
 
 
+def side_by_side(tiles: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    """Equal-height display tiles (H, W) or (H, W, 3) in a row, separated by white gaps."""
+    white = np.full((tiles[0].shape[0], gap) + tiles[0].shape[2:], 255, np.uint8)
+    return np.concatenate([t for tile in tiles for t in (tile, white)][:-1], axis=1)
+
+
+def spaced_steps(n: int, count: int) -> np.ndarray:
+    """Up to `count` evenly spaced step indices 0..n-1, first and last included."""
+    return np.unique(np.linspace(0, n - 1, count).round().astype(int))
+
+
 def filmstrip(traj: Trajectory, kind: str = "x0", count: int = 8, side: int = 96) -> np.ndarray:
     """`count` evenly spaced steps side by side (plus the final sample), for comparing runs."""
     src = {"x_t": traj.x_t, "x0": traj.x0}[kind]
-    idx = np.unique(np.linspace(0, traj.n - 1, count).round().astype(int))
-    tiles = [enlarge(to_uint8(src[i]), side) for i in idx] + [enlarge(to_uint8(traj.final), side)]
-    gap = np.full((tiles[0].shape[0], 4) + tiles[0].shape[2:], 255, np.uint8)
-    return np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
+    frames = [src[i] for i in spaced_steps(traj.n, count)] + [traj.final]
+    return side_by_side([enlarge(to_uint8(f), side) for f in frames])
 
 
 def strip_labels(traj: Trajectory, count: int = 8) -> str:
-    idx = np.unique(np.linspace(0, traj.n - 1, count).round().astype(int))
-    return " → ".join(f"t={traj.timesteps[i]}" for i in idx) + " → final"
+    return " → ".join(f"t={traj.timesteps[i]}" for i in spaced_steps(traj.n, count)) + " → final"
 
 
 def frame_png(traj: Trajectory, i: int) -> bytes:
     """PNG of step i: x_t | predicted x0 | predicted noise, 256 px each."""
     xt, x0, eps, _ = frame(traj, i)
-    parts = [p if p.ndim == 3 else np.repeat(p[..., None], 3, axis=2) for p in (xt, x0, eps)]
-    gap = np.full((parts[0].shape[0], 8, 3), 255, np.uint8)
-    return images.to_png_bytes(np.concatenate([parts[0], gap, parts[1], gap, parts[2]], axis=1))
+    return images.to_png_bytes(side_by_side([xt, x0, eps], gap=8))
 
 
 def gif_bytes(traj: Trajectory, side: int = 192, max_frames: int = 100) -> bytes:
     """An animated GIF of the run: x_t (left) and predicted x0 (right) per step, then the final
     sample held for a second. Long runs (DDPM 1000) are thinned to max_frames evenly spaced steps."""
-    idx = np.unique(np.linspace(0, traj.n - 1, min(traj.n, max_frames)).round().astype(int))
-    pics = []
-    for i in [*idx, None]:
-        left = traj.final if i is None else traj.x_t[i]
-        right = traj.final if i is None else traj.x0[i]
-        a, b = enlarge(to_uint8(left), side), enlarge(to_uint8(right), side)
-        gap = np.full((a.shape[0], 8) + a.shape[2:], 255, np.uint8)
-        pics.append(Image.fromarray(np.concatenate([a, gap, b], axis=1)))
+    pairs = [(traj.x_t[i], traj.x0[i]) for i in spaced_steps(traj.n, min(traj.n, max_frames))]
+    pairs.append((traj.final, traj.final))
+    pics = [Image.fromarray(side_by_side([enlarge(to_uint8(a), side), enlarge(to_uint8(b), side)], gap=8))
+            for a, b in pairs]
     buf = io.BytesIO()
     durations = [80] * (len(pics) - 1) + [1200]
     pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], duration=durations, loop=0)
@@ -375,16 +373,25 @@ def source_image(kind: str, index: int = 0, upload: Any = None) -> np.ndarray:
         imgs, _ = digits.real_digits()
         x = digits.upsample(imgs[int(index) % len(imgs)][None])[0].permute(1, 2, 0).numpy()  # (16, 16, 1)
         return x
-    rgb = images.load_image(upload) if kind == "upload" else images.load_image(GALLERY_DIR / kind)
-    side = 64
+    if kind == "upload":
+        return _small_square(images.load_image(upload))
+    if kind not in SAMPLES:
+        raise DiffusionInputError(f"Unknown image {kind!r}. Choose digit, upload or one of: {', '.join(SAMPLES)}.")
+    return _gallery_x0(kind)
+
+
+@lru_cache(maxsize=8)
+def _gallery_x0(name: str) -> np.ndarray:
+    """Decoded once: the forward tab asks again on every move of the t slider."""
+    return _small_square(images.load_image(SAMPLES[name]))
+
+
+def _small_square(rgb: np.ndarray, side: int = 64) -> np.ndarray:
+    """Centre square at 64x64 in [-1, 1]: small enough to see individual noisy pixels."""
     h, w = rgb.shape[:2]
-    c = min(h, w)  # centre square, then 64x64: small enough to see individual noisy pixels
+    c = min(h, w)
     sq = Image.fromarray(rgb[(h - c) // 2:(h - c) // 2 + c, (w - c) // 2:(w - c) // 2 + c])
     return np.asarray(sq.resize((side, side), Image.Resampling.LANCZOS), dtype=np.float32) / 127.5 - 1
-
-
-GALLERY_DIR = Path(__file__).resolve().parents[2] / "assets" / "images"
-GALLERY = ["astronaut.png", "cat.png", "coffee.png", "flower.jpg", "rocket.jpg", "temple.jpg"]
 
 
 def add_noise(x0: np.ndarray, t: int, kind: str = "cosine", seed: int = 0) -> np.ndarray:
@@ -403,9 +410,7 @@ FORWARD_TS = (0, 50, 100, 200, 300, 500, 700, 999)
 
 def forward_strip(x0: np.ndarray, kind: str, seed: int = 0, side: int = 112) -> np.ndarray:
     """x_t at FORWARD_TS side by side (the same noise draw, so only t changes)."""
-    tiles = [enlarge(to_uint8(add_noise(x0, t, kind, seed)), side) for t in FORWARD_TS]
-    gap = np.full((tiles[0].shape[0], 4) + tiles[0].shape[2:], 255, np.uint8)
-    return np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
+    return side_by_side([enlarge(to_uint8(add_noise(x0, t, kind, seed)), side) for t in FORWARD_TS])
 
 
 def forward_stats(t: int, kind: str) -> str:

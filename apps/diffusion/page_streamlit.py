@@ -17,10 +17,6 @@ SIDE = 256
 LABELS = ["none"] + [str(d) for d in range(10)]
 
 
-def _label(choice: str) -> int | None:
-    return None if choice == "none" else int(choice)
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def toy_run(dset: str, sched: str, steps: int, typed: str) -> toy2d.ToyRun:
     """Cached per setting, so moving another tab's slider (a full-script rerun) does not recompute it."""
@@ -51,7 +47,7 @@ with tab_rev:
         label = st.selectbox("Digit to draw", LABELS, index=4, key="diff_label")
         guidance = st.slider(f"Guidance (0 = unconditional; {g0:g} reads best)", 0.0, 8.0, g0, 0.25, key="diff_g")
     try:
-        settings, notices = logic.check(model, scheduler, steps, eta, seed, _label(label), guidance)
+        settings, notices = logic.check(model, scheduler, steps, eta, seed, label, guidance)
         cached_model(settings.model)
     except USER_ERRORS as exc:
         st.error(f"⚠️ {exc}")
@@ -79,13 +75,15 @@ with tab_rev:
         show_frame(traj, i, slots)
         c1, c2, c3 = st.columns([1, 1, 1])
         c1.image(logic.final_image(traj, 160), caption="Final sample")
-        c2.download_button("⬇️ GIF of the run", logic.gif_bytes(traj), "diffusion.gif", "image/gif")
-        c3.download_button("⬇️ PNG of this step", logic.frame_png(traj, i), f"diffusion-step{i}.png", "image/png")
+        # Callables: encoded only when clicked, not on every rerun (each scrub reruns the script).
+        c2.download_button("⬇️ GIF of the run", lambda: logic.gif_bytes(traj), "diffusion.gif", "image/gif")
+        c3.download_button("⬇️ PNG of this step", lambda: logic.frame_png(traj, i), f"diffusion-step{i}.png",
+                           "image/png")
 
 with tab_fwd:
     left, right = st.columns([1, 3], gap="large")
     with left:
-        kind = st.radio("Image x₀", ["digit", *logic.GALLERY, "upload"], key="fwd_kind")
+        kind = st.radio("Image x₀", ["digit", *logic.SAMPLES, "upload"], key="fwd_kind")
         index = st.slider("Which digit", 0, 1796, 3, key="fwd_index")
         upload = st.file_uploader("Upload", type=["png", "jpg", "jpeg", "webp"], key="fwd_upload")
         schedule = st.radio("Schedule", list(logic.FORWARD_SCHEDULES), index=1,
@@ -117,7 +115,7 @@ with tab_cmp:
     if st.button("Run both (same seed and digit as the reverse tab)", key="cmp_go"):
         for k, (s, n, g) in enumerate(runs):
             try:
-                st_k, notes = logic.check(model, s, n, 0.0, seed, _label(label), g)
+                st_k, notes = logic.check(model, s, n, 0.0, seed, label, g)
                 with st.spinner(f"Run {'AB'[k]}…"):
                     tr = logic.run(st_k)
             except USER_ERRORS as exc:

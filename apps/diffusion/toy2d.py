@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
+from core.models import ASSETS
+
 DATASETS = {"moons": "two moons", "swiss_roll": "swiss roll", "drawn": "your points (exact denoiser)"}
-WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "models" / "toy2d.safetensors"
+WEIGHTS = ASSETS / "models" / "toy2d.safetensors"
 # A plain linear-beta schedule without clipping: the toy data is not confined to [-1, 1].
 SCHEDULER_CONFIG = {"num_train_timesteps": 1000, "beta_schedule": "linear", "clip_sample": False,
                     "prediction_type": "epsilon"}

@@ -36,10 +36,6 @@ def diffusion_api(seed: int = 0, scheduler: str = "ddim", steps: int = 50, eta: 
     return out
 
 
-def _label(choice) -> int | None:
-    return None if choice in (None, "", "none") else int(choice)
-
-
 def _bar(done: int, total: int) -> str:
     return f'<progress value="{done}" max="{total}" style="width:100%;height:14px"></progress>'
 
@@ -67,7 +63,7 @@ def _frame_outputs(traj: logic.Trajectory, i: int):
 def generate(model, scheduler, steps, eta, seed, label, guidance):
     """Stream the reverse process: frames appear as they are computed, then the slider scrubs the cache."""
     try:
-        settings, notices = logic.check(model, scheduler, steps, eta, seed, _label(label), guidance)
+        settings, notices = logic.check(model, scheduler, steps, eta, seed, label, guidance)
     except USER_ERRORS as exc:
         yield f"### ⚠️ {exc}", "", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
         return
@@ -80,8 +76,8 @@ def generate(model, scheduler, steps, eta, seed, label, guidance):
                        gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1), None, gr.update(), gr.update(),
                        gr.update())
                 continue
-            gif = export_file(_export_name(settings, ".gif"), logic.gif_bytes(traj))
-            png = export_file(_export_name(settings, f"-step{traj.n - 1}.png"), logic.frame_png(traj, traj.n - 1))
+            gif = export_file(_export_name(settings, ".gif"), lambda: logic.gif_bytes(traj))
+            png = frame_export(traj, traj.n - 1)
             yield (*_status(traj, notices), xt, x0, eps,
                    gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1, interactive=traj.n > 1),
                    traj, logic.final_image(traj, SIDE), gif, png)
@@ -106,7 +102,7 @@ def _export_name(s: logic.Settings, suffix: str) -> str:
 def frame_export(traj, i):
     if traj is None:
         return None
-    return export_file(_export_name(traj.settings, f"-step{int(i)}.png"), logic.frame_png(traj, int(i)))
+    return export_file(_export_name(traj.settings, f"-step{int(i)}.png"), lambda: logic.frame_png(traj, int(i)))
 
 
 def forward(kind, index, upload, schedule, t, seed):
@@ -125,7 +121,7 @@ def compare(model, seed, label, sa, na, ga, sb, nb, gb, progress=gr.Progress()):
     outs = []
     try:
         for k, (sched, n, g) in enumerate(((sa, na, ga), (sb, nb, gb))):
-            settings, notices = logic.check(model, sched, n, 0.0, seed, _label(label), g)
+            settings, notices = logic.check(model, sched, n, 0.0, seed, label, g)
             name = f"Run {'AB'[k]}: {settings.scheduler.upper()} {settings.steps} steps"
             for traj in logic.stream(settings, every=max(1, settings.steps // 20)):
                 progress((k + traj.n / settings.steps) / 2, desc=name)
@@ -225,7 +221,7 @@ def build() -> None:
                         latex_delimiters=LATEX)
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
-                    src = gr.Radio([("a real digit", "digit")] + [(n.split(".")[0], n) for n in logic.GALLERY] +
+                    src = gr.Radio([("a real digit", "digit")] + [(n, n) for n in logic.SAMPLES] +
                                    [("my upload", "upload")], value="digit", label="Image x₀")
                     index = gr.Slider(0, 1796, value=3, step=1, label="Which digit (of 1,797)")
                     upload = gr.File(label="Upload (for 'my upload')", file_types=["image"], type="filepath")

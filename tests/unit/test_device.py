@@ -57,6 +57,24 @@ def test_cuda_init_error_retries_on_cpu_and_sticks():
     device.reset_cuda_state()
 
 
+def test_a_stream_that_fails_on_the_gpu_restarts_on_cpu_and_sticks():
+    device.reset_cuda_state()
+
+    def steps(dev):
+        yield f"{dev} 1"
+        if dev == "cuda":
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        yield f"{dev} 2"
+
+    out = [(r.value, r.device, r.notice) for r in device.stream_with_fallback(steps, "cuda")]
+    assert [v for v, _, _ in out] == ["cuda 1", "cpu 1", "cpu 2"]
+    assert out[0][2] == "" and all(d == "cpu" and "GPU error" in n for _, d, n in out[1:])
+    assert device._cuda_broken.is_set()  # the same bookkeeping as run_with_fallback
+    with pytest.raises(ValueError):
+        list(device.stream_with_fallback(lambda dev: iter([int("x")]), "cuda"))
+    device.reset_cuda_state()
+
+
 def test_other_errors_are_not_swallowed():
     def fn(dev):
         raise ValueError("a real bug")

@@ -78,7 +78,7 @@ def test_forward_process_statistics_match_the_closed_form(kind, t):
 
 
 def test_forward_views_render():
-    x0 = logic.source_image("cat.png")
+    x0 = logic.source_image("cat")
     assert x0.shape == (64, 64, 3) and x0.min() >= -1 and x0.max() <= 1
     strip = logic.forward_strip(x0, "linear")
     assert strip.shape[0] == 128 and strip.shape[2] == 3  # 64 px tiles, doubled
