@@ -15,9 +15,8 @@ import traceback
 
 import gradio as gr
 
-from apps.gradio_common import footer, launch_kwargs, start_warmup
+from apps.gradio_common import footer, page_loaded, serve, start_warmup
 from apps.registry import DEMOS, Demo
-from core import models
 
 log = logging.getLogger("glassbox.hub")
 
@@ -48,7 +47,7 @@ def build_hub() -> gr.Blocks:
                     "Every demo runs offline on a laptop and names the model it runs.")
         gr.HTML(landing_html())
         md = footer()
-        demo.load(models.status_line, None, md, api_visibility="private")
+        demo.load(page_loaded, None, md, api_visibility="private")
     for d in DEMOS:
         if not d.built:
             continue
@@ -64,15 +63,14 @@ def build_hub() -> gr.Blocks:
                 page.visible = False
                 gr.HTML(_error_card(d, failed))
             md = footer()
-            demo.load(models.status_line, None, md, api_visibility="private")
+            demo.load(page_loaded, None, md, api_visibility="private")
     return demo
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     demo = build_hub()
-    demo.queue(default_concurrency_limit=2)
-    demo.launch(prevent_thread_lock=True, **launch_kwargs())
+    serve(demo)
     start_warmup([d.warmup for d in DEMOS if d.built and d.warmup])
     demo.block_thread()
 

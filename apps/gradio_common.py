@@ -1,17 +1,27 @@
-"""What every Gradio page shares: launch settings (upload cap, allowed paths), the footer, warm-up."""
+"""What every Gradio page shares: launching with bounded memory and disk, the footer, warm-up.
+
+Gradio keeps a SessionState per session hash (a copy of every component's config: about 1.3 MB
+for this hub) and, by default, up to 10,000 of them; every REST or gradio_client call is a new
+session. Left alone, a lecture's API traffic grows the server by megabytes a call. `serve()` swaps
+in SessionStore, which keeps browser tabs (marked by their page-load event) for hours but API
+one-shots only briefly, and a housekeeping thread that bounds uploads and exports on disk.
+"""
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 from typing import Callable
 
 import gradio as gr
+from gradio.state_holder import StateHolder
 
-from core import images, models
+from core import files, images, models
 from core.weights import import_ref
 
 log = logging.getLogger("glassbox.hub")
@@ -45,6 +55,7 @@ def export_file(name: str, content: bytes | str | Callable[[], bytes | str]) -> 
     path = EXPORT_DIR / name
     if callable(content):
         if path.exists():
+            path.touch()  # in use again: the housekeeper measures age from the last use
             return str(path)
         content = content()
     if isinstance(content, str):
@@ -78,6 +89,120 @@ def footer() -> gr.Markdown:
     return gr.Markdown("Checking device and models…", elem_id="gb-footer")
 
 
+def page_loaded(request: gr.Request) -> str:
+    """Every page's load event: marks the session as a browser tab (kept long), returns the footer line."""
+    if request.session_hash:
+        for store in list(_stores):  # one per running app (tests may run several); hashes are random
+            store.mark_browser(request.session_hash)
+    return models.status_line()
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        log.warning("%s=%r is not a number; using %s", name, os.environ.get(name), default)
+        return default
+
+
+class SessionStore(StateHolder):
+    """Gradio's per-session state, bounded by count and by idle time, in two classes.
+
+    Browser tabs (sessions whose page-load event ran) keep their state for GLASSBOX_SESSION_IDLE_MIN
+    minutes of idleness (default 120: a learner back from a 20-minute exercise finds the page as she
+    left it), at most GLASSBOX_MAX_SESSIONS of them. Every other session is an API call's one-shot:
+    at most 64 are kept, for at most 5 minutes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max_browser = int(_env_number("GLASSBOX_MAX_SESSIONS", 400))
+        self.browser_idle_s = _env_number("GLASSBOX_SESSION_IDLE_MIN", 120) * 60
+        self.max_other = 64
+        self.other_idle_s = 300.0
+        self.browser: set[str] = set()
+        self.evicted = 0
+
+    def mark_browser(self, session_id: str) -> None:
+        with self.lock:
+            self.browser.add(session_id)
+
+    def update(self, session_id: str) -> None:
+        with self.lock:
+            if session_id in self.session_data:
+                self.session_data.move_to_end(session_id)
+            self._evict()
+
+    def _evict(self) -> None:
+        now = datetime.datetime.now()
+        kept = {True: 0, False: 0}
+        doomed = []
+        for sid in reversed(self.session_data):  # newest first
+            is_browser = sid in self.browser
+            kept[is_browser] += 1
+            idle = (now - self.time_last_used.get(sid, now)).total_seconds()
+            limit, max_idle = (self.max_browser, self.browser_idle_s) if is_browser else (self.max_other,
+                                                                                          self.other_idle_s)
+            if kept[is_browser] > limit or idle > max_idle:
+                doomed.append(sid)
+        for sid in doomed:
+            self.session_data.pop(sid, None)
+            self.time_last_used.pop(sid, None)
+            self.browser.discard(sid)
+        self.evicted += len(doomed)
+
+
+_stores: weakref.WeakSet[SessionStore] = weakref.WeakSet()
+
+UPLOAD_MAX_AGE_S = 3 * 3600  # uploads outlive a lesson: a page's state may still point at one
+MAX_UPLOADS = 2000
+EXPORT_MAX_AGE_S = 3600
+MAX_EXPORTS = 500
+HOUSEKEEPING_EVERY_S = 60.0
+
+
+def housekeeping(demo: gr.Blocks) -> None:
+    """One pass: drop uploads and exports past their age or count."""
+    uploads = [Path(p) for p in list(demo.upload_file_set)]
+    gone = files.prune(uploads, MAX_UPLOADS, UPLOAD_MAX_AGE_S)
+    demo.upload_file_set.difference_update(str(p) for p in gone)
+    for p in gone:  # gradio keeps each upload in a folder of its own
+        try:
+            p.parent.rmdir()
+        except OSError:
+            pass
+    files.prune_dir(EXPORT_DIR, MAX_EXPORTS, EXPORT_MAX_AGE_S)
+
+
+def _housekeeper(demo: gr.Blocks, stop: threading.Event) -> None:
+    while not stop.wait(HOUSEKEEPING_EVERY_S):
+        try:
+            housekeeping(demo)
+        except Exception:  # noqa: BLE001 - housekeeping must never take the server down
+            log.exception("housekeeping failed")
+
+
+def serve(demo: gr.Blocks, **overrides):
+    """Queue and launch a Blocks app with Glassbox's settings, bounded session state and housekeeping.
+
+    Returns launch()'s (app, local_url, share_url); the server runs in the background
+    (prevent_thread_lock); call demo.block_thread() to wait on it.
+    """
+    # Handlers mostly wait for the one compute lane, which schedules fairly (short clicks first):
+    # many slots let a click reach the lane instead of queueing behind long jobs in Gradio's FIFO.
+    demo.queue(default_concurrency_limit=int(_env_number("GLASSBOX_CONCURRENCY", 32)))
+    kwargs = {**launch_kwargs(), "prevent_thread_lock": True, **overrides}
+    out = demo.launch(**kwargs)
+    store = SessionStore()
+    store.set_blocks(demo)
+    _stores.add(store)
+    demo.server_app.state_holder = store
+    stop = threading.Event()
+    threading.Thread(target=_housekeeper, args=(demo, stop), name="glassbox-housekeeping", daemon=True).start()
+    demo._glassbox_housekeeping_stop = stop  # type: ignore[attr-defined]
+    return out
+
+
 def warmup_enabled() -> bool:
     return os.environ.get("GLASSBOX_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off")
 
@@ -105,5 +230,6 @@ def launch_page(build: Callable[[], None], title: str) -> None:
     with gr.Blocks(title=title) as demo:
         build()
         md = footer()
-        demo.load(models.status_line, None, md, api_visibility="private")
-    demo.queue().launch(**launch_kwargs())
+        demo.load(page_loaded, None, md, api_visibility="private")
+    serve(demo)
+    demo.block_thread()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import models
+from core import lane, models
 
 
-@st.cache_resource(show_spinner="Loading the model (first time only)…")
-def cached_model(name: str) -> models.Loaded:
-    """One loaded model per process, shared by every session (core.models caches too; this adds
-    Streamlit's spinner and keeps the model across script reruns)."""
-    return models.load(name)
+def load_model(name: str) -> models.Loaded:
+    """The model from core's one bounded cache (shared by every session, GLASSBOX_MAX_MODELS applies),
+    loaded on the compute lane, with a spinner while that takes a moment."""
+    with st.spinner("Loading the model (first time only)…"):
+        return lane.run(lambda: models.load(name), "load_model")
 
 
 def top5_chart(top5: list[dict], height: int = 220) -> None:

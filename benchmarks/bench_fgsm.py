@@ -14,7 +14,7 @@ import time
 from common import ROOT, free_port, pct, rest_call, start, stop
 
 sys.path.insert(0, str(ROOT))
-from core import images  # noqa: E402
+from core import images, vision  # noqa: E402
 
 SAMPLE = ROOT / "assets" / "images" / "coffee.png"
 
@@ -38,8 +38,8 @@ def floor_cost(n: int) -> tuple[float, tuple[int, int]]:
 
     loaded = models.load("efficientnet_lite0", "cpu")
     rgb = images.load_image(SAMPLE)
-    size = logic.input_size(loaded.spec, rgb.shape[:2])
-    x = logic.to_tensor(logic.to_model_input(rgb, size))  # (1, 3, h, w)
+    size = vision.input_size(loaded.spec, rgb.shape[:2])
+    x = vision.to_tensor(vision.to_model_input(rgb, size))  # (1, 3, h, w)
     times = []
     for _ in range(n + 3):
         t0 = time.perf_counter()

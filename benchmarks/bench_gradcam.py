@@ -16,7 +16,7 @@ import time
 from common import ROOT, free_port, pct, rest_call, start, stop
 
 sys.path.insert(0, str(ROOT))
-from core import images  # noqa: E402
+from core import images, vision  # noqa: E402
 
 
 def variants(n: int) -> list[str]:
@@ -38,8 +38,8 @@ def bare_cost(n: int) -> tuple[float, float, tuple[int, int]]:
 
     loaded = models.load("efficientnet_lite0", "cpu")
     rgb = images.load_image(ROOT / "assets" / "images" / "cat.png")
-    size = logic.input_size(loaded.spec, rgb.shape[:2])
-    x = logic.to_tensor(logic.to_model_input(rgb, size))  # (1, 3, h, w)
+    size = vision.input_size(loaded.spec, rgb.shape[:2])
+    x = vision.to_tensor(vision.to_model_input(rgb, size))  # (1, 3, h, w)
     fb, fwd = [], []
     for _ in range(n + 3):
         t0 = time.perf_counter()

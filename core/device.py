@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
 
+from core import lane
+
 log = logging.getLogger("glassbox.device")
 
 CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -101,11 +103,16 @@ class Ran:
 
 
 def run_with_fallback(fn: Callable[[str], T], device: str | None = None) -> Ran:
-    """Call fn(device); if it fails on the GPU with an OOM or CUDA error, call fn("cpu") once.
+    """Call fn(device) on the compute lane; if it fails on the GPU with an OOM or CUDA error,
+    call fn("cpu") once.
 
     fn must fetch its model for the device it is given (core.models.load(name, device)),
     so the retry runs on a CPU copy. Other errors propagate unchanged.
     """
+    return lane.run(lambda: _run_with_fallback(fn, device), getattr(fn, "__name__", "job"))
+
+
+def _run_with_fallback(fn: Callable[[str], T], device: str | None) -> Ran:
     device = device or pick_device()
     try:
         return Ran(fn(device), device)
@@ -117,18 +124,24 @@ def run_with_fallback(fn: Callable[[str], T], device: str | None = None) -> Ran:
 
 
 def stream_with_fallback(fn: Callable[[str], Iterator[T]], device: str | None = None) -> Iterator[Ran]:
-    """run_with_fallback for a generator: yields Ran(item, device, notice) for each item of fn(device);
-    after a GPU failure mid-stream it starts again with fn("cpu"), every item then carrying the notice."""
+    """run_with_fallback for a generator, chunk by chunk on the compute lane: yields
+    Ran(item, device, notice) for each item of fn(device); after a GPU failure mid-stream it starts
+    again with fn("cpu"), every item then carrying the notice. fn may yield lane.TICK between
+    items to let the lane run a waiting request."""
+    return lane.stream(lambda: _stream_with_fallback(fn, device), getattr(fn, "__name__", "stream"))
+
+
+def _stream_with_fallback(fn: Callable[[str], Iterator[T]], device: str | None) -> Iterator[Ran]:
     device = device or pick_device()
     try:
         for item in fn(device):
-            yield Ran(item, device)
+            yield item if item is lane.TICK else Ran(item, device)
     except Exception as exc:  # noqa: BLE001 - filtered just below
         if device == "cpu" or not is_cuda_failure(exc):
             raise
         notice = _give_up_gpu(exc, device)
         for item in fn("cpu"):
-            yield Ran(item, "cpu", notice)
+            yield item if item is lane.TICK else Ran(item, "cpu", notice)
 
 
 def _give_up_gpu(exc: BaseException, device: str) -> str:

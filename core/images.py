@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.errors import UserError
+
 MAX_UPLOAD_MB = float(os.environ.get("GLASSBOX_MAX_UPLOAD_MB", "20"))
 MAX_UPLOAD_BYTES = int(MAX_UPLOAD_MB * 1024 * 1024)
 MAX_PIXELS = int(os.environ.get("GLASSBOX_MAX_PIXELS", str(50_000_000)))  # a 50 MP photo still passes
@@ -31,7 +33,7 @@ WORK_SIDE = 1024
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
-class ImageError(ValueError):
+class ImageError(UserError):
     """A bad upload. The message is shown to the user as is, so it says what to do."""
 
 
@@ -223,3 +225,10 @@ def overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray
         heat = resize_float(heat, (h, w))
     mixed = (1 - alpha) * rgb.astype(np.float32) + alpha * colorize(heat).astype(np.float32)
     return np.clip(mixed, 0, 255).round().astype(np.uint8)
+
+
+def enlarge(img: np.ndarray, side: int = 256) -> np.ndarray:
+    """Nearest-neighbour enlargement by a whole factor (longest side at most `side`, at least x1), so
+    each model pixel stays a crisp square on a projector. (H, W) or (H, W, C) in, same dtype out."""
+    k = max(1, side // max(img.shape[:2]))
+    return np.repeat(np.repeat(img, k, axis=0), k, axis=1)

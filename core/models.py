@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core import weights
+from core.errors import UserError
 
 log = logging.getLogger("glassbox.models")
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,7 +199,7 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-class UnknownModel(ValueError):
+class UnknownModel(UserError):
     pass
 
 
@@ -236,6 +238,13 @@ class Loaded:
     def labels(self) -> tuple[str, ...]:
         return labels(self.spec.labels)
 
+    @property
+    def fallback_notice(self) -> str:
+        """'X unavailable (why), running Y instead.' when a stand-in runs; '' when the asked model runs."""
+        if self.name == self.spec.name:
+            return ""
+        return f"{self.reason}, running {self.spec.title} instead."
+
     def describe(self) -> str:
         """One line for the UI: model, where it came from and why, device."""
         from core.device import describe_device
@@ -247,7 +256,11 @@ class Loaded:
         return f"{self.spec.title} · {tag}, {self.reason} · device: {device}"
 
 
+# Real modules only, keyed by (the model that runs, device): a fallback is never a second copy.
 _cache: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
+# (asked name, device) -> (stand-in name, why, when decided) for hub models that could not be had.
+_aliases: dict[tuple[str, str], tuple[str, str, float]] = {}
+ALIAS_TTL_S = 600.0  # look for the hub model again after this long (the network may be back)
 _key_locks: dict[tuple[str, str], threading.Lock] = {}
 _cache_lock = threading.Lock()
 
@@ -257,46 +270,70 @@ def max_loaded() -> int:
     return max(1, int(os.environ.get("GLASSBOX_MAX_MODELS", "4")))
 
 
-def _build(name: str, device: str) -> Loaded:
+def _build(name: str, device: str) -> Loaded | tuple[str, str]:
+    """The loaded model, or (fallback name, why) when no source has its weights."""
     spec = get_spec(name)
     found = weights.resolve(spec.name, spec.hub, spec.bundled, spec.hub_extra)
     if found.path is None:
         if not spec.fallback:
             raise RuntimeError(f"No weights for {spec.title}: {found.reason}.")
-        inner = load(spec.fallback, device)
-        why = f"{spec.title} unavailable ({found.reason})"
-        log.warning("%s: running %s instead", why, inner.spec.title)
-        return Loaded(name, inner.spec, inner.module, inner.device, inner.source, why, inner.lock)
+        return spec.fallback, f"{spec.title} unavailable ({found.reason})"
     module = weights.import_ref(spec.builder)(spec, found.path)
     module = module.to(device).eval()
     log.info("loaded %s from %s on %s", name, found.source, device)
     return Loaded(name, spec, module, device, found.source, found.reason)
 
 
+def _view(name: str, inner: Loaded, why: str) -> Loaded:
+    """What a caller who asked for `name` gets when a stand-in runs: the stand-in's module, honestly labelled."""
+    return Loaded(name, inner.spec, inner.module, inner.device, inner.source, why, inner.lock)
+
+
+def _lookup(key: tuple[str, str]) -> Loaded | tuple[str, str] | None:
+    """Under _cache_lock: the cached model, a live alias (stand-in name, why), or None."""
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    alias = _aliases.get(key)
+    if alias is not None and time.monotonic() - alias[2] < ALIAS_TTL_S:
+        return alias[0], alias[1]
+    return None
+
+
 def load(name: str, device: str | None = None) -> Loaded:
-    """The model `name` on `device` (default: pick_device()). Loads once, even under concurrent first calls."""
+    """The model `name` on `device` (default: pick_device()). Loads once, even under concurrent first calls.
+
+    When `name` cannot be had, its fallback runs: the cache holds that model once, under its own name,
+    and the caller gets a view that says which model runs and why.
+    """
     from core.device import pick_device
 
     get_spec(name)  # unknown names fail fast, before any lock or import
     device = device or pick_device()
     key = (name, device)
     with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-        key_lock = _key_locks.setdefault(key, threading.Lock())
-    with key_lock:  # the second of two concurrent first calls waits here, then finds it cached
-        with _cache_lock:
-            if key in _cache:
-                _cache.move_to_end(key)
-                return _cache[key]
-        loaded = _build(name, device)
-        with _cache_lock:
-            _cache[key] = loaded
-            while len(_cache) > max_loaded():
-                old, _ = _cache.popitem(last=False)
-                log.info("evicted %s from the model cache", old)
-        return loaded
+        found = _lookup(key)
+        if found is None:
+            key_lock = _key_locks.setdefault(key, threading.Lock())
+    if found is None:
+        with key_lock:  # the second of two concurrent first calls waits here, then finds it cached
+            with _cache_lock:
+                found = _lookup(key)
+            if found is None:
+                found = _build(name, device)
+                with _cache_lock:
+                    if isinstance(found, tuple):
+                        _aliases[key] = (*found, time.monotonic())
+                    else:
+                        _cache[key] = found
+                        while len(_cache) > max_loaded():
+                            old, _ = _cache.popitem(last=False)
+                            log.info("evicted %s from the model cache", old)
+    if isinstance(found, tuple):
+        stand_in, why = found
+        log.info("%s: running %s instead", why, stand_in)
+        return _view(name, load(stand_in, device), why)
+    return found
 
 
 def loaded_names() -> list[str]:
@@ -308,6 +345,7 @@ def clear_cache() -> None:
     """For tests: drop every loaded model."""
     with _cache_lock:
         _cache.clear()
+        _aliases.clear()
         _key_locks.clear()
 
 

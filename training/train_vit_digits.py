@@ -54,7 +54,7 @@ def evaluate(model: ImageClassifier, n_test: int = 1000, n_box: int = 200) -> di
     patch = bb.patch_embed.patch_size[0]
     for k in range(n_box):
         att, _ = logic.attentions(loaded, to_x(imgs[k:k + 1]))
-        r = logic.rollout(att)[0, 1:].reshape(rows, cols)
+        r = logic.rollout(att)[-1][0, 1:].reshape(rows, cols)
         pr, pc = np.unravel_index(r.argmax(), r.shape)
         cx, cy = (pc + 0.5) * patch, (pr + 0.5) * patch
         x0, y0, x1, y1 = boxes[k]

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core import images, models
+from core import api, images, models
 from core.cache import ResultCache
 from core.device import run_with_fallback
+from core.errors import UserError
+from core.rollout import rollout
 
 DEFAULT_MODEL = "minilm"
 MODEL_CHOICES = ["minilm", "bert", "distilgpt2"]
@@ -32,7 +34,7 @@ PRESETS = {
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-class AttentionInputError(ValueError):
+class AttentionInputError(UserError):
     """Empty text, a pair on a causal model, a bad layer/head: the message says what would work."""
 
 
@@ -96,8 +98,7 @@ def attend(text: str, model: str = DEFAULT_MODEL, text_pair: str | None = None,
         return hit
     ran = run_with_fallback(lambda dev: _attend(text, spec.name, pair, dev), device)
     result: AttentionResult = ran.value  # type: ignore[assignment]
-    if ran.notice:
-        result.notices.append(ran.notice)
+    result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
     _cache.put(key, result)
     return result
 
@@ -145,32 +146,13 @@ def _attend(text: str, model: str, pair: str | None, device: str) -> AttentionRe
     if n_unk:
         result.notices.append(f"{n_unk} token(s) are {unk}: the vocabulary has no piece for them (emoji, rare scripts).")
     if loaded.name != loaded.spec.name:
-        result.notices.append(loaded.reason + (" — the causal comparison needs DistilGPT-2." if
-                                               models.get_spec(loaded.name).preprocessing.get("causal") else ""))
+        result.notices.append(loaded.fallback_notice + (" The causal comparison needs DistilGPT-2." if
+                                                        models.get_spec(loaded.name).preprocessing.get("causal") else ""))
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
     return result
 
 
 # --- derived quantities -----------------------------------------------------------------------
-
-def rollout(att: np.ndarray) -> np.ndarray:
-    """Attention rollout (Abnar & Zuidema 2020): (layers, heads, T, T) -> (layers, T, T).
-
-    Each layer's head-mean is mixed half-and-half with the identity (the residual path
-    carries the token itself forward), rows renormalised, and the layers multiplied:
-    R_l = A_l R_{l-1}. Row i of R_l says how much each input token reaches token i by layer l.
-    """
-    layers, _, t, _ = att.shape
-    eye = np.eye(t, dtype=np.float64)
-    out = np.empty((layers, t, t), dtype=np.float64)
-    r = eye
-    for layer in range(layers):
-        a = 0.5 * att[layer].mean(0).astype(np.float64) + 0.5 * eye  # (T, T)
-        a /= a.sum(-1, keepdims=True)
-        r = a @ r
-        out[layer] = r
-    return out.astype(np.float32)
-
 
 def head_stats(att: np.ndarray) -> dict[str, np.ndarray]:
     """Per head: mean entropy of its rows (nats) and mean attention distance (in tokens). Both (layers, heads)."""
@@ -304,20 +286,15 @@ def figure_html(fig) -> str:
     return fig.to_html(include_plotlyjs=True, full_html=True)
 
 
-def api_payload(result: AttentionResult) -> dict:
-    """The JSON the /attention endpoint returns (documented in the README)."""
-    return {
-        "model": result.model,
-        "model_label": result.model_label,
-        "device": result.device,
-        "offline": bool(result.offline),
+def api_payload(result: AttentionResult, clock: api.Clock) -> dict:
+    """The JSON the /attention endpoint returns (documented in the README): the common header, then these."""
+    return api.respond(result, {
         "causal": result.causal,
         "tokens": result.tokens,
         # float64 before rounding keeps the JSON short (float32 values print with ~17 digits)
         "attentions": np.round(result.attentions.astype(np.float64), 5).tolist(),
         "truncated": result.truncated,
-        "notices": result.notices,
-    }
+    }, clock, result.notices)
 
 
 def warmup() -> None:

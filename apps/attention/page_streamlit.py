@@ -7,11 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from apps.attention import logic
-from apps.streamlit_common import cached_model
+from apps.streamlit_common import load_model
 from core import models
+from core.errors import UserError
 
 HERE = Path(__file__).parent
-USER_ERRORS = (logic.AttentionInputError, models.UnknownModel)
 
 
 
@@ -27,9 +27,9 @@ with c1:
     pair = st.text_input("Second sentence (optional; bidirectional models only)", key="at_pair")
 
 try:
-    cached_model(model)
+    load_model(model)
     r = logic.attend(text, model, pair or None)
-except USER_ERRORS as exc:
+except UserError as exc:
     st.error(f"⚠️ {exc}")
     st.stop()
 st.markdown(f"**Model:** {r.model_label}")

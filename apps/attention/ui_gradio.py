@@ -9,19 +9,22 @@ import gradio as gr
 
 from apps.attention import logic
 from apps.gradio_common import explainer, export_file
-from core import models
+from core import api, models
+from core.errors import UserError
 
 HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 MEAN = "mean over heads"
-USER_ERRORS = (logic.AttentionInputError, models.UnknownModel)
 
 
 def attention_api(text: str, model: str = logic.DEFAULT_MODEL, text_pair: str | None = None) -> dict:
     """Attention weights of every layer and head. See the README for the returned fields."""
+    clock = api.Clock()
     try:
-        return logic.api_payload(logic.attend(text, model or logic.DEFAULT_MODEL, text_pair))
-    except USER_ERRORS as exc:
+        result = logic.attend(text, model or logic.DEFAULT_MODEL, text_pair)
+        clock.lap("model")
+        return logic.api_payload(result, clock)
+    except UserError as exc:
         raise gr.Error(str(exc)) from exc
 
 
@@ -59,7 +62,7 @@ def make_html(r: logic.AttentionResult | None, layer, head_choice):
 def run(text, pair, model, layer, head_choice, token):
     try:
         r = logic.attend(text, model, pair or None)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         return (f"### ⚠️ {exc}", None, gr.update(), gr.update(), gr.update(), None, None, *((None,) * 5))
     status = [f"**Model:** {r.model_label}",
               f"{len(r.tokens)} tokens · {r.n_layers} layers × {r.n_heads} heads · "

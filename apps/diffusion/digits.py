@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from core.digits import real_digits  # the data, loaded once for every demo
+
 SIZE = 16  # model resolution: the 8x8 digits upsampled 2x (bilinear)
 NUM_CLASSES = 10
 NULL_LABEL = NUM_CLASSES  # the "no label" class used for label dropout and unconditional passes
@@ -37,15 +39,6 @@ SCHEDULER_CONFIG = {
     "clip_sample": True,
     "clip_sample_range": 1.0,
 }
-
-
-@lru_cache(maxsize=1)
-def real_digits() -> tuple[np.ndarray, np.ndarray]:
-    """All 1,797 scikit-learn digits as (N, 8, 8) floats in [0, 1] and their labels (N,)."""
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    return (d.images / 16.0).astype(np.float32), d.target.astype(np.int64)
 
 
 def upsample(images: np.ndarray):

@@ -18,11 +18,13 @@ import numpy as np
 from PIL import Image
 
 from apps.diffusion import digits
-from apps.gradcam.logic import SAMPLES  # the shared gallery photos, name -> path
 from apps.diffusion.sampling import SCHEDULERS
-from core import images, models
+from core import api, images, lane, models
 from core.cache import ResultCache
 from core.device import stream_with_fallback
+from core.errors import UserError
+from core.images import enlarge
+from core.vision import SAMPLES  # the shared gallery photos, name -> path
 
 DEFAULT_MODEL = "ddpm_digits"
 MODEL_CHOICES = ["ddpm_digits", "ddpm_cifar10"]
@@ -36,7 +38,7 @@ FORWARD_SCHEDULES = {"linear": "linear (DDPM: beta 1e-4 to 0.02)", "cosine": "co
 _cache = ResultCache(maxsize=24)  # finished trajectories, keyed by every setting that changes them
 
 
-class DiffusionInputError(ValueError):
+class DiffusionInputError(UserError):
     """A setting no sampler can use; the message says what would work."""
 
 
@@ -137,6 +139,8 @@ class Trajectory:
     settings: Settings
     model_label: str = ""
     device: str = "cpu"
+    model: str = ""  # the name of the model that ran (the stand-in's when the asked one was unavailable)
+    offline: bool = True
     timesteps: list[int] = field(default_factory=list)
     x_t: np.ndarray | None = None
     x0: np.ndarray | None = None
@@ -171,12 +175,6 @@ def to_uint8(x: np.ndarray, kind: str = "x") -> np.ndarray:
     return out[..., 0] if out.shape[-1] == 1 else out
 
 
-def enlarge(img: np.ndarray, side: int = 256) -> np.ndarray:
-    """Nearest-neighbour enlargement so each model pixel stays a crisp square on a projector."""
-    k = max(1, round(side / max(img.shape[:2])))
-    return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
-
-
 def _key(s: Settings) -> tuple:
     return (s.model, s.scheduler, s.steps, round(s.eta, 6), s.seed, s.label, round(s.guidance, 6))
 
@@ -199,6 +197,8 @@ def stream(settings: Settings, device: str | None = None, every: int = 1) -> Ite
         traj = ran.value
         if ran.notice and ran.notice not in traj.notices:
             traj.notices.append(ran.notice)
+        if traj.done:
+            _cache.put(_key(settings), traj)  # after its last change: a cached run is never changed again
         yield traj
 
 
@@ -218,12 +218,9 @@ def _stream(s: Settings, device: str, every: int) -> Iterator[Trajectory]:
 
     loaded = models.load(s.model, device)
     dm = loaded.module  # core.loaders.DiffusionModel
-    notices = []
-    if loaded.name != loaded.spec.name:
-        notices.append(f"{models.MODELS[s.model].title} is not available here, so the offline digits model runs "
-                       f"instead ({loaded.reason}).")
     label = s.label if dm.null_label is not None else None
-    traj = Trajectory(s, loaded.describe(), loaded.device, notices=notices)
+    traj = Trajectory(s, loaded.describe(), loaded.device, model=loaded.spec.name, offline=loaded.offline,
+                      notices=[loaded.fallback_notice] if loaded.fallback_notice else [])
     shape = (1, dm.channels, dm.size, dm.size)
     scheduler = sampling.make_scheduler(s.scheduler, dm.scheduler_config)
     x, generator = sampling.initial_noise(shape, s.seed)  # (1, C, H, W) on the CPU, as diffusers draws it
@@ -244,11 +241,12 @@ def _stream(s: Settings, device: str, every: int) -> Iterator[Trajectory]:
             traj.seconds = busy
             yield traj
             t0 = time.perf_counter()
+        else:
+            yield lane.TICK  # a chunk boundary: a waiting click may run before the next step
         last = step
     traj.x_t, traj.x0, traj.eps = (np.stack(v).astype(np.float16) for v in (xs, x0s, epss))  # (N, H, W, C)
     traj.final = last.x_next[0].permute(1, 2, 0).clamp(-1, 1).float().cpu().numpy()  # (H, W, C)
     traj.seconds = busy + time.perf_counter() - t0
-    _cache.put(_key(s), traj)
     yield traj
 
 
@@ -307,13 +305,12 @@ def gif_bytes(traj: Trajectory, side: int = 192, max_frames: int = 100) -> bytes
     return buf.getvalue()
 
 
-def api_payload(traj: Trajectory) -> dict:
-    """The /diffusion answer: images at model resolution as PNG data URLs, plus the final array."""
+def api_payload(traj: Trajectory, clock: api.Clock, notices: list[str] = ()) -> dict:
+    """The /diffusion answer: the common header, then images at model resolution as PNG data URLs
+    and the final array."""
     final = _to_unit(traj.final)  # (H, W, C) in [0, 1]
     final_array = final[..., 0] if traj.grayscale else final
-    return {
-        "model": traj.model_label,
-        "device": traj.device,
+    return api.respond(traj, {
         "settings": {"scheduler": traj.settings.scheduler, "steps": traj.settings.steps, "eta": traj.settings.eta,
                      "seed": traj.settings.seed, "label": traj.settings.label, "guidance": traj.settings.guidance},
         "timesteps": list(traj.timesteps),
@@ -322,8 +319,7 @@ def api_payload(traj: Trajectory) -> dict:
         "final": images.to_data_url(to_uint8(traj.final)),
         "final_array": np.round(final_array, 4).tolist(),
         "seconds": round(traj.seconds, 3),
-        "notices": list(traj.notices),
-    }
+    }, clock, [*notices, *traj.notices])
 
 
 # ---------------------------------------------------------------- forward process
@@ -332,10 +328,14 @@ def api_payload(traj: Trajectory) -> dict:
 @lru_cache(maxsize=4)
 def noise_schedule(kind: str):
     """A diffusers DDPMScheduler with the linear or cosine beta schedule (1,000 steps)."""
-    from diffusers import DDPMScheduler
-
     if kind not in FORWARD_SCHEDULES:
         raise DiffusionInputError(f"Unknown schedule {kind!r}. Choose one of: {', '.join(FORWARD_SCHEDULES)}.")
+    return lane.run(lambda: _make_schedule(kind), "noise_schedule")
+
+
+def _make_schedule(kind: str):
+    from diffusers import DDPMScheduler
+
     return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2" if kind == "cosine" else "linear")
 
 
@@ -371,8 +371,8 @@ def source_image(kind: str, index: int = 0, upload: Any = None) -> np.ndarray:
     """The forward process's x0 in [-1, 1], (H, W, C): a real digit (16x16), a gallery photo or an upload (64x64)."""
     if kind == "digit":
         imgs, _ = digits.real_digits()
-        x = digits.upsample(imgs[int(index) % len(imgs)][None])[0].permute(1, 2, 0).numpy()  # (16, 16, 1)
-        return x
+        x = lane.run(lambda: digits.upsample(imgs[int(index) % len(imgs)][None]))  # (1, 1, 16, 16)
+        return x[0].permute(1, 2, 0).numpy()  # (16, 16, 1)
     if kind == "upload":
         return _small_square(images.load_image(upload))
     if kind not in SAMPLES:
@@ -396,21 +396,27 @@ def _small_square(rgb: np.ndarray, side: int = 64) -> np.ndarray:
 
 def add_noise(x0: np.ndarray, t: int, kind: str = "cosine", seed: int = 0) -> np.ndarray:
     """q(x_t | x0) in one jump: sqrt(alpha-bar_t) x0 + sqrt(1 - alpha-bar_t) eps (diffusers' add_noise)."""
+    schedule = noise_schedule(kind)
+    return lane.run(lambda: _add_noise(x0, t, schedule, seed), "add_noise")
+
+
+def _add_noise(x0: np.ndarray, t: int, schedule, seed: int) -> np.ndarray:
     import torch
 
     t = int(min(max(int(t), 0), 999))
     x = torch.from_numpy(np.ascontiguousarray(x0, dtype=np.float32)).permute(2, 0, 1)[None]  # (1, C, H, W)
     noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(int(seed)))
-    out = noise_schedule(kind).add_noise(x, noise, torch.tensor([t]))  # (1, C, H, W)
+    out = schedule.add_noise(x, noise, torch.tensor([t]))  # (1, C, H, W)
     return out[0].permute(1, 2, 0).numpy()
 
 
 FORWARD_TS = (0, 50, 100, 200, 300, 500, 700, 999)
 
 
-def forward_strip(x0: np.ndarray, kind: str, seed: int = 0, side: int = 112) -> np.ndarray:
+def forward_strip(x0: np.ndarray, kind: str, seed: int = 0, side: int = 128) -> np.ndarray:
     """x_t at FORWARD_TS side by side (the same noise draw, so only t changes)."""
-    return side_by_side([enlarge(to_uint8(add_noise(x0, t, kind, seed)), side) for t in FORWARD_TS])
+    noisy = lane.run(lambda: [add_noise(x0, t, kind, seed) for t in FORWARD_TS], "forward_strip")
+    return side_by_side([enlarge(to_uint8(x), side) for x in noisy])
 
 
 def forward_stats(t: int, kind: str) -> str:

@@ -8,11 +8,11 @@ import streamlit as st
 
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
-from apps.streamlit_common import cached_model
-from core import images, models
+from apps.streamlit_common import load_model
+from core import models
+from core.errors import UserError
 
 HERE = Path(__file__).parent
-USER_ERRORS = (logic.DiffusionInputError, models.UnknownModel, images.ImageError, toy2d.ToyInputError)
 SIDE = 256
 LABELS = ["none"] + [str(d) for d in range(10)]
 
@@ -48,8 +48,8 @@ with tab_rev:
         guidance = st.slider(f"Guidance (0 = unconditional; {g0:g} reads best)", 0.0, 8.0, g0, 0.25, key="diff_g")
     try:
         settings, notices = logic.check(model, scheduler, steps, eta, seed, label, guidance)
-        cached_model(settings.model)
-    except USER_ERRORS as exc:
+        load_model(settings.model)
+    except UserError as exc:
         st.error(f"⚠️ {exc}")
         st.stop()
     with right:
@@ -92,7 +92,7 @@ with tab_fwd:
     with right:
         try:
             x0 = logic.source_image(kind, index, upload.getvalue() if upload is not None else None)
-        except USER_ERRORS as exc:
+        except UserError as exc:
             st.error(f"⚠️ {exc}")
         else:
             st.markdown(logic.forward_stats(t, schedule))
@@ -118,7 +118,7 @@ with tab_cmp:
                 st_k, notes = logic.check(model, s, n, 0.0, seed, label, g)
                 with st.spinner(f"Run {'AB'[k]}…"):
                     tr = logic.run(st_k)
-            except USER_ERRORS as exc:
+            except UserError as exc:
                 st.error(f"⚠️ {exc}")
                 continue
             st.markdown(f"**Run {'AB'[k]}: {st_k.describe()}** · {tr.seconds:.2f} s")
@@ -135,7 +135,7 @@ with tab_toy:
         try:
             with st.spinner("Denoising the cloud…"):
                 run = toy_run(dset, tsched, tsteps, typed)
-        except USER_ERRORS as exc:
+        except UserError as exc:
             st.error(f"⚠️ {exc}")
         else:
             st.plotly_chart(toy2d.figure(run, toy2d.DATASETS[dset]), width="stretch")

@@ -20,6 +20,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from core import lane
+from core.errors import UserError
 from core.models import ASSETS
 
 DATASETS = {"moons": "two moons", "swiss_roll": "swiss roll", "drawn": "your points (exact denoiser)"}
@@ -31,7 +33,7 @@ MAX_POINTS = 2000
 HIDDEN = 128
 
 
-class ToyInputError(ValueError):
+class ToyInputError(UserError):
     pass
 
 
@@ -141,7 +143,12 @@ class ToyRun:
 
 def reverse(name: str, scheduler: str = "ddim", steps: int = 50, n: int = 500, seed: int = 0,
             points: np.ndarray | None = None) -> ToyRun:
-    """Denoise n Gaussian points with a diffusers scheduler and the dataset's noise predictor."""
+    """Denoise n Gaussian points with a diffusers scheduler and the dataset's noise predictor
+    (on the compute lane, like all torch work)."""
+    return lane.run(lambda: _reverse(name, scheduler, steps, n, seed, points), "toy2d")
+
+
+def _reverse(name: str, scheduler: str, steps: int, n: int, seed: int, points: np.ndarray | None) -> ToyRun:
     import torch
 
     from apps.diffusion import sampling

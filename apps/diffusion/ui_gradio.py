@@ -10,13 +10,13 @@ import numpy as np
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
 from apps.gradio_common import LATEX, explainer, export_file
-from core import images, models
+from core import api, models
+from core.errors import UserError
 
 HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 SCHED_LABELS = [(v, k) for k, v in SCHEDULERS.items()]
 LABEL_CHOICES = [("none (unconditional)", "none")] + [(str(d), str(d)) for d in range(10)]
-USER_ERRORS = (logic.DiffusionInputError, models.UnknownModel, images.ImageError, toy2d.ToyInputError)
 SIDE = 256  # display size of one 16x16 or 32x32 frame (nearest-neighbour, crisp on a projector)
 
 
@@ -24,16 +24,16 @@ def diffusion_api(seed: int = 0, scheduler: str = "ddim", steps: int = 50, eta: 
                   label: int | None = None, guidance: float | None = None,
                   model: str = logic.DEFAULT_MODEL) -> dict:
     """A whole reverse-diffusion trajectory: every x_t and predicted x0, and the final sample. See the README."""
+    clock = api.Clock()
     try:
         settings, notices = logic.check(model, scheduler, steps, eta, seed, label, guidance)
         traj = logic.run(settings)
-    except USER_ERRORS as exc:
+        clock.lap("model")
+    except UserError as exc:
         raise gr.Error(str(exc)) from exc
     except RuntimeError as exc:  # no weights for any source: a clear error, the server keeps serving
         raise gr.Error(f"The model could not run: {exc}") from exc
-    out = logic.api_payload(traj)
-    out["notices"] = notices + out["notices"]
-    return out
+    return logic.api_payload(traj, clock, notices)
 
 
 def _bar(done: int, total: int) -> str:
@@ -64,7 +64,7 @@ def generate(model, scheduler, steps, eta, seed, label, guidance):
     """Stream the reverse process: frames appear as they are computed, then the slider scrubs the cache."""
     try:
         settings, notices = logic.check(model, scheduler, steps, eta, seed, label, guidance)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         yield f"### ⚠️ {exc}", "", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
         return
     every = max(1, settings.steps // 25)  # ~25 screen updates per run whatever the step count
@@ -81,7 +81,7 @@ def generate(model, scheduler, steps, eta, seed, label, guidance):
             yield (*_status(traj, notices), xt, x0, eps,
                    gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1, interactive=traj.n > 1),
                    traj, logic.final_image(traj, SIDE), gif, png)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         yield f"### ⚠️ {exc}", "", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
     except RuntimeError as exc:  # a model that cannot load: say so, keep serving
         yield (f"### ⚠️ The model could not run: {exc}", "", gr.update(), gr.update(), gr.update(), gr.update(),
@@ -109,7 +109,7 @@ def forward(kind, index, upload, schedule, t, seed):
     try:
         x0 = logic.source_image(kind, int(index), upload)
         xt = logic.add_noise(x0, int(t), schedule, int(seed))
-    except USER_ERRORS as exc:
+    except UserError as exc:
         return f"### ⚠️ {exc}", None, None, None, gr.update()
     return (logic.forward_stats(int(t), schedule), logic.enlarge(logic.to_uint8(x0), SIDE),
             logic.enlarge(logic.to_uint8(xt), SIDE), logic.forward_strip(x0, schedule, int(seed)),
@@ -128,7 +128,7 @@ def compare(model, seed, label, sa, na, ga, sb, nb, gb, progress=gr.Progress()):
             text = (f"**Run {'AB'[k]}: {settings.describe()}** · {traj.seconds:.2f} s"
                     + "".join(f"\n\n⚠️ {m}" for m in notices + traj.notices))
             outs += [text, logic.filmstrip(traj), logic.strip_labels(traj)]
-    except USER_ERRORS as exc:
+    except UserError as exc:
         return f"### ⚠️ {exc}", None, "", "", None, ""
     return tuple(outs)
 
@@ -164,7 +164,7 @@ def toy(dataset, sketch, typed, scheduler, steps, seed, progress=gr.Progress()):
                 points = toy2d.parse_points(typed)
         progress(0.1, desc="Denoising the cloud")
         run = toy2d.reverse(dataset, scheduler, int(steps), n=500, seed=int(seed), points=points)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         return f"### ⚠️ {exc}", None
     d_end = toy2d.distance_to_data(run.path[-1], run.data)
     d_start = toy2d.distance_to_data(run.path[0], run.data)

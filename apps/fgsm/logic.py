@@ -4,7 +4,8 @@ Pure: no gradio, no streamlit. The attack works in pixel space [0, 1]: the model
 wrapper (core.loaders.ImageClassifier) normalises inside, so epsilon means what a
 learner thinks it means (4/255 = four grey levels per channel), and the adversarial
 image is clipped to valid pixels and rounded to uint8 before anything is reported.
-Image preparation, class lookup and Grad-CAM come from apps.gradcam.logic.
+Image preparation and class look-up come from core.vision; "explain the attack" calls the
+Grad-CAM demo's public explain() (the one deliberate link between two demos).
 """
 
 from __future__ import annotations
@@ -17,21 +18,22 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageFilter
 
-from apps.gradcam import logic as cam_logic
-from core import images, models
+from apps.gradcam.logic import explain as gradcam_explain
+from core import api, images, lane, models
 from core.cache import ResultCache
 from core.device import run_with_fallback
+from core.errors import UserError
+from core.vision import SAMPLES, as_rgb, find_class, image_key, input_size, to_model_input, to_tensor, top5
 
-DEFAULT_MODEL = cam_logic.DEFAULT_MODEL
-MODEL_CHOICES = cam_logic.MODEL_CHOICES
-SAMPLES = cam_logic.SAMPLES
+DEFAULT_MODEL = "efficientnet_lite0"
+MODEL_CHOICES = ["efficientnet_lite0", "resnet50", "vit_b16"]
 ATTACKS = {"fgsm": "FGSM (one step)", "bim": "BIM (iterative)", "pgd": "PGD (iterative, random start)"}
 EPS_MAX = 32.0  # in 1/255 units
 STEPS_MAX = 100
 CURVE_EPS = (0, 1, 2, 4, 8, 16)
 
 
-class AttackInputError(ValueError):
+class AttackInputError(UserError):
     """Bad epsilon, attack, steps or target: the message says what would work."""
 
 
@@ -158,11 +160,6 @@ def probs_of(module, batch_u8: list[np.ndarray], device: str) -> np.ndarray:
         return module(x).softmax(-1).cpu().numpy()
 
 
-def _top5_np(p: np.ndarray, names) -> list[dict]:
-    idx = np.argsort(p)[::-1][:5]
-    return [{"index": int(i), "label": names[int(i)], "prob": round(float(p[i]), 6)} for i in idx]
-
-
 _cache = ResultCache(32)  # results by input and settings: re-asking costs nothing
 
 
@@ -175,20 +172,18 @@ def attack(image, model: str = DEFAULT_MODEL, epsilon=4.0, attack: str = "fgsm",
     eps = check_epsilon(epsilon)
     n_steps, steps_note = check_steps(attack_name, steps)
     spec = models.get_spec(model or DEFAULT_MODEL)
-    rgb = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 \
-        and image.shape[2] == 3 else images.load_image(image)
+    if spec.name not in MODEL_CHOICES:
+        raise AttackInputError(f"{spec.name} is not an image classifier. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    rgb = as_rgb(image)
     if isinstance(target, str) and not target.strip():
         target = None
-    key = (cam_logic.image_key(rgb), spec.name, eps, attack_name, n_steps, str(target), device or "", seed)
+    key = (image_key(rgb), spec.name, eps, attack_name, n_steps, str(target), device or "", seed)
     hit = _cache.get(key)
     if hit is not None:
         return hit
     ran = run_with_fallback(lambda dev: _attack(rgb, spec.name, eps, attack_name, n_steps, target, dev, seed), device)
     result: AttackResult = ran.value  # type: ignore[assignment]
-    if steps_note:
-        result.notices.append(steps_note)
-    if ran.notice:
-        result.notices.append(ran.notice)
+    result.notices = api.unique([steps_note, ran.notice, *result.notices])  # before caching: never changed after
     _cache.put(key, result)
     return result
 
@@ -197,11 +192,11 @@ def _attack(rgb, model, eps, attack_name, steps, target, device, seed) -> Attack
     t0 = time.perf_counter()
     loaded = models.load(model, device)
     names = loaded.labels
-    original = cam_logic.to_model_input(rgb, cam_logic.input_size(loaded.spec, rgb.shape[:2]))  # (h, w, 3) uint8
-    x = cam_logic.to_tensor(original, loaded.device)  # (1, 3, h, w) in [0, 1], exactly original / 255
+    original = to_model_input(rgb, input_size(loaded.spec, rgb.shape[:2]))  # (h, w, 3) uint8
+    x = to_tensor(original, loaded.device)  # (1, 3, h, w) in [0, 1], exactly original / 255
     target_idx = None
     if target is not None:
-        found = cam_logic.find_class(target, names)
+        found = find_class(target, names)
         if isinstance(found, list):
             raise AttackInputError(f"{target!r} matches several classes ("
                                    + ", ".join(names[i] for i in found[:6]) + "); be more specific.")
@@ -218,7 +213,7 @@ def _attack(rgb, model, eps, attack_name, steps, target, device, seed) -> Attack
             p_orig = clean_logits.softmax(-1)[0].cpu().numpy()  # x is exactly original / 255
             p_adv = probs_of(loaded.module, [adversarial], loaded.device)[0]
             label = int(p_orig.argmax())
-            x_q = cam_logic.to_tensor(adversarial, loaded.device)  # (1, 3, h, w)
+            x_q = to_tensor(adversarial, loaded.device)  # (1, 3, h, w)
             # Did rounding to 8 bits change the image? Only then is the float result worth a forward pass.
             float_top1 = int(p_adv.argmax()) if torch.allclose(x_q, x_adv, atol=1e-6) \
                 else int(loaded.module(x_adv).argmax(-1))
@@ -227,13 +222,12 @@ def _attack(rgb, model, eps, attack_name, steps, target, device, seed) -> Attack
         attack=attack_name, epsilon=eps, steps=steps,
         target=None if target_idx is None else {"index": target_idx, "label": names[target_idx]},
         original=original, adversarial=adversarial,
-        orig_top5=_top5_np(p_orig, names), adv_top5=_top5_np(p_adv, names),
+        orig_top5=top5(p_orig, names), adv_top5=top5(p_adv, names),
         orig_probs=p_orig, adv_probs=p_adv, float_flipped=float_top1 != label,
     )
     if result.float_flipped and not result.flipped:
         result.notices.append("The attack flipped the label in floating point, but rounding to 8-bit pixels undid it.")
-    if loaded.name != loaded.spec.name:
-        result.notices.append(loaded.reason)
+    result.notices.append(loaded.fallback_notice)
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
     return result
 
@@ -258,6 +252,10 @@ def bit_depth(rgb: np.ndarray, bits: int) -> np.ndarray:
 
 def defend(result: AttackResult, jpeg_quality: int = 75, blur_sigma: float = 1.0, bits: int = 4) -> list[dict]:
     """Classify the adversarial image after each input transformation: does the clean label come back?"""
+    return lane.run(lambda: _defend(result, jpeg_quality, blur_sigma, bits), "defend")
+
+
+def _defend(result: AttackResult, jpeg_quality: int, blur_sigma: float, bits: int) -> list[dict]:
     loaded = models.load(result.model, result.device)
     transforms = [("none", result.adversarial),
                   (f"JPEG quality {int(jpeg_quality)}", jpeg(result.adversarial, jpeg_quality)),
@@ -276,10 +274,11 @@ def defend(result: AttackResult, jpeg_quality: int = 75, blur_sigma: float = 1.0
 
 # --- attack then explain ----------------------------------------------------------------------
 
-def explain_pair(result: AttackResult) -> tuple[cam_logic.CamResult, cam_logic.CamResult]:
-    """Grad-CAM of each image's own top class, before and after the attack (the Grad-CAM demo's logic)."""
-    before = cam_logic.explain(result.original, result.model, "gradcam", device=result.device)
-    after = cam_logic.explain(result.adversarial, result.model, "gradcam", device=result.device)
+def explain_pair(result: AttackResult) -> tuple:
+    """Grad-CAM results (CamResult) of each image's own top class, before and after the attack,
+    from the Grad-CAM demo's public explain()."""
+    before = gradcam_explain(result.original, result.model, "gradcam", device=result.device)
+    after = gradcam_explain(result.adversarial, result.model, "gradcam", device=result.device)
     return before, after
 
 
@@ -340,13 +339,9 @@ def compare_png(result: AttackResult) -> bytes:
     return images.to_png_bytes(np.asarray(sheet))
 
 
-def api_payload(result: AttackResult) -> dict:
-    """The JSON the /fgsm endpoint returns (documented in the README)."""
-    return {
-        "model": result.model,
-        "model_label": result.model_label,
-        "device": result.device,
-        "offline": bool(result.offline),
+def api_payload(result: AttackResult, clock: api.Clock) -> dict:
+    """The JSON the /fgsm endpoint returns (documented in the README): the common header, then these."""
+    return api.respond(result, {
         "attack": result.attack,
         "epsilon": result.epsilon,
         "steps": result.steps,
@@ -358,8 +353,7 @@ def api_payload(result: AttackResult) -> dict:
         "orig_top5": result.orig_top5,
         "adv_top5": result.adv_top5,
         "flipped": result.flipped,
-        "notices": result.notices,
-    }
+    }, clock, result.notices)
 
 
 def warmup() -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from apps.fgsm import logic
-from apps.streamlit_common import cached_model, top5_chart
-from core import images, models
+from apps.streamlit_common import load_model, top5_chart
+from core import models
+from core.errors import UserError
 
 HERE = Path(__file__).parent
-USER_ERRORS = (images.ImageError, logic.AttackInputError, logic.cam_logic.CamInputError, models.UnknownModel)
 
 
 
@@ -33,11 +33,11 @@ with left:
 with right:
     source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
     try:
-        cached_model(model)
+        load_model(model)
         with st.spinner("Attacking…"):
             r = logic.attack(source, model, epsilon, attack, steps, target or None)
             before, after = logic.explain_pair(r)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         st.error(f"⚠️ {exc}")
         st.stop()
     o, a = r.orig_top5[0], r.adv_top5[0]

@@ -9,22 +9,26 @@ from gradio import FileData
 
 from apps.fgsm import logic
 from apps.gradio_common import explainer, export_file
-from apps.gradcam.ui_gradio import MODEL_LABELS
-from core import images, models
+from core import api, models, vision
+from core.errors import UserError
 
 HERE = Path(__file__).parent
+MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 ATTACK_LABELS = [(title, key) for key, title in logic.ATTACKS.items()]
-USER_ERRORS = (images.ImageError, logic.AttackInputError, logic.cam_logic.CamInputError, models.UnknownModel)
 
 
 def fgsm_api(image: FileData, model: str = logic.DEFAULT_MODEL, epsilon: float = 4.0, attack: str = "fgsm",
              steps: int = 10, target: str | int | None = None) -> dict:
     """Attack one image. epsilon is in 1/255 units (0-32). See the README for the returned fields."""
+    clock = api.Clock()
     try:
-        result = logic.attack(image, model or logic.DEFAULT_MODEL, epsilon, attack or "fgsm", steps, target)
-    except USER_ERRORS as exc:
+        rgb = vision.as_rgb(image)
+        clock.lap("decode")
+        result = logic.attack(rgb, model or logic.DEFAULT_MODEL, epsilon, attack or "fgsm", steps, target)
+        clock.lap("model")
+    except UserError as exc:
         raise gr.Error(str(exc)) from exc
-    return logic.api_payload(result)
+    return logic.api_payload(result, clock)
 
 
 def _labels(top5: list[dict]) -> dict:
@@ -54,7 +58,7 @@ def run(src, model, attack, epsilon, steps, target, progress=gr.Progress()):
         r = logic.attack(src, model, epsilon, attack, steps, target or None)
         progress(0.6, desc="Grad-CAM before and after")
         before, after = logic.explain_pair(r)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         return (f"### ⚠️ {exc}", *blank)
     amp, gain = r.amplified()
     key = logic.cam_logic.image_key(r.original)[:12]
@@ -79,7 +83,7 @@ def run_defences(src, model, attack, epsilon, steps, target, quality, sigma, bit
     try:
         r = logic.attack(src, model, epsilon, attack, steps, target or None)  # cached: no recompute
         rows = logic.defend(r, quality, sigma, bits)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         return f"⚠️ {exc}"
     clean = r.orig_top5[0]["label"]
     table = ["| defence | top-1 | P(top-1) | P(clean label) | label back? |", "|---|---|---|---|---|"]
@@ -93,7 +97,7 @@ def run_curve(model, progress=gr.Progress()):
 
     try:
         curve = logic.robustness_curve(model, progress=lambda f, text: progress(f, desc=text))
-    except USER_ERRORS as exc:
+    except UserError as exc:
         raise gr.Error(str(exc)) from exc
     rows = [{"epsilon (1/255)": e, "value": v, "series": f"{name.upper()}: {what}"}
             for name in ("fgsm", "pgd")

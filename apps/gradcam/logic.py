@@ -7,8 +7,6 @@ torch, timm and pytorch_grad_cam are imported inside functions so the hub starts
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,12 +15,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core import images, models
+from core import api, images, lane, models
 from core.cache import ResultCache
 from core.device import run_with_fallback
+from core.errors import UserError
+from core.vision import SAMPLES, as_rgb, find_class, image_key, input_size, sample_path, to_model_input, to_tensor, top5
 
-SAMPLES_DIR = models.ASSETS / "images"
-SAMPLES = {p.stem: p for p in sorted(SAMPLES_DIR.glob("*")) if p.suffix.lower() in (".png", ".jpg")}
+__all__ = ["SAMPLES", "sample_path", "image_key", "explain", "faithfulness", "api_payload", "CamResult"]
 DEFAULT_MODEL = "efficientnet_lite0"
 MODEL_CHOICES = ["efficientnet_lite0", "resnet50", "vit_b16"]
 HEATMAP_SIDE = 256  # longest side of the heatmap the API returns
@@ -60,7 +59,7 @@ LAYERS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-class CamInputError(ValueError):
+class CamInputError(UserError):
     """Bad method, layer or target: the message says what would work."""
 
 
@@ -70,7 +69,7 @@ class CamResult:
     model_label: str  # one honest line: model, source, device
     device: str
     offline: bool
-    notice: str  # e.g. GPU fallback; empty when nothing unusual happened
+    notices: list[str]  # e.g. a GPU fallback or the hub model that was unavailable; empty when all went as asked
     method: str
     layer: str
     top5: list[dict]
@@ -81,6 +80,7 @@ class CamResult:
     heatmap: np.ndarray  # (H', W') float32 in [0, 1], image aspect, longest side <= HEATMAP_SIDE
     guided: np.ndarray | None = None  # (H', W', 3) uint8 guided Grad-CAM picture
     elapsed_ms: float = 0.0
+    key: tuple = ()  # the result-cache key: what was asked (image, model, method, target, layer, device)
     extra: dict = field(default_factory=dict)
 
     def overlay(self, alpha: float = 0.5) -> np.ndarray:
@@ -91,55 +91,12 @@ class CamResult:
         return images.overlay(base, self.heatmap, alpha)
 
 
-def input_size(spec: models.ModelSpec, hw: tuple[int, int]) -> tuple[int, int]:
-    """(h, w) the model sees. Keep-aspect models get about side^2 pixels with sides divisible by 32."""
-    p = spec.preprocessing
-    side = int(p.get("side", 224))
-    if p.get("input") == "square":
-        return side, side
-    h, w = hw
-    scale = side / np.sqrt(h * w)
-    return tuple(int(np.clip(round(v * scale / 32) * 32, 64, 2 * side)) for v in (h, w))  # type: ignore[return-value]
-
-
-def to_model_input(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """Resize the WHOLE image (no crop) to (h, w): HWC uint8 -> HWC uint8."""
-    h, w = size_hw
-    return np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BICUBIC))
-
-
-def to_tensor(rgb: np.ndarray, device: str = "cpu"):
-    import torch
-
-    x = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div(255)  # (3, h, w) in [0, 1]
-    return x.unsqueeze(0).to(device)  # (1, 3, h, w)
-
-
 def layer_choices(model: str) -> list[tuple[str, str]]:
     return LAYERS[models.get_spec(model).arch]
 
 
-def find_class(query: str | int, names: tuple[str, ...]) -> int | list[int]:
-    """A class index from an index or a name. Several partial matches -> the list of candidates."""
-    if isinstance(query, (int, np.integer)) or (isinstance(query, str) and query.strip().lstrip("-").isdigit()):
-        idx = int(query)
-        if not 0 <= idx < len(names):
-            raise CamInputError(f"Class index {idx} is out of range: use 0 to {len(names) - 1}.")
-        return idx
-    q = str(query).strip().lower()
-    if not q:
-        raise CamInputError("Empty class name: type an ImageNet class such as 'tabby' or 'espresso'.")
-    lower = [n.lower() for n in names]
-    if q in lower:
-        return lower.index(q)
-    hits = [i for i, n in enumerate(lower) if q in n]
-    if len(hits) == 1:
-        return hits[0]
-    if hits:
-        return hits
-    close = difflib.get_close_matches(q, lower, n=5, cutoff=0.6)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise CamInputError(f"Unknown ImageNet class {query!r}.{hint}")
+def _has_layer(arch: str, layer: str) -> bool:
+    return any(layer in (label, path, path.removeprefix("backbone.")) for label, path in LAYERS[arch])
 
 
 def _resolve_layer(model_name: str, arch: str, layer: str | None) -> str:
@@ -207,13 +164,6 @@ def _guided_backprop(module, x, target_idx: int) -> np.ndarray:
         _swap(module, guided_relu6, torch.nn.ReLU6)
 
 
-def top5(logits, names) -> list[dict]:
-    """Top-5 of (1, classes) logits as [{index, label, prob}], highest first."""
-    probs = logits.softmax(-1)[0]  # (classes,)
-    vals, idx = probs.topk(5)
-    return [{"index": int(i), "label": names[int(i)], "prob": round(float(v), 6)} for v, i in zip(vals, idx)]
-
-
 def _run_cam(loaded: models.Loaded, method: str, layer_path: str, x, target) -> tuple[np.ndarray, object]:
     """One pytorch-grad-cam call. Returns ((h, w) cam in [0,1], logits (1, classes)).
 
@@ -239,10 +189,7 @@ def _run_cam(loaded: models.Loaded, method: str, layer_path: str, x, target) -> 
 
 
 _cache = ResultCache(32)  # results by input and settings: re-asking costs nothing
-
-
-def image_key(rgb: np.ndarray) -> str:
-    return hashlib.sha1(rgb.tobytes() + str(rgb.shape).encode()).hexdigest()
+_faith_cache = ResultCache(32)  # faithfulness numbers by result key
 
 
 def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: str | int | None = None,
@@ -257,8 +204,9 @@ def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: 
     if method not in METHODS:
         raise CamInputError(f"Unknown method {method!r}. Choose one of: {', '.join(METHODS)}.")
     spec = models.get_spec(model or DEFAULT_MODEL)
-    rgb = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 \
-        and image.shape[2] == 3 else images.load_image(image)
+    if spec.name not in MODEL_CHOICES:
+        raise CamInputError(f"{spec.name} is not an image classifier. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    rgb = as_rgb(image)
     if target is not None and isinstance(target, str) and not target.strip():
         target = None
     key = (image_key(rgb), spec.name, method, str(target), layer or "", device or "")
@@ -271,7 +219,8 @@ def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: 
 
     ran = run_with_fallback(compute, device)
     result: CamResult = ran.value  # type: ignore[assignment]
-    result.notice = ran.notice
+    result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
+    result.key = key
     _cache.put(key, result)
     return result
 
@@ -282,6 +231,11 @@ def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None
     t0 = time.perf_counter()
     loaded = models.load(model, device)
     arch = loaded.spec.arch
+    layer_notice = ""
+    if loaded.name != loaded.spec.name and layer not in (None, "", "default") and not _has_layer(arch, layer):
+        # A stand-in of another architecture runs: the asked layer is not in it, so use its default.
+        layer_notice = f"Layer {layer!r} belongs to {models.MODELS[loaded.name].title}; used {LAYERS[arch][0][0]} instead."
+        layer = None
     layer_path = _resolve_layer(loaded.spec.name, arch, layer)
     names = loaded.labels
     model_rgb = to_model_input(rgb, input_size(loaded.spec, rgb.shape[:2]))  # (h, w, 3) uint8
@@ -293,6 +247,7 @@ def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None
                 probs = loaded.module(x).softmax(-1)[0]  # (classes,)
             target_idx = max(target_idx, key=lambda i: float(probs[i]))
         cam, logits = _run_cam(loaded, method, layer_path, x, target_idx)
+        probs = logits.softmax(-1)[0]  # (classes,)
         if target_idx is None:
             target_idx = int(logits.argmax(-1))
         guided_img = None
@@ -312,10 +267,10 @@ def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None
         model_label=loaded.describe(),
         device=loaded.device,
         offline=loaded.offline,
-        notice="",
+        notices=[loaded.fallback_notice, layer_notice],
         method=method,
         layer=layer_path.removeprefix("backbone."),
-        top5=top5(logits, names),
+        top5=top5(probs, names),
         target={"index": int(target_idx), "label": names[int(target_idx)]},
         image=rgb,
         model_input=model_rgb,
@@ -334,11 +289,17 @@ def faithfulness(result: CamResult, fraction: float = 0.2, seed: int = 0) -> dic
     "Removed" means set to the ImageNet mean colour (zero after normalisation). A faithful
     map's hot pixels should hurt much more than random ones.
     """
+    memo = (result.key or id(result), fraction, seed)
+    hit = _faith_cache.get(memo)
+    if hit is None:  # changing only the second method must not redo this
+        hit = lane.run(lambda: _faithfulness(result, fraction, seed), "faithfulness")
+        _faith_cache.put(memo, hit)
+    return hit
+
+
+def _faithfulness(result: CamResult, fraction: float, seed: int) -> dict:
     import torch
 
-    memo = ("faithfulness", fraction, seed)
-    if memo in result.extra:  # the result is cached; changing only the second method must not redo this
-        return result.extra[memo]
     loaded = models.load(result.model, result.device)
     cam = result.cam  # (h, w)
     n = int(round(fraction * cam.size))
@@ -359,9 +320,8 @@ def faithfulness(result: CamResult, fraction: float = 0.2, seed: int = 0) -> dic
     with loaded.lock, torch.no_grad():
         probs = loaded.module(x).softmax(-1)[:, result.target["index"]].cpu().numpy()  # (3,)
     p, p_hot, p_rand = (float(v) for v in probs)
-    result.extra[memo] = {"fraction": fraction, "p_original": p, "p_hot_removed": p_hot, "p_random_removed": p_rand,
-                          "drop_hot": p - p_hot, "drop_random": p - p_rand}
-    return result.extra[memo]
+    return {"fraction": fraction, "p_original": p, "p_hot_removed": p_hot, "p_random_removed": p_rand,
+            "drop_hot": p - p_hot, "drop_random": p - p_rand}
 
 
 def compare_png(results: list[CamResult], alpha: float = 0.5) -> bytes:
@@ -382,14 +342,9 @@ def compare_png(results: list[CamResult], alpha: float = 0.5) -> bytes:
     return images.to_png_bytes(np.asarray(sheet))
 
 
-def api_payload(result: CamResult, alpha: float = 0.5) -> dict:
-    """The JSON the /gradcam endpoint returns (documented in the README)."""
-    return {
-        "model": result.model,
-        "model_label": result.model_label,
-        "device": result.device,
-        "offline": bool(result.offline),
-        "notice": result.notice,
+def api_payload(result: CamResult, clock: api.Clock, alpha: float = 0.5) -> dict:
+    """The JSON the /gradcam endpoint returns (documented in the README): the common header, then these."""
+    return api.respond(result, {
         "method": result.method,
         "layer": result.layer,
         "top5": result.top5,
@@ -397,15 +352,10 @@ def api_payload(result: CamResult, alpha: float = 0.5) -> dict:
         # float64 before rounding: float32 values print as 0.12339999973773956 and triple the JSON
         "heatmap": np.round(result.heatmap.astype(np.float64), 3).tolist(),
         "overlay": images.to_data_url(result.overlay(alpha)),
-    }
+    }, clock, result.notices)
 
 
 def warmup() -> None:
     """Load the offline model and run one CAM so the first click in a lecture is fast."""
     explain(SAMPLES["cat"], DEFAULT_MODEL, "gradcam")
 
-
-def sample_path(name: str) -> Path:
-    if name not in SAMPLES:
-        raise CamInputError(f"Unknown sample {name!r}. Choose one of: {', '.join(SAMPLES)}.")
-    return SAMPLES[name]

@@ -7,11 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from apps.gradcam import logic
-from apps.streamlit_common import cached_model, top5_chart
-from core import images, models
+from apps.streamlit_common import load_model, top5_chart
+from core import models
+from core.errors import UserError
 
 HERE = Path(__file__).parent
-USER_ERRORS = (images.ImageError, logic.CamInputError, models.UnknownModel)
 
 
 
@@ -37,21 +37,19 @@ with left:
 with right:
     source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
     try:
-        cached_model(model)
+        load_model(model)
         with st.spinner("Computing…"):
             a = logic.explain(source, model, method_a, target or None, layer)
             results = [a]
             if method_b not in ("none", method_a):
                 results.append(logic.explain(a.image, model, method_b, a.target["index"], layer))
             faith = logic.faithfulness(a)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         st.error(f"⚠️ {exc}")
         st.stop()
     st.markdown(f"**Model:** {a.model_label}")
-    if a.notice:
-        st.warning(a.notice)
-    if a.extra.get("requested_model") != a.model:
-        st.warning(f"Asked for `{a.extra['requested_model']}`: {a.extra['reason']}.")
+    for notice in a.notices:
+        st.warning(notice)
     st.markdown(f"Explaining **{a.target['label']}** (class {a.target['index']})")
     cols = st.columns(3)
     cols[0].image(a.model_input, caption="Model input (whole image, no crop)", width="stretch")

@@ -9,15 +9,13 @@ from gradio import FileData
 
 from apps.gradcam import logic
 from apps.gradio_common import explainer, export_file
-from core import images, models
+from core import api, models, vision
+from core.errors import UserError
 
 HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 METHOD_LABELS = [(title, key) for key, (_, title) in logic.METHODS.items()]
 NO_METHOD = "none"
-
-# Errors a user can cause and fix; anything else is a bug and is reported as such.
-USER_ERRORS = (images.ImageError, logic.CamInputError, models.UnknownModel)
 
 
 def gradcam_api(image: FileData, model: str = logic.DEFAULT_MODEL, method: str = "gradcam",
@@ -27,11 +25,15 @@ def gradcam_api(image: FileData, model: str = logic.DEFAULT_MODEL, method: str =
     Returns model, device, offline, top5, target, heatmap (2-D list in [0,1] over the
     whole image, longest side <= 256) and overlay (data-URL PNG). See the README.
     """
+    clock = api.Clock()
     try:
-        result = logic.explain(image, model or logic.DEFAULT_MODEL, method or "gradcam", target)
-    except USER_ERRORS as exc:
+        rgb = vision.as_rgb(image)
+        clock.lap("decode")
+        result = logic.explain(rgb, model or logic.DEFAULT_MODEL, method or "gradcam", target)
+        clock.lap("model")
+    except UserError as exc:
         raise gr.Error(str(exc)) from exc
-    return logic.api_payload(result)
+    return logic.api_payload(result, clock)
 
 
 def _faith_md(f: dict) -> str:
@@ -64,13 +66,10 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
             progress(0.5, desc=f"Computing {logic.METHODS[method_b][1]}")
             results.append(logic.explain(a.image, model, method_b, a.target["index"], layer))
         faith = logic.faithfulness(a)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         return (f"### ⚠️ {exc}", *blank)
     status = f"**Model:** {a.model_label}"
-    if a.notice:
-        status += f"\n\n⚠️ {a.notice}"
-    if a.extra.get("requested_model") != a.model:
-        status += f"\n\n⚠️ Asked for `{a.extra['requested_model']}`: {a.extra['reason']}."
+    status += "".join(f"\n\n⚠️ {n}" for n in a.notices)
     status += f"\n\nExplaining **{a.target['label']}** (class {a.target['index']})"
     top5 = {f"{t['label']} ({t['index']})": t["prob"] for t in a.top5}
     out_b = results[1].overlay(alpha) if len(results) > 1 else None

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from core.digits import real_digits
 
 SIZE = 64
 TRAIN_DIGITS = 1200
@@ -24,14 +25,6 @@ class Sample:
     image: np.ndarray  # (64, 64, 3) uint8
     label: int  # the digit, 0-9
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) of the pasted digit, pixels, x1/y1 exclusive
-
-
-@lru_cache(maxsize=1)
-def _digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    return (d.images / 16.0).astype(np.float32), d.target.astype(np.int64)  # (1797, 8, 8) in [0, 1]
 
 
 def _textures(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -51,7 +44,7 @@ def _textures(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def batch(rng: np.random.Generator, n: int, split: str = "train") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(n, 64, 64, 3) uint8 images, (n,) labels, (n, 4) boxes (x0, y0, x1, y1)."""
-    images, labels = _digits()
+    images, labels = real_digits()
     lo, hi = (0, TRAIN_DIGITS) if split == "train" else (TRAIN_DIGITS, len(labels))
     imgs = _textures(rng, n)
     idx = rng.integers(lo, hi, n)

@@ -14,17 +14,19 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
-from apps.gradcam import logic as cam_logic
 from apps.vit_patches import data
-from core import images, models
+from core import api, images, models
 from core.cache import ResultCache
 from core.device import run_with_fallback
+from core.errors import UserError
+from core.rollout import rollout
+from core.vision import as_rgb, image_key, to_model_input, to_tensor, top5
 
 DEFAULT_MODEL = "vit_digits"
 MODEL_CHOICES = ["vit_digits", "vit_b16", "deit_tiny", "dino_vits16"]
 
 
-class ViTInputError(ValueError):
+class ViTInputError(UserError):
     """Bad layer, head, patch size or model: the message says what would work."""
 
 
@@ -91,19 +93,6 @@ def attentions(loaded: models.Loaded, x) -> tuple[np.ndarray, object]:
 
 def prefix_tokens(bb) -> int:
     return int(getattr(bb, "num_prefix_tokens", 1))
-
-
-def rollout(att: np.ndarray) -> np.ndarray:
-    """Attention rollout (Abnar & Zuidema): (layers, heads, T, T) -> (T, T) after the last layer.
-
-    Head-mean, plus identity for the residual path, rows renormalised, multiplied through depth.
-    """
-    t = att.shape[-1]
-    r = np.eye(t)
-    for layer in range(att.shape[0]):
-        a = 0.5 * att[layer].mean(0).astype(np.float64) + 0.5 * np.eye(t)  # (T, T)
-        r = (a / a.sum(-1, keepdims=True)) @ r
-    return r
 
 
 def pos_similarity(bb) -> np.ndarray:
@@ -191,16 +180,14 @@ def inspect(image, model: str = DEFAULT_MODEL, device: str | None = None) -> ViT
     spec = models.get_spec(model or DEFAULT_MODEL)
     if spec.name not in MODEL_CHOICES:
         raise ViTInputError(f"{spec.name} is not a Vision Transformer. Choose one of: {', '.join(MODEL_CHOICES)}.")
-    rgb = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 \
-        and image.shape[2] == 3 else images.load_image(image)
-    key = (cam_logic.image_key(rgb), spec.name, device or "")
+    rgb = as_rgb(image)
+    key = (image_key(rgb), spec.name, device or "")
     hit = _cache.get(key)
     if hit is not None:
         return hit
     ran = run_with_fallback(lambda dev: _inspect(rgb, spec.name, dev), device)
     result: ViTResult = ran.value  # type: ignore[assignment]
-    if ran.notice:
-        result.notices.append(ran.notice)
+    result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
     _cache.put(key, result)
     return result
 
@@ -212,8 +199,8 @@ def _inspect(rgb: np.ndarray, model: str, device: str) -> ViTResult:
     loaded = models.load(model, device)
     bb = vit_of(loaded)
     side = loaded.spec.preprocessing["side"]
-    model_rgb = cam_logic.to_model_input(rgb, (side, side))  # whole image, squashed: the grid is fixed
-    x = cam_logic.to_tensor(model_rgb, loaded.device)  # (1, 3, side, side)
+    model_rgb = to_model_input(rgb, (side, side))  # whole image, squashed: the grid is fixed
+    x = to_tensor(model_rgb, loaded.device)  # (1, 3, side, side)
     with loaded.lock:
         att, out = attentions(loaded, x)
         with torch.no_grad():
@@ -222,15 +209,14 @@ def _inspect(rgb: np.ndarray, model: str, device: str) -> ViTResult:
     patch = int(bb.patch_embed.patch_size[0])
     grid = tuple(int(g) for g in bb.patch_embed.grid_size)
     names = loaded.labels
-    top5 = cam_logic.top5(out, names) if names and out.shape[-1] == len(names) else []
+    top5_ = top5(out.softmax(-1)[0], names) if names and out.shape[-1] == len(names) else []
     result = ViTResult(model=loaded.spec.name, model_label=loaded.describe(), device=loaded.device,
                        offline=loaded.offline, image_size=(side, side), patch_size=patch, grid=grid,  # type: ignore
-                       prefix=prefix_tokens(bb), model_input=model_rgb, attentions=att, rollout=rollout(att),
-                       pos_sim=pos_similarity(bb), embeddings=emb, top5=top5)
-    if not top5:
+                       prefix=prefix_tokens(bb), model_input=model_rgb, attentions=att, rollout=rollout(att)[-1],
+                       pos_sim=pos_similarity(bb), embeddings=emb, top5=top5_)
+    if not top5_:
         result.notices.append(f"{loaded.spec.title} has no classifier head: no prediction to show.")
-    if loaded.name != loaded.spec.name:
-        result.notices.append(loaded.reason)
+    result.notices.append(loaded.fallback_notice)
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
     return result
 
@@ -240,18 +226,11 @@ def _inspect(rgb: np.ndarray, model: str, device: str) -> ViTResult:
 VIEW_SIDE = 320  # pixels: big enough for a projector, small enough to ship fast
 
 
-def enlarge(rgb: np.ndarray, side: int = VIEW_SIDE) -> np.ndarray:
-    """Nearest-neighbour enlargement: a 64x64 input stays crisp, pixel edges visible."""
-    h, w = rgb.shape[:2]
-    s = max(1, side // max(h, w))
-    return np.asarray(Image.fromarray(rgb).resize((w * s, h * s), Image.Resampling.NEAREST))
-
-
 def heat_overlay(result: ViTResult, heat: np.ndarray, alpha: float = 0.55) -> np.ndarray:
     """(rows, cols) map in any range over the model input, patch cells kept square and sharp."""
     h = heat.astype(np.float32)
     h = (h - h.min()) / (h.max() - h.min()) if h.max() > h.min() else np.zeros_like(h)
-    base = enlarge(result.model_input)
+    base = images.enlarge(result.model_input, VIEW_SIDE)
     cells = np.asarray(Image.fromarray(h, mode="F").resize(base.shape[1::-1], Image.Resampling.NEAREST))
     return images.overlay(base, cells, alpha)
 
@@ -263,7 +242,7 @@ def pca_colours(result: ViTResult) -> np.ndarray:
     c = e @ vt[:3].T  # (N, 3)
     c = (c - c.min(0)) / np.ptp(c, 0).clip(1e-12)
     grid = (c.reshape(*result.grid, 3) * 255).round().astype(np.uint8)
-    return enlarge(grid)
+    return images.enlarge(grid, VIEW_SIDE)
 
 
 GRID_GAP = 2
@@ -302,7 +281,7 @@ def position_map(result: ViTResult, position: int) -> np.ndarray:
     if not 0 <= int(position) < result.num_patches:
         raise ViTInputError(f"Position {position} does not exist: pick 0 to {result.num_patches - 1}.")
     m = result.pos_sim[int(position)].reshape(result.grid)
-    return enlarge(images.colorize((m + 1) / 2))
+    return images.enlarge(images.colorize((m + 1) / 2), VIEW_SIDE)
 
 
 def patch_at(result: ViTResult, x: float, y: float) -> int:
@@ -320,7 +299,7 @@ def patch_detail(result: ViTResult, patch: int) -> dict:
     p = result.patch_size
     r, c = divmod(int(patch), result.grid[1])
     pixels = result.model_input[r * p:(r + 1) * p, c * p:(c + 1) * p]  # (P, P, 3)
-    return {"row": r, "col": c, "pixels": enlarge(pixels, 160),
+    return {"row": r, "col": c, "pixels": images.enlarge(pixels, 160),
             "flat": pixels.reshape(-1).astype(np.float32) / 255,  # (P*P*3,) row-major, RGB interleaved
             "embedding": result.embeddings[int(patch)]}
 
@@ -348,13 +327,11 @@ def distance_figure(result: ViTResult):
     return fig
 
 
-def api_payload(result: ViTResult, layer: int | None = None, head: int | None = None) -> dict:
+def api_payload(result: ViTResult, clock: api.Clock, layer: int | None = None, head: int | None = None) -> dict:
+    """The JSON the /vit endpoint returns (documented in the README): the common header, then these."""
     layer = result.n_layers - 1 if layer is None else int(layer)
-    return {
-        "model": result.model,
-        "model_label": result.model_label,
-        "device": result.device,
-        "offline": bool(result.offline),
+    result.check(layer, head)
+    return api.respond(result, {
         "image_size": list(result.image_size),
         "patch_size": result.patch_size,
         "grid": list(result.grid),
@@ -365,8 +342,7 @@ def api_payload(result: ViTResult, layer: int | None = None, head: int | None = 
         "pos_embed_similarity": np.round(result.pos_sim.astype(np.float64), 4).tolist(),
         "cls_attention": np.round(result.cls_attention(layer, head).astype(np.float64), 5).tolist(),
         "rollout": np.round(result.rollout_map().astype(np.float64), 5).tolist(),
-        "notices": result.notices,
-    }
+    }, clock, result.notices)
 
 
 def warmup() -> None:

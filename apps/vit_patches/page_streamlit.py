@@ -6,12 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps.streamlit_common import cached_model, top5_chart
+from apps.streamlit_common import load_model, top5_chart
 from apps.vit_patches import data, logic
-from core import images, models
+from core import models
+from core.errors import UserError
 
 HERE = Path(__file__).parent
-USER_ERRORS = (images.ImageError, logic.ViTInputError, models.UnknownModel)
 GALLERY = data.saved_gallery()
 
 
@@ -26,9 +26,9 @@ with left:
 
 source = upload.getvalue() if upload is not None else GALLERY[pick].image
 try:
-    cached_model(model)
+    load_model(model)
     r = logic.inspect(source, model)
-except USER_ERRORS as exc:
+except UserError as exc:
     st.error(f"⚠️ {exc}")
     st.stop()
 

@@ -8,25 +8,29 @@ import gradio as gr
 import numpy as np
 from gradio import FileData
 
-from apps.gradcam.logic import image_key
 from apps.gradio_common import explainer, export_file
 from apps.vit_patches import data, logic
-from core import images, models
+from core import api, images, models, vision
+from core.errors import UserError
+from core.vision import image_key
 
 HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 MEAN = "mean over heads"
-USER_ERRORS = (images.ImageError, logic.ViTInputError, models.UnknownModel)
 GALLERY = data.saved_gallery()
 
 
 def vit_api(image: FileData, model: str = logic.DEFAULT_MODEL, layer: int | None = None,
             head: int | None = None) -> dict:
     """[CLS] attention, rollout and position-embedding similarity of a ViT. See the README."""
+    clock = api.Clock()
     try:
-        r = logic.inspect(image, model or logic.DEFAULT_MODEL)
-        return logic.api_payload(r, layer, head)
-    except USER_ERRORS as exc:
+        rgb = vision.as_rgb(image)
+        clock.lap("decode")
+        r = logic.inspect(rgb, model or logic.DEFAULT_MODEL)
+        clock.lap("model")
+        return logic.api_payload(r, clock, layer, head)
+    except UserError as exc:
         raise gr.Error(str(exc)) from exc
 
 
@@ -72,7 +76,7 @@ def patch_views(r, patch):
 def run(src, model, layer, head_choice, split_patch, patch):
     try:
         r = logic.inspect(src, model)
-    except USER_ERRORS as exc:
+    except UserError as exc:
         return (f"### ⚠️ {exc}", None, None, None, gr.update(), gr.update(), None, None, None, None, None, None,
                 None, None, None, None, None, None, "", gr.update())
     status = [f"**Model:** {r.model_label}",

@@ -19,12 +19,10 @@ pytestmark = pytest.mark.api
 @pytest.fixture(scope="module")
 def hub():
     import app
-    from apps.gradio_common import launch_kwargs
+    from apps.gradio_common import serve
 
     demo = app.build_hub()
-    demo.queue(default_concurrency_limit=2)
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                            quiet=True, **launch_kwargs())
+    _, url, _ = serve(demo, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     yield url.rstrip("/")
     demo.close()
 
@@ -268,7 +266,7 @@ def test_vit_bad_upload_and_tiny_image(client, tmp_path):
 
 def test_diffusion_endpoint(client):
     out = client.predict(seed=3, scheduler="ddim", steps=20, eta=0.0, label=7, api_name="/diffusion")
-    assert "Glassbox digits DDPM" in out["model"] and out["device"] == "cpu"
+    assert out["model"] == "ddpm_digits" and "Glassbox digits DDPM" in out["model_label"] and out["device"] == "cpu"
     assert len(out["timesteps"]) == len(out["frames"]) == len(out["x0_preds"]) == 20
     assert out["timesteps"] == sorted(out["timesteps"], reverse=True)
     final = np.asarray(out["final_array"])
@@ -300,3 +298,36 @@ def test_diffusion_nan_guidance_over_rest(hub):
                       timeout=30)
     stream = requests.get(f"{hub}/gradio_api/call/diffusion/{r.json()['event_id']}", timeout=60).text
     assert "event: error" in stream and "NaN" in stream
+
+
+HEADER = ["model", "model_label", "device", "offline", "notices", "elapsed_ms", "timing_ms"]
+
+
+def test_every_endpoint_starts_with_the_same_header(client):
+    """One helper builds the header: the same fields, in the same order, on every endpoint."""
+    from gradio_client import handle_file
+
+    cat = handle_file(str(SAMPLES / "cat.png"))
+    outs = {
+        "/gradcam": client.predict(image=cat, api_name="/gradcam"),
+        "/fgsm": client.predict(image=cat, epsilon=2, api_name="/fgsm"),
+        "/attention": client.predict(text="Header fields for everyone.", api_name="/attention"),
+        "/vit": client.predict(image=cat, api_name="/vit"),
+        "/diffusion": client.predict(seed=11, steps=4, label=2, api_name="/diffusion"),
+    }
+    for name, out in outs.items():
+        assert list(out)[:len(HEADER)] == HEADER, name
+        assert out["model"] in __import__("core.models", fromlist=["MODELS"]).MODELS, name
+        assert out["device"] == "cpu" and out["offline"] is True and isinstance(out["notices"], list), name
+        assert out["elapsed_ms"] > 0 and "model" in out["timing_ms"] and "encode" in out["timing_ms"], name
+        assert sum(out["timing_ms"].values()) <= out["elapsed_ms"] + 1, name
+
+
+def test_a_hub_model_offline_names_the_stand_in_in_the_header(client):
+    from gradio_client import handle_file
+
+    out = client.predict(image=handle_file(str(SAMPLES / "cat.png")), model="vit_b16", api_name="/gradcam")
+    assert out["model"] == "efficientnet_lite0" and out["offline"] is True
+    assert any("ViT-B/16" in n and "unavailable" in n and "instead" in n for n in out["notices"])
+    out = client.predict(text="The stand-in speaks.", model="distilgpt2", api_name="/attention")
+    assert out["model"] == "minilm" and any("DistilGPT-2" in n for n in out["notices"])

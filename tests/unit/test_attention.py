@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from apps.attention import logic
-from core import models
+from core import api, models
 
 ROBOT = logic.PRESETS["Coreference: 'it' = the robot"]
 
@@ -119,7 +119,7 @@ def test_views_and_exports(minilm):
 
 
 def test_api_payload(minilm):
-    p = logic.api_payload(logic.attend(ROBOT))
+    p = logic.api_payload(logic.attend(ROBOT), api.Clock())
     att = np.asarray(p["attentions"])
     assert att.shape == (6, 12, len(p["tokens"]), len(p["tokens"])) and p["truncated"] is False
     np.testing.assert_allclose(att.sum(-1), 1.0, atol=1e-4)

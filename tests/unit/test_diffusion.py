@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from apps.diffusion import digits, logic, sampling, toy2d
-from core import models
+from core import api, models
 
 ASSETS = models.ASSETS / "models"
 MANIFEST = json.loads((ASSETS / "MANIFEST.json").read_text())["ddpm_digits"]
@@ -223,12 +223,13 @@ def test_api_payload_matches_the_trajectory():
     from core import images
 
     traj = logic.run(logic.check(scheduler="ddim", steps=10, label=9)[0])
-    out = logic.api_payload(traj)
+    out = logic.api_payload(traj, api.Clock())
     assert len(out["frames"]) == len(out["x0_preds"]) == len(out["timesteps"]) == 10
     arr = np.asarray(out["final_array"])
     assert arr.shape == (16, 16) and arr.min() >= 0 and arr.max() <= 1
     np.testing.assert_allclose(images.from_data_url(out["final"]) / 255.0, arr, atol=1 / 255 + 1e-4)
-    assert "Glassbox digits DDPM" in out["model"] and out["device"] == "cpu"
+    assert out["model"] == "ddpm_digits" and "Glassbox digits DDPM" in out["model_label"] and out["device"] == "cpu"
+    assert out["offline"] is True and out["elapsed_ms"] >= 0 and isinstance(out["notices"], list)
 
 
 # ------------------------------------------------------------------ bad input
@@ -264,7 +265,8 @@ def test_unconditional_runs_ignore_guidance():
 def test_hub_model_offline_falls_back_with_an_honest_notice():
     s, _ = logic.check(model="ddpm_cifar10", steps=5)
     traj = logic.run(s)
-    assert "offline stand-in" in traj.model_label and traj.notices and "not available" in traj.notices[0]
+    assert "offline stand-in" in traj.model_label and traj.notices and "unavailable" in traj.notices[0]
+    assert traj.model == "ddpm_digits" and traj.offline and "running Glassbox digits DDPM" in traj.notices[0]
 
 
 def test_a_failing_gpu_reruns_on_the_cpu():
@@ -367,5 +369,5 @@ def test_a_hub_unet_downloads_and_runs_unconditionally(monkeypatch, tmp_path):
     assert s.label is None and any("unconditional" in n for n in notices)
     assert "google/ddpm-cifar10-32" in traj.model_label and "hub model" in traj.model_label and not traj.notices
     assert traj.x_t.shape == (8, 32, 32, 3) and traj.final.shape == (32, 32, 3)
-    out = logic.api_payload(traj)
+    out = logic.api_payload(traj, api.Clock())
     assert np.asarray(out["final_array"]).shape == (32, 32, 3)

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from apps.fgsm import logic
-from apps.gradcam import logic as cam_logic
-from core import images, models
+from core import api, images, models, vision
+from core.errors import UserError
 
 COFFEE = logic.SAMPLES["coffee"]
 
@@ -28,7 +28,7 @@ def test_budget_holds_on_the_8_bit_images(lite, attack, eps):
     assert r.original.shape == r.adversarial.shape
     assert r.linf <= eps  # in 1/255 units, after rounding: 2.5 allows 2 levels
     assert r.linf == np.floor(eps)  # and the attack uses the whole budget somewhere
-    payload = logic.api_payload(r)
+    payload = logic.api_payload(r, api.Clock())
     a, b = images.from_data_url(payload["original"]), images.from_data_url(payload["adversarial"])
     assert np.array_equal(a, r.original) and np.array_equal(b, r.adversarial)
     assert payload["perturbation_linf"] == np.abs(a.astype(int) - b.astype(int)).max()
@@ -45,8 +45,8 @@ def test_fgsm_equals_plain_autograd(lite):
     """x_adv = clip(x + eps * sign(grad_x CE(f(x), y))) computed here independently."""
     eps = 4 / 255
     rgb = images.load_image(COFFEE)
-    original = cam_logic.to_model_input(rgb, cam_logic.input_size(lite.spec, rgb.shape[:2]))
-    x = cam_logic.to_tensor(original)  # (1, 3, h, w) in [0, 1]
+    original = vision.to_model_input(rgb, vision.input_size(lite.spec, rgb.shape[:2]))
+    x = vision.to_tensor(original)  # (1, 3, h, w) in [0, 1]
     xg = x.clone().requires_grad_(True)
     logits = lite.module(xg)  # (1, 1000)
     y = logits.argmax(-1)
@@ -63,7 +63,7 @@ def test_attacking_normalised_tensors_is_the_trap_we_avoid(lite):
     """The same eps applied to (x - mean) / std moves pixels by only eps * std: a much weaker attack."""
     eps = 4 / 255
     rgb = images.load_image(COFFEE)
-    x = cam_logic.to_tensor(cam_logic.to_model_input(rgb, (224, 224)))
+    x = vision.to_tensor(vision.to_model_input(rgb, (224, 224)))
     mean, std = lite.module.mean, lite.module.std  # (1, 3, 1, 1)
     z = ((x - mean) / std).requires_grad_(True)
     logits = lite.module.backbone(z)
@@ -102,7 +102,7 @@ def test_pgd_flips_at_least_as_often_as_fgsm_on_the_gallery(lite):
     ({"model": "inception"}, "Unknown model"),
 ])
 def test_bad_parameters_are_refused_clearly(lite, kwargs, message):
-    with pytest.raises((logic.AttackInputError, cam_logic.CamInputError, models.UnknownModel), match=message):
+    with pytest.raises(UserError, match=message):
         logic.attack(COFFEE, **kwargs)
 
 

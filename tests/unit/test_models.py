@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core import models, weights
+from core import models, vision, weights
 from fakehub import FakeHub
 
 
@@ -59,7 +59,7 @@ def test_offline_model_loads_real_imagenet_weights(sample_cat):
     loaded = models.load("efficientnet_lite0", "cpu")
     assert loaded.source == "bundled" and loaded.offline
     rgb = images.load_image(sample_cat)
-    x = logic.to_tensor(logic.to_model_input(rgb, (224, 224)))
+    x = vision.to_tensor(vision.to_model_input(rgb, (224, 224)))
     with torch.no_grad():
         top3 = loaded.module(x).softmax(-1)[0].topk(3).indices.tolist()  # (3,)
     cats = {"tabby", "tiger cat", "Egyptian cat"}

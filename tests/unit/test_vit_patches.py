@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from apps.vit_patches import data, logic
-from core import models
+from core import api, images, models
 
 MANIFEST = json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text())["vit_digits.safetensors"]
 
@@ -122,9 +122,9 @@ def test_non_vit_models_are_refused():
 def test_views_render(vit):
     r = logic.inspect(data.gallery(1)[0].image)
     assert logic.pca_colours(r).shape[2] == 3 and logic.position_grid(r).shape[2] == 3
-    assert logic.heat_overlay(r, r.rollout_map()).shape[:2] == logic.enlarge(r.model_input).shape[:2]
+    assert logic.heat_overlay(r, r.rollout_map()).shape[:2] == images.enlarge(r.model_input, logic.VIEW_SIDE).shape[:2]
     assert len(logic.distance_figure(r).data) == 4
-    p = logic.api_payload(r)
+    p = logic.api_payload(r, api.Clock())
     assert p["grid"] == [8, 8] and np.asarray(p["pos_embed_similarity"]).shape == (64, 64)
     assert np.asarray(p["cls_attention"]).shape == (8, 8) and p["layer"] == 3
 

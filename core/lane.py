@@ -1,0 +1,217 @@
+"""The compute lane: one long-lived thread that runs all model work of all demos.
+
+Why one thread: torch's CPU kernels use an OpenMP pool per calling thread. Once two or
+more threads have run torch ops, every parallel op on a 2-core box gets several times
+slower (measured while building the diffusion demo: group_norm 11 -> 73 us). Gradio runs
+each handler in a worker thread of its own, so without a lane every request paid that.
+
+Scheduling is least-attained-service with ageing: the lane always runs the waiting job
+that has used the least compute so far, minus a credit for how long it has waited. A
+fresh 60 ms click therefore runs before the next chunk of a 13 s DDPM run, and a long job
+still gets at least a third of the lane under a flood of clicks. Long jobs are generators
+that yield between chunks (`TICK` marks a chunk boundary that carries no output), so they
+can be paused for a click and dropped when their consumer goes away (a browser tab closed).
+
+Work submitted from the lane thread itself runs inline (no deadlock for nested calls, e.g.
+FGSM explaining its adversarial image with Grad-CAM).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, TypeVar
+
+log = logging.getLogger("glassbox.lane")
+T = TypeVar("T")
+
+TICK = object()  # yielded by a job between chunks when it has no output to hand over
+AGEING = 0.5  # seconds of attained compute forgiven per second of waiting
+
+
+class Cancelled(Exception):
+    """Raised inside a job's consumer when the lane dropped the job."""
+
+
+@dataclass(eq=False)
+class _Job:
+    gen: Iterator[Any]
+    name: str
+    submitted: float = field(default_factory=time.perf_counter)
+    queued_at: float = field(default_factory=time.perf_counter)
+    attained: float = 0.0  # compute seconds used so far
+    outbox: deque = field(default_factory=deque)  # ("item", value) | ("error", exc) | ("done", None)
+    ready: threading.Condition = field(default_factory=threading.Condition)
+    cancelled: bool = False
+
+    def score(self, now: float) -> float:
+        return self.attained - AGEING * (now - self.queued_at)
+
+    def deliver(self, kind: str, value: Any = None) -> None:
+        with self.ready:
+            self.outbox.append((kind, value))
+            self.ready.notify()
+
+
+@dataclass
+class LaneStats:
+    jobs: int = 0
+    chunks: int = 0
+    busy_s: float = 0.0
+    cancelled: int = 0
+    max_wait_s: float = 0.0  # longest a chunk waited for the lane
+
+
+class Lane:
+    def __init__(self, name: str = "glassbox-compute"):
+        self.name = name
+        self._waiting: list[_Job] = []
+        self._cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._ident: int | None = None
+        self.stats = LaneStats()
+
+    # ---------------------------------------------------------------- public API
+
+    def on_lane(self) -> bool:
+        return threading.get_ident() == self._ident
+
+    def run(self, fn: Callable[[], T], name: str = "") -> T:
+        """fn() on the lane; blocks the caller until it is done and returns its value (or raises its error)."""
+        if self.on_lane():
+            return fn()
+
+        def one_chunk():
+            yield fn()
+
+        for item in self.stream(one_chunk, name or getattr(fn, "__name__", "job")):
+            return item
+        raise RuntimeError("lane job ended without a result")  # unreachable: one_chunk always yields
+
+    def stream(self, gen_fn: Callable[[], Iterator[T]], name: str = "") -> Iterator[T]:
+        """Iterate gen_fn() on the lane, one chunk (one next()) at a time, handing items to the caller.
+
+        Items equal to TICK are chunk boundaries and are not handed over. Closing this iterator
+        early (the consumer went away) drops the job before its next chunk.
+        """
+        if self.on_lane():
+            yield from (item for item in gen_fn() if item is not TICK)
+            return
+        self._ensure_thread()
+        job = _Job(gen=_lazy(gen_fn), name=name or getattr(gen_fn, "__name__", "job"))
+        self._enqueue(job)
+        try:
+            while True:
+                with job.ready:
+                    while not job.outbox:
+                        job.ready.wait()
+                    kind, value = job.outbox.popleft()
+                if kind == "item":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            job.cancelled = True  # a no-op when done; otherwise the lane closes the generator at its next turn
+
+    def pending(self) -> int:
+        with self._cv:
+            return len(self._waiting)
+
+    # ---------------------------------------------------------------- the worker
+
+    def _ensure_thread(self) -> None:
+        with self._cv:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name=self.name, daemon=True)
+                self._thread.start()
+                while self._ident is None:
+                    self._cv.wait()
+
+    def _enqueue(self, job: _Job) -> None:
+        with self._cv:
+            job.queued_at = time.perf_counter()
+            self._waiting.append(job)
+            self._cv.notify()
+
+    def _next(self) -> _Job:
+        with self._cv:
+            while not self._waiting:
+                self._cv.wait()
+            now = time.perf_counter()
+            job = min(self._waiting, key=lambda j: j.score(now))
+            self._waiting.remove(job)
+            self.stats.max_wait_s = max(self.stats.max_wait_s, now - job.queued_at)
+            return job
+
+    def _work(self) -> None:
+        with self._cv:
+            self._ident = threading.get_ident()
+            self._cv.notify_all()
+        while True:
+            job = self._next()
+            if job.cancelled:
+                self._drop(job)
+                continue
+            t0 = time.perf_counter()
+            try:
+                item = TICK
+                # Run until the job hands something over or someone else is waiting: a lone job
+                # pays no switching cost, a waiting click gets the lane at the next chunk boundary.
+                while item is TICK:
+                    item = next(job.gen)
+                    if item is TICK and (job.cancelled or self.pending()):
+                        break
+            except StopIteration:
+                job.deliver("done")
+                self._account(job, t0, finished=True)
+                continue
+            except BaseException as exc:  # noqa: BLE001 - the consumer re-raises it in its own thread
+                job.deliver("error", exc)
+                self._account(job, t0, finished=True)
+                continue
+            if item is not TICK:
+                job.deliver("item", item)
+            self._account(job, t0, finished=False)
+            self._enqueue(job)
+
+    def _account(self, job: _Job, t0: float, finished: bool) -> None:
+        dt = time.perf_counter() - t0
+        job.attained += dt
+        self.stats.busy_s += dt
+        self.stats.chunks += 1
+        if finished:
+            self.stats.jobs += 1
+
+    def _drop(self, job: _Job) -> None:
+        self.stats.cancelled += 1
+        log.info("dropped %s after %.2f s of compute: its consumer went away", job.name, job.attained)
+        try:
+            job.gen.close()  # runs the generator's clean-up (hooks, locks) on the lane thread
+        except Exception:  # noqa: BLE001 - clean-up failures must not kill the lane
+            log.exception("closing %s failed", job.name)
+
+
+def _lazy(gen_fn: Callable[[], Iterator[T]]) -> Iterator[T]:
+    """Call gen_fn on the lane at the first chunk (so even building the generator runs there)."""
+    yield from gen_fn()
+
+
+LANE = Lane()
+
+
+def run(fn: Callable[[], T], name: str = "") -> T:
+    """Run fn() on the process's compute lane (inline when already on it)."""
+    return LANE.run(fn, name)
+
+
+def stream(gen_fn: Callable[[], Iterator[T]], name: str = "") -> Iterator[T]:
+    return LANE.stream(gen_fn, name)
+
+
+def on_lane() -> bool:
+    return LANE.on_lane()
