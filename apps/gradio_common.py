@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 import gradio as gr
-from gradio.state_holder import StateHolder
+from gradio.state_holder import SessionState, StateHolder
 
 from core import files, images, models
 from core.weights import import_ref
@@ -72,6 +72,8 @@ def launch_kwargs() -> dict:
         "allowed_paths": [str(models.ASSETS)],
         "css": CSS,
         "footer_links": ["api"],
+        # Gradio 6 can record every public call for a run-history page; a lecture has no use for it.
+        "run_history": False,
     }
 
 
@@ -105,6 +107,72 @@ def _env_number(name: str, default: float) -> float:
         return default
 
 
+class _LazyConfigs(dict):
+    """SessionState.config_values, built one component at a time when asked for.
+
+    Gradio builds a config copy of every component of the app when a session starts (27 ms and
+    about 1 MB for this hub), and every REST or gradio_client call starts a session; an event only
+    ever touches the few components it reads or writes. Whole-dict reads (deep links) fill it all.
+    """
+
+    def __init__(self, state: LeanSessionState):
+        super().__init__()
+        self._state = state
+
+    def _valid(self, key) -> bool:
+        return key in self._state.blocks_config.blocks and key in self._state.app_blocks
+
+    def __missing__(self, key):
+        if not self._valid(key):
+            raise KeyError(key)
+        value = self._state.blocks_config.config_for_block(key, [], self._state.blocks_config.blocks[key])
+        self[key] = value
+        return value
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or self._valid(key)
+
+    def _fill(self) -> None:
+        for key in list(self._state.blocks_config.blocks):
+            if not dict.__contains__(self, key) and self._valid(key):
+                self[key]  # noqa: B018 - __missing__ builds it
+
+    def items(self):
+        self._fill()
+        return super().items()
+
+    def values(self):
+        self._fill()
+        return super().values()
+
+    def keys(self):
+        self._fill()
+        return super().keys()
+
+    def __iter__(self):
+        self._fill()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._fill()
+        return super().__len__()
+
+
+class LeanSessionState(SessionState):
+    """Gradio's SessionState with config_values built lazily (see _LazyConfigs)."""
+
+    def __init__(self, blocks: gr.Blocks):  # mirrors SessionState.__init__ but for config_values
+        from copy import copy
+
+        self.app_blocks = blocks.blocks
+        self.blocks_config = copy(blocks.default_config)
+        self.config_values = _LazyConfigs(self)
+        self.state_data = {}
+        self._state_ttl = {}
+        self.is_closed = False
+        self.STATE_TTL_WHEN_CLOSED = 3600
+
+
 class SessionStore(StateHolder):
     """Gradio's per-session state, bounded by count and by idle time, in two classes.
 
@@ -123,9 +191,15 @@ class SessionStore(StateHolder):
         self.browser: set[str] = set()
         self.evicted = 0
 
+    def __getitem__(self, session_id: str) -> SessionState:
+        if session_id not in self.session_data:
+            self.session_data[session_id] = LeanSessionState(self.blocks)
+        return super().__getitem__(session_id)
+
     def mark_browser(self, session_id: str) -> None:
         with self.lock:
             self.browser.add(session_id)
+            self._evict()
 
     def update(self, session_id: str) -> None:
         with self.lock:
@@ -154,21 +228,28 @@ class SessionStore(StateHolder):
 
 _stores: weakref.WeakSet[SessionStore] = weakref.WeakSet()
 
-UPLOAD_MAX_AGE_S = 3 * 3600  # uploads outlive a lesson: a page's state may still point at one
-MAX_UPLOADS = 2000
+CACHE_MAX_AGE_S = 2 * 3600  # uploads and outputs outlive a lesson: a page's state may still point at one
+MAX_CACHE_FILES = 3000  # ~10 per browser click (each image output is a file), so hundreds of clicks
 EXPORT_MAX_AGE_S = 3600
 MAX_EXPORTS = 500
 HOUSEKEEPING_EVERY_S = 60.0
 
 
 def housekeeping(demo: gr.Blocks) -> None:
-    """One pass: drop uploads and exports past their age or count."""
-    uploads = [Path(p) for p in list(demo.upload_file_set)]
-    gone = files.prune(uploads, MAX_UPLOADS, UPLOAD_MAX_AGE_S)
-    demo.upload_file_set.difference_update(str(p) for p in gone)
-    for p in gone:  # gradio keeps each upload in a folder of its own
+    """One pass: the files Gradio wrote for this app (uploads, data-URL inputs, every image output and
+    download) and our exports, each bounded by count and age."""
+    # Files the pages show when they open (the sample gallery, first images) must stay servable.
+    keep = set(getattr(demo, "_glassbox_startup_files", ()))
+    for block in demo.blocks.values():
+        keep.update(getattr(block, "keep_in_cache", set()))
+    sets = list(demo.temp_file_sets)
+    paths = [Path(p) for fs in sets for p in list(fs) if p not in keep]
+    gone = {str(p) for p in files.prune(paths, MAX_CACHE_FILES, CACHE_MAX_AGE_S)}
+    for fs in sets:
+        fs.difference_update(gone)
+    for p in gone:  # gradio keeps each file in a folder of its own
         try:
-            p.parent.rmdir()
+            Path(p).parent.rmdir()
         except OSError:
             pass
     files.prune_dir(EXPORT_DIR, MAX_EXPORTS, EXPORT_MAX_AGE_S)
@@ -193,6 +274,7 @@ def serve(demo: gr.Blocks, **overrides):
     demo.queue(default_concurrency_limit=int(_env_number("GLASSBOX_CONCURRENCY", 32)))
     kwargs = {**launch_kwargs(), "prevent_thread_lock": True, **overrides}
     out = demo.launch(**kwargs)
+    demo._glassbox_startup_files = {p for fs in demo.temp_file_sets for p in fs}  # type: ignore[attr-defined]
     store = SessionStore()
     store.set_blocks(demo)
     _stores.add(store)

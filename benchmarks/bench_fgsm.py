@@ -33,7 +33,6 @@ def floor_cost(n: int) -> tuple[float, tuple[int, int]]:
     import torch
     import torch.nn.functional as F
 
-    from apps.gradcam import logic
     from core import models
 
     loaded = models.load("efficientnet_lite0", "cpu")

@@ -33,7 +33,6 @@ def bare_cost(n: int) -> tuple[float, float, tuple[int, int]]:
     """p50 of one forward+backward (and one forward) of the bare model on the same input the endpoint uses."""
     import torch
 
-    from apps.gradcam import logic
     from core import models
 
     loaded = models.load("efficientnet_lite0", "cpu")

@@ -19,6 +19,7 @@ FGSM explaining its adversarial image with Grad-CAM).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -40,11 +41,11 @@ class Cancelled(Exception):
 class _Job:
     gen: Iterator[Any]
     name: str
-    submitted: float = field(default_factory=time.perf_counter)
     queued_at: float = field(default_factory=time.perf_counter)
     attained: float = 0.0  # compute seconds used so far
     outbox: deque = field(default_factory=deque)  # ("item", value) | ("error", exc) | ("done", None)
     ready: threading.Condition = field(default_factory=threading.Condition)
+    state: str = "new"  # queued | running | paused (an item waits for its consumer) | done
     cancelled: bool = False
 
     def score(self, now: float) -> float:
@@ -87,15 +88,16 @@ class Lane:
         def one_chunk():
             yield fn()
 
-        for item in self.stream(one_chunk, name or getattr(fn, "__name__", "job")):
+        for item in self.stream(one_chunk, name or getattr(fn, "__name__", "job"), _single=True):
             return item
         raise RuntimeError("lane job ended without a result")  # unreachable: one_chunk always yields
 
-    def stream(self, gen_fn: Callable[[], Iterator[T]], name: str = "") -> Iterator[T]:
+    def stream(self, gen_fn: Callable[[], Iterator[T]], name: str = "", _single: bool = False) -> Iterator[T]:
         """Iterate gen_fn() on the lane, one chunk (one next()) at a time, handing items to the caller.
 
-        Items equal to TICK are chunk boundaries and are not handed over. Closing this iterator
-        early (the consumer went away) drops the job before its next chunk.
+        Like a plain generator, the job is paused after each item until the caller asks for the next
+        one. Items equal to TICK are chunk boundaries and are not handed over. Closing this iterator
+        early (the consumer went away) drops the job; its generator is closed on the lane.
         """
         if self.on_lane():
             yield from (item for item in gen_fn() if item is not TICK)
@@ -109,14 +111,18 @@ class Lane:
                     while not job.outbox:
                         job.ready.wait()
                     kind, value = job.outbox.popleft()
-                if kind == "item":
-                    yield value
-                elif kind == "error":
+                if kind == "error":
                     raise value
-                else:
+                if kind == "done":
                     return
+                if _single:  # run(): the one item is the answer; nothing is left to compute
+                    self._finish(job)
+                    yield value
+                    return
+                yield value
+                self._enqueue(job)  # the caller wants the next item: resume the job
         finally:
-            job.cancelled = True  # a no-op when done; otherwise the lane closes the generator at its next turn
+            self._abandon(job)
 
     def pending(self) -> int:
         with self._cv:
@@ -134,9 +140,27 @@ class Lane:
 
     def _enqueue(self, job: _Job) -> None:
         with self._cv:
+            if job.state == "done":
+                return
+            job.state = "queued"
             job.queued_at = time.perf_counter()
             self._waiting.append(job)
             self._cv.notify()
+
+    def _finish(self, job: _Job) -> None:
+        with self._cv:
+            job.state = "done"
+
+    def _abandon(self, job: _Job) -> None:
+        """The consumer stopped listening. A paused job is queued once more so the lane closes it."""
+        with self._cv:
+            if job.state == "done":
+                return
+            job.cancelled = True
+            if job.state == "paused":
+                job.state = "queued"
+                self._waiting.append(job)
+                self._cv.notify()
 
     def _next(self) -> _Job:
         with self._cv:
@@ -145,10 +169,16 @@ class Lane:
             now = time.perf_counter()
             job = min(self._waiting, key=lambda j: j.score(now))
             self._waiting.remove(job)
+            job.state = "running"
             self.stats.max_wait_s = max(self.stats.max_wait_s, now - job.queued_at)
             return job
 
     def _work(self) -> None:
+        threads = os.environ.get("GLASSBOX_TORCH_THREADS", "").strip()
+        if threads:  # torch's intra-op threads for model work (default: torch's choice, one per core)
+            import torch
+
+            torch.set_num_threads(max(1, int(threads)))
         with self._cv:
             self._ident = threading.get_ident()
             self._cv.notify_all()
@@ -167,27 +197,38 @@ class Lane:
                     if item is TICK and (job.cancelled or self.pending()):
                         break
             except StopIteration:
-                job.deliver("done")
-                self._account(job, t0, finished=True)
+                self._close(job, t0, "done")
                 continue
             except BaseException as exc:  # noqa: BLE001 - the consumer re-raises it in its own thread
-                job.deliver("error", exc)
-                self._account(job, t0, finished=True)
+                self._close(job, t0, "error", exc)
                 continue
-            if item is not TICK:
-                job.deliver("item", item)
-            self._account(job, t0, finished=False)
-            self._enqueue(job)
+            self._account(job, t0)
+            if item is TICK:
+                self._enqueue(job)  # preempted at a chunk boundary: back in the queue
+            else:
+                with self._cv:
+                    gone = job.cancelled
+                    if not gone:
+                        job.state = "paused"  # until the consumer asks for more (or leaves)
+                if gone:  # the consumer left while this chunk ran
+                    self._drop(job)
+                else:
+                    job.deliver("item", item)
 
-    def _account(self, job: _Job, t0: float, finished: bool) -> None:
+    def _close(self, job: _Job, t0: float, kind: str, exc: BaseException | None = None) -> None:
+        self._account(job, t0)
+        self._finish(job)
+        self.stats.jobs += 1
+        job.deliver(kind, exc)
+
+    def _account(self, job: _Job, t0: float) -> None:
         dt = time.perf_counter() - t0
         job.attained += dt
         self.stats.busy_s += dt
         self.stats.chunks += 1
-        if finished:
-            self.stats.jobs += 1
 
     def _drop(self, job: _Job) -> None:
+        self._finish(job)
         self.stats.cancelled += 1
         log.info("dropped %s after %.2f s of compute: its consumer went away", job.name, job.attained)
         try:

@@ -284,8 +284,9 @@ def _build(name: str, device: str) -> Loaded | tuple[str, str]:
     return Loaded(name, spec, module, device, found.source, found.reason)
 
 
-def _view(name: str, inner: Loaded, why: str) -> Loaded:
-    """What a caller who asked for `name` gets when a stand-in runs: the stand-in's module, honestly labelled."""
+def stand_in(name: str, inner: Loaded, why: str) -> Loaded:
+    """What a caller who asked for `name` gets when `inner` runs in its place: inner's module, honestly
+    labelled (describe() and fallback_notice say what was asked, why it is not running, what is)."""
     return Loaded(name, inner.spec, inner.module, inner.device, inner.source, why, inner.lock)
 
 
@@ -330,9 +331,9 @@ def load(name: str, device: str | None = None) -> Loaded:
                             old, _ = _cache.popitem(last=False)
                             log.info("evicted %s from the model cache", old)
     if isinstance(found, tuple):
-        stand_in, why = found
-        log.info("%s: running %s instead", why, stand_in)
-        return _view(name, load(stand_in, device), why)
+        fallback, why = found
+        log.info("%s: running %s instead", why, fallback)
+        return stand_in(name, load(fallback, device), why)
     return found
 
 

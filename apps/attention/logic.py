@@ -146,8 +146,9 @@ def _attend(text: str, model: str, pair: str | None, device: str) -> AttentionRe
     if n_unk:
         result.notices.append(f"{n_unk} token(s) are {unk}: the vocabulary has no piece for them (emoji, rare scripts).")
     if loaded.name != loaded.spec.name:
-        result.notices.append(loaded.fallback_notice + (" The causal comparison needs DistilGPT-2." if
-                                                        models.get_spec(loaded.name).preprocessing.get("causal") else ""))
+        causal_asked = models.get_spec(loaded.name).preprocessing.get("causal")
+        extra = " The causal comparison needs DistilGPT-2." if causal_asked else ""
+        result.notices.append(loaded.fallback_notice + extra)
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
     return result
 

@@ -331,3 +331,32 @@ def test_a_hub_model_offline_names_the_stand_in_in_the_header(client):
     assert any("ViT-B/16" in n and "unavailable" in n and "instead" in n for n in out["notices"])
     out = client.predict(text="The stand-in speaks.", model="distilgpt2", api_name="/attention")
     assert out["model"] == "minilm" and any("DistilGPT-2" in n for n in out["notices"])
+
+
+OFFERED = {  # every model each endpoint's API offers
+    "/gradcam": ["efficientnet_lite0", "resnet50", "vit_b16"],
+    "/fgsm": ["efficientnet_lite0", "resnet50", "vit_b16"],
+    "/attention": ["minilm", "bert", "distilgpt2"],
+    "/vit": ["vit_digits", "vit_b16", "deit_tiny", "dino_vits16"],
+    "/diffusion": ["ddpm_digits", "ddpm_cifar10"],
+}
+
+
+@pytest.mark.parametrize("endpoint, model", [(e, m) for e, ms in OFFERED.items() for m in ms])
+def test_every_model_of_every_endpoint_answers_offline(client, endpoint, model):
+    """Offline, a hub model falls back to an offline model of the right family for that page, which
+    runs and says so; an offline model runs as asked, with no notice about models."""
+    from gradio_client import handle_file
+
+    from core import models
+
+    args = {"text": "The stand-in still answers."} if endpoint == "/attention" else \
+        {"seed": 5, "steps": 3} if endpoint == "/diffusion" else {"image": handle_file(str(SAMPLES / "cat.png"))}
+    out = client.predict(model=model, api_name=endpoint, **args)
+    assert out["offline"] is True and models.MODELS[out["model"]].is_offline_model
+    if models.MODELS[model].is_offline_model:
+        assert out["model"] == model
+    else:
+        title = models.MODELS[model].title
+        assert any(title in n and "unavailable" in n and "instead" in n for n in out["notices"]), out["notices"]
+        assert models.MODELS[out["model"]].task == models.MODELS[model].task

@@ -90,3 +90,60 @@ def test_warmup_runs_in_the_background_and_can_be_turned_off(monkeypatch):
     assert CALLS == ["ran"]  # a failing warm-up is logged and the next one still runs
     monkeypatch.setenv("GLASSBOX_WARMUP", "0")
     assert start_warmup([f"{__name__}:record_warmup"]) is None
+
+
+# The one deliberate link between two demos: FGSM explains its attack with Grad-CAM's public explain().
+ALLOWED_LINKS = {("fgsm", "apps.gradcam.logic"): {"explain"}}
+
+
+def app_imports(path) -> list[tuple[str, set[str]]]:
+    """(module, imported names) for every `apps.*` import in a file, lazy ones inside functions included."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(a.name, set()) for a in node.names if a.name.startswith("apps")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("apps"):
+            out.append((node.module, {a.name for a in node.names}))
+    return out
+
+
+def test_a_demo_imports_only_itself_the_commons_the_registry_and_core():
+    demos = [p for p in (ROOT / "apps").iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    assert len(demos) >= 5
+    for demo in demos:
+        for f in demo.rglob("*.py"):
+            for module, names in app_imports(f):
+                parts = module.split(".")
+                if module == "apps":  # `from apps import x` names a module of its own
+                    parts = ["apps", *sorted(names)[:1]]
+                    names = set()
+                ok = (len(parts) == 1 or parts[1] == demo.name or parts[1] == "registry"
+                      or parts[1].endswith("_common"))
+                if not ok:
+                    allowed = ALLOWED_LINKS.get((demo.name, module))
+                    ok = allowed is not None and names and names <= allowed
+                assert ok, f"{f.relative_to(ROOT)} imports {module} {sorted(names)}: a demo imports only itself, " \
+                           "apps/*_common, the registry and core"
+
+
+def test_core_imports_no_demo():
+    for f in (ROOT / "core").glob("*.py"):
+        assert not app_imports(f), f"{f.relative_to(ROOT)} imports a demo: core must stand on its own"
+
+
+def test_the_readme_demo_table_follows_the_registry():
+    """The README's topic table has one row per demo of apps/registry.py, 'ready' exactly for the built ones."""
+    from apps.registry import DEMOS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| topic | status |", 1)[1].split("\n\n", 1)[0]
+    rows = [ln for ln in table.splitlines() if ln.startswith("|") and not ln.startswith("|---")]
+    found: dict[str, list[str]] = {d.slug: [] for d in DEMOS}
+    for row in rows:
+        topic, state = (c.strip() for c in row.strip("|").split("|"))
+        owners = [d for d in DEMOS if topic.lower().startswith(d.title.lower())]
+        assert len(owners) == 1, f"README row {topic[:40]!r} names no single demo of the registry"
+        found[owners[0].slug].append(state)
+    for d in DEMOS:
+        assert len(found[d.slug]) == 1, f"README needs exactly one row for {d.title}"
+        assert ("ready" in found[d.slug][0]) == d.built, f"README says {found[d.slug][0]!r} for {d.title}"

@@ -210,3 +210,24 @@ def test_hub_models_run_every_layer_choice(name, tmp_path, monkeypatch):
             assert r.model_input.shape[:2] == (224, 224)  # squashed whole, never cropped
     finally:
         models.clear_cache()
+
+
+def test_chunked_score_cam_equals_pytorch_grad_cams(lite):
+    """Our Score-CAM runs one batch per lane chunk; its map must be the library's, number for number."""
+    from pytorch_grad_cam import ScoreCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from core import lane
+
+    rgb = images.load_image(CAT)
+    x = vision.to_tensor(vision.to_model_input(rgb, (64, 96)))  # (1, 3, 64, 96): small, so 1,280 channels are quick
+    steps = list(logic._score_cam(lite, "backbone.bn2", x, 281))
+    ticks = [s for s in steps if s is lane.TICK]
+    ours, logits = steps[-1]
+    assert len(ticks) == -(-1280 // logic.SCORECAM_BATCH)  # one chunk per batch of masked images
+    with ScoreCAM(model=lite.module, target_layers=[lite.module.get_submodule("backbone.bn2")]) as cam:
+        cam.batch_size = 64
+        ref = cam(input_tensor=x, targets=[ClassifierOutputTarget(281)])[0]  # (64, 96)
+    assert ours.shape == ref.shape == (64, 96)
+    np.testing.assert_allclose(ours, ref, atol=2e-4)
+    assert int(logits.argmax()) == int(lite.module(x).argmax())

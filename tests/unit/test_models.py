@@ -53,7 +53,6 @@ def test_every_entry_is_complete():
 
 
 def test_offline_model_loads_real_imagenet_weights(sample_cat):
-    from apps.gradcam import logic
     from core import images
 
     loaded = models.load("efficientnet_lite0", "cpu")
