@@ -232,7 +232,8 @@ CACHE_MAX_AGE_S = 2 * 3600  # uploads and outputs outlive a lesson: a page's sta
 MAX_CACHE_FILES = 3000  # ~10 per browser click (each image output is a file), so hundreds of clicks
 EXPORT_MAX_AGE_S = 3600
 MAX_EXPORTS = 500
-HOUSEKEEPING_EVERY_S = 60.0
+HOUSEKEEPING_EVERY_S = 30.0  # an attention click writes ~75 image files (the model view): prune often
+STRAY_MAX_AGE_S = 600
 
 
 def housekeeping(demo: gr.Blocks) -> None:
@@ -253,6 +254,11 @@ def housekeeping(demo: gr.Blocks) -> None:
         except OSError:
             pass
     files.prune_dir(EXPORT_DIR, MAX_EXPORTS, EXPORT_MAX_AGE_S)
+    # Gradio 6.31 leaves an empty, untracked tmpXXXX file in its upload folder per browser upload.
+    upload_dir = getattr(getattr(demo, "server_app", None), "uploaded_file_dir", None)
+    if upload_dir and Path(upload_dir).is_dir():
+        strays = [p for p in Path(upload_dir).glob("tmp*") if p.is_file() and p.stat().st_size == 0]
+        files.prune(strays, len(strays), STRAY_MAX_AGE_S)
 
 
 def _housekeeper(demo: gr.Blocks, stop: threading.Event) -> None:

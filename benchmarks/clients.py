@@ -5,14 +5,14 @@ front end sends when a learner uses a page)."""
 from __future__ import annotations
 
 import json
-import time
+import threading
 import uuid
 from functools import lru_cache
 from pathlib import Path
 
 import requests
 
-from common import ROOT
+from common import ROOT, rest_call
 
 SAMPLES = ROOT / "assets" / "images"
 
@@ -44,16 +44,8 @@ def data_url(png: bytes) -> str:
 
 
 def rest(session: requests.Session, base: str, api: str, data: list) -> tuple[dict, float]:
-    """One call of a JSON endpoint over Gradio's plain REST API. Returns (payload, seconds)."""
-    t0 = time.perf_counter()
-    r = session.post(f"{base}/gradio_api/call/{api}", json={"data": data}, timeout=120)
-    r.raise_for_status()
-    text = session.get(f"{base}/gradio_api/call/{api}/{r.json()['event_id']}", timeout=600).text
-    dt = time.perf_counter() - t0
-    if "event: complete" not in text:
-        raise RuntimeError(f"/{api} failed: {text[-300:]}")
-    line = next(ln for ln in text.split("event: complete", 1)[1].splitlines() if ln.startswith("data: "))
-    return json.loads(line.removeprefix("data: "))[0], dt
+    """One call of a JSON endpoint over Gradio's plain REST API, on a kept-alive session."""
+    return rest_call(base, api, data, session)
 
 
 def upload(session: requests.Session, base: str, name: str, content: bytes) -> dict:
@@ -74,6 +66,7 @@ class BrowserTab:
         self.config = config or requests.get(f"{base}/config", timeout=30).json()
         self.components = {c["id"]: c for c in self.config["components"]}
         self.deps = {d["id"]: d for d in self.config["dependencies"]}
+        self.busy = threading.Lock()  # a learner's clicks run one after another in her tab
 
     def component_id(self, elem_id: str) -> int:
         for c in self.config["components"]:
@@ -130,8 +123,9 @@ class BrowserTab:
 
     def run_chain(self, elem_id: str, trigger: str, values: dict[int, object]) -> list:
         out: list = []
-        for dep in self.chain(elem_id, trigger):
-            out = self.event(dep, values)
+        with self.busy:
+            for dep in self.chain(elem_id, trigger):
+                out = self.event(dep, values)
         return out
 
     def gradcam_upload(self, png: bytes, name: str = "upload.png") -> list:

@@ -55,16 +55,17 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
-def rest_call(base: str, api: str, data: list) -> tuple[dict, float]:
+def rest_call(base: str, api: str, data: list, session: requests.Session | None = None) -> tuple[dict, float]:
     """One call over gradio's plain REST API (POST, then read the event stream). Returns (payload, seconds)."""
     import json
 
+    http = session or requests
     t0 = time.perf_counter()
-    r = requests.post(f"{base}/gradio_api/call/{api}", json={"data": data}, timeout=120)
+    r = http.post(f"{base}/gradio_api/call/{api}", json={"data": data}, timeout=120)
     r.raise_for_status()
-    stream = requests.get(f"{base}/gradio_api/call/{api}/{r.json()['event_id']}", timeout=300).text
+    stream = http.get(f"{base}/gradio_api/call/{api}/{r.json()['event_id']}", timeout=600).text
     dt = time.perf_counter() - t0
     if "event: complete" not in stream:
-        raise RuntimeError(stream[-500:])
+        raise RuntimeError(f"/{api} failed: {stream[-300:]}")
     line = next(ln for ln in stream.split("event: complete", 1)[1].splitlines() if ln.startswith("data: "))
     return json.loads(line.removeprefix("data: "))[0], dt

@@ -127,6 +127,26 @@ def test_housekeeping_bounds_gradios_files_and_our_exports(monkeypatch, tmp_path
     assert len(list((tmp_path / "uploads").iterdir())) == 2  # emptied folders go too
 
 
+def test_housekeeping_sweeps_gradios_stray_empty_upload_files(tmp_path):
+    import types
+
+    import gradio as gr
+
+    from apps import gradio_common
+
+    with gr.Blocks() as demo:
+        gr.Markdown("a page")
+    demo.server_app = types.SimpleNamespace(uploaded_file_dir=str(tmp_path))
+    old, new, real = tmp_path / "tmpold", tmp_path / "tmpnew", tmp_path / "tmpreal"
+    for p in (old, new):
+        p.touch()
+    real.write_bytes(b"data")
+    os.utime(old, (time.time() - 3600,) * 2)
+    os.utime(real, (time.time() - 3600,) * 2)
+    gradio_common.housekeeping(demo)
+    assert not old.exists() and new.exists() and real.exists()
+
+
 def test_a_fallback_is_cached_once_under_the_model_that_runs():
     """Offline, BERT and DistilGPT-2 both fall back to MiniLM: one copy in memory, named once."""
     models.clear_cache()
