@@ -325,6 +325,7 @@ def load(name: str, device: str | None = None) -> Loaded:
                 with _cache_lock:
                     if isinstance(found, tuple):
                         _aliases[key] = (*found, time.monotonic())
+                        log.warning("%s: running %s instead", found[1], found[0])
                     else:
                         _cache[key] = found
                         while len(_cache) > max_loaded():
@@ -332,7 +333,6 @@ def load(name: str, device: str | None = None) -> Loaded:
                             log.info("evicted %s from the model cache", old)
     if isinstance(found, tuple):
         fallback, why = found
-        log.info("%s: running %s instead", why, fallback)
         return stand_in(name, load(fallback, device), why)
     return found
 

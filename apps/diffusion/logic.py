@@ -242,7 +242,9 @@ def _stream(s: Settings, device: str, every: int) -> Iterator[Trajectory]:
             yield traj
             t0 = time.perf_counter()
         else:
+            busy += time.perf_counter() - t0
             yield lane.TICK  # a chunk boundary: a waiting click may run before the next step
+            t0 = time.perf_counter()
         last = step
     traj.x_t, traj.x0, traj.eps = (np.stack(v).astype(np.float16) for v in (xs, x0s, epss))  # (N, H, W, C)
     traj.final = last.x_next[0].permute(1, 2, 0).clamp(-1, 1).float().cpu().numpy()  # (H, W, C)
