@@ -61,7 +61,7 @@ def run(src, model, attack, epsilon, steps, target, progress=gr.Progress()):
     except UserError as exc:
         return (f"### ⚠️ {exc}", *blank)
     amp, gain = r.amplified()
-    key = logic.cam_logic.image_key(r.original)[:12]
+    key = vision.image_key(r.original)[:12]
     target = r.target["index"] if r.target else "u"
     export = export_file(f"fgsm-{key}-{r.model}-{r.attack}-{r.epsilon:g}-{r.steps}-{target}.png", logic.compare_png(r))
     return (
