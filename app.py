@@ -15,7 +15,7 @@ import traceback
 
 import gradio as gr
 
-from apps.gradio_common import footer, page_loaded, serve, start_warmup
+from apps.gradio_common import page_footer, serve, start_warmup
 from apps.registry import DEMOS, Demo
 
 log = logging.getLogger("glassbox.hub")
@@ -46,8 +46,7 @@ def build_hub() -> gr.Blocks:
         gr.Markdown("# 🔍 Glassbox\nInteractive demos that open up vision and generative models. "
                     "Every demo runs offline on a laptop and names the model it runs.")
         gr.HTML(landing_html())
-        md = footer()
-        demo.load(page_loaded, None, md, api_visibility="private")
+        page_footer(demo)
     for d in DEMOS:
         if not d.built:
             continue
@@ -55,6 +54,8 @@ def build_hub() -> gr.Blocks:
             with gr.Column() as page:
                 try:
                     importlib.import_module(f"apps.{d.slug}.ui_gradio").build()
+                    # The footer names this page's models only (the page's logic lists what it offers).
+                    page_models = list(getattr(importlib.import_module(f"apps.{d.slug}.logic"), "MODEL_CHOICES", []))
                     failed = None
                 except Exception as exc:  # noqa: BLE001 - one broken page must not take the hub down
                     log.exception("page %s failed to build", d.slug)
@@ -62,8 +63,8 @@ def build_hub() -> gr.Blocks:
             if failed is not None:
                 page.visible = False
                 gr.HTML(_error_card(d, failed))
-            md = footer()
-            demo.load(page_loaded, None, md, api_visibility="private")
+                page_models = []
+            page_footer(demo, page_models)
     return demo
 
 

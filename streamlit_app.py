@@ -5,6 +5,8 @@ The same DEMOS list and the same logic modules as the Gradio hub (app.py).
 
 from __future__ import annotations
 
+import importlib
+
 import streamlit as st
 
 from apps.registry import DEMOS
@@ -31,6 +33,11 @@ def home() -> None:
 pages = [st.Page(home, title="Home", icon="🔍", default=True)]
 pages += [st.Page(f"apps/{d.slug}/page_streamlit.py", title=d.title, icon=d.icon, url_path=d.slug)
           for d in DEMOS if d.built]
-st.navigation(pages).run()
+current = st.navigation(pages)
+current.run()
 st.divider()
-st.caption(models.status_line())
+slug = current.url_path
+page_models = None  # the home page names every model in memory, a demo page only its own
+if slug in {d.slug for d in DEMOS if d.built}:
+    page_models = list(getattr(importlib.import_module(f"apps.{slug}.logic"), "MODEL_CHOICES", []))
+st.caption(models.status_line(page_models))

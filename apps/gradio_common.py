@@ -91,12 +91,23 @@ def footer() -> gr.Markdown:
     return gr.Markdown("Checking device and models…", elem_id="gb-footer")
 
 
-def page_loaded(request: gr.Request) -> str:
-    """Every page's load event: marks the session as a browser tab (kept long), returns the footer line."""
+def page_loaded(request: gr.Request, page_models: list[str] | None = None) -> str:
+    """Every page's load event: marks the session as a browser tab (kept long), returns the footer line
+    (naming the page's own models when page_models is given)."""
     if request.session_hash:
         for store in list(_stores):  # one per running app (tests may run several); hashes are random
             store.mark_browser(request.session_hash)
-    return models.status_line()
+    return models.status_line(page_models)
+
+
+def page_footer(demo: gr.Blocks, page_models: list[str] | None = None) -> None:
+    """A page's footer line, filled in (and the tab marked as a browser) when the page loads."""
+    md = footer()
+
+    def on_load(request: gr.Request) -> str:
+        return page_loaded(request, page_models)
+
+    demo.load(on_load, None, md, api_visibility="private")
 
 
 def _env_number(name: str, default: float) -> float:
@@ -317,7 +328,6 @@ def launch_page(build: Callable[[], None], title: str) -> None:
     """Run one demo page alone (each ui_gradio.py is runnable by itself)."""
     with gr.Blocks(title=title) as demo:
         build()
-        md = footer()
-        demo.load(page_loaded, None, md, api_visibility="private")
+        page_footer(demo)
     serve(demo)
     demo.block_thread()

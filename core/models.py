@@ -337,9 +337,16 @@ def load(name: str, device: str | None = None) -> Loaded:
     return found
 
 
-def loaded_names() -> list[str]:
+def loaded_names(asked: list[str] | None = None) -> list[str]:
+    """The models in memory, each once; with `asked`, only those that run for these names (the model
+    itself, or its stand-in when it could not be had)."""
     with _cache_lock:
-        return [f"{v.spec.title} on {v.device}" for v in _cache.values()]
+        running = None
+        if asked is not None:
+            now = time.monotonic()
+            running = set(asked) | {alias[0] for (name, _), alias in _aliases.items()
+                                    if name in asked and now - alias[2] < ALIAS_TTL_S}
+        return [f"{v.spec.title} on {v.device}" for v in _cache.values() if running is None or v.spec.name in running]
 
 
 def clear_cache() -> None:
@@ -350,14 +357,14 @@ def clear_cache() -> None:
         _key_locks.clear()
 
 
-def status_line() -> str:
-    """The hub footer: device and models in use right now."""
+def status_line(asked: list[str] | None = None) -> str:
+    """The footer: device and the models in memory (with `asked`: only a page's own models)."""
     from core.device import describe_device, pick_device
 
     try:
         dev = describe_device(pick_device())
     except Exception as exc:  # noqa: BLE001 - the footer must never break a page
         dev = f"unknown ({exc})"
-    names = loaded_names()
+    names = loaded_names(asked)
     models = ", ".join(names) if names else "none loaded yet (each loads on first use)"
-    return f"Device: {dev} · Models: {models}"
+    return f"Device: {dev} · {'Models' if asked is None else 'Models of this page'}: {models}"

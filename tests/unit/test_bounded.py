@@ -191,3 +191,17 @@ def test_cached_results_are_not_changed_by_later_calls(sample_cat):
     fgsm.defend(a)
     fgsm.api_payload(a, api.Clock())
     assert pickle.dumps(a) == snap and np.array_equal(fgsm.attack(sample_cat, epsilon=2).adversarial, a.adversarial)
+
+
+def test_a_page_footer_names_its_own_models_once():
+    models.clear_cache()
+    models.load("efficientnet_lite0", "cpu")
+    models.load("bert", "cpu")  # offline: MiniLM stands in
+    models.load("distilgpt2", "cpu")
+    attention = models.status_line(["minilm", "bert", "distilgpt2"])
+    gradcam = models.status_line(["efficientnet_lite0", "resnet50", "vit_b16"])
+    diffusion = models.status_line(["ddpm_digits", "ddpm_cifar10"])
+    assert attention.count("all-MiniLM-L6-v2") == 1 and "EfficientNet" not in attention
+    assert gradcam.count("EfficientNet-Lite0") == 1 and "MiniLM" not in gradcam
+    assert "none loaded yet" in diffusion
+    assert "MiniLM" in models.status_line() and "EfficientNet" in models.status_line()
