@@ -93,14 +93,14 @@ def attend(text: str, model: str = DEFAULT_MODEL, text_pair: str | None = None,
     if not text:
         raise AttentionInputError("Type a sentence (the text is empty).")
     key = (spec.name, text, pair, device or "")
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit
-    ran = run_with_fallback(lambda dev: _attend(text, spec.name, pair, dev), device)
-    result: AttentionResult = ran.value  # type: ignore[assignment]
-    result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
-    _cache.put(key, result)
-    return result
+
+    def compute() -> AttentionResult:
+        ran = run_with_fallback(lambda dev: _attend(text, spec.name, pair, dev), device)
+        result: AttentionResult = ran.value  # type: ignore[assignment]
+        result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
+        return result
+
+    return _cache.get_or_compute(key, compute)
 
 
 MAX_CHARS = 20_000  # far more than MAX_TOKENS needs; spares the tokenizer a pasted novel

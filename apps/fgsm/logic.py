@@ -178,14 +178,15 @@ def attack(image, model: str = DEFAULT_MODEL, epsilon=4.0, attack: str = "fgsm",
     if isinstance(target, str) and not target.strip():
         target = None
     key = (image_key(rgb), spec.name, eps, attack_name, n_steps, str(target), device or "", seed)
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit
-    ran = run_with_fallback(lambda dev: _attack(rgb, spec.name, eps, attack_name, n_steps, target, dev, seed), device)
-    result: AttackResult = ran.value  # type: ignore[assignment]
-    result.notices = api.unique([steps_note, ran.notice, *result.notices])  # before caching: never changed after
-    _cache.put(key, result)
-    return result
+
+    def compute() -> AttackResult:
+        ran = run_with_fallback(lambda dev: _attack(rgb, spec.name, eps, attack_name, n_steps, target, dev, seed),
+                                device)
+        result: AttackResult = ran.value  # type: ignore[assignment]
+        result.notices = api.unique([steps_note, ran.notice, *result.notices])  # final before it is cached
+        return result
+
+    return _cache.get_or_compute(key, compute)
 
 
 def _attack(rgb, model, eps, attack_name, steps, target, device, seed) -> AttackResult:

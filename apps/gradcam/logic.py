@@ -248,21 +248,17 @@ def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: 
     if target is not None and isinstance(target, str) and not target.strip():
         target = None
     key = (image_key(rgb), spec.name, method, str(target), layer or "", device or "")
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit
 
-    def compute(dev: str) -> Iterator:
-        return _compute(rgb, spec.name, method, target, layer, dev)
+    def compute() -> CamResult:
+        ran = None
+        for ran in stream_with_fallback(lambda dev: _compute(rgb, spec.name, method, target, layer, dev), device):
+            pass  # one item: the result (Score-CAM yields chunk boundaries on the way, not handed over)
+        result: CamResult = ran.value  # type: ignore[union-attr]
+        result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
+        result.key = key
+        return result
 
-    ran = None
-    for ran in stream_with_fallback(compute, device):  # one item: the result (Score-CAM ticks on the way)
-        pass
-    result: CamResult = ran.value  # type: ignore[union-attr]
-    result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
-    result.key = key
-    _cache.put(key, result)
-    return result
+    return _cache.get_or_compute(key, compute)
 
 
 def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None, device: str) -> Iterator:

@@ -187,14 +187,14 @@ def inspect(image, model: str = DEFAULT_MODEL, device: str | None = None) -> ViT
         raise ViTInputError(f"{spec.name} is not a Vision Transformer. Choose one of: {', '.join(MODEL_CHOICES)}.")
     rgb = as_rgb(image)
     key = (image_key(rgb), spec.name, device or "")
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit
-    ran = run_with_fallback(lambda dev: _inspect(rgb, spec.name, dev), device)
-    result: ViTResult = ran.value  # type: ignore[assignment]
-    result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
-    _cache.put(key, result)
-    return result
+
+    def compute() -> ViTResult:
+        ran = run_with_fallback(lambda dev: _inspect(rgb, spec.name, dev), device)
+        result: ViTResult = ran.value  # type: ignore[assignment]
+        result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
+        return result
+
+    return _cache.get_or_compute(key, compute)
 
 
 def _inspect(rgb: np.ndarray, model: str, device: str) -> ViTResult:
