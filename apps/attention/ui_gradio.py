@@ -121,6 +121,9 @@ def build() -> None:
     explainer("How attention works (and why it is not an explanation)", HERE)
 
     hidden = {"api_visibility": "private"}
+    # A control's events run for its latest value: a change made while the last one is still computing is
+    # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
+    last = {**hidden, "trigger_mode": "always_last"}
     figures = [heat, head_view, roll, png, html]
     inputs = [text, pair, model, layer, head, token]
     outputs = [status, result, layer, head, token, grid, stats, *figures]
@@ -132,10 +135,10 @@ def build() -> None:
 
     go.click(run, inputs, outputs, **hidden)
     text.submit(run, inputs, outputs, **hidden)
-    model.input(run, inputs, outputs, **hidden)
-    preset.input(lambda p: logic.PRESETS.get(p, ""), preset, text, **hidden).then(run, inputs, outputs, **hidden)
+    model.input(run, inputs, outputs, **last)
+    preset.input(lambda p: logic.PRESETS.get(p, ""), preset, text, **last).then(run, inputs, outputs, **hidden)
     for control in (layer, head, token):
-        control.input(views, [result, layer, head, token], figures, **hidden)
+        control.input(views, [result, layer, head, token], figures, **last)
     grid.select(from_grid, result, [layer, head], **hidden).then(views, [result, layer, head, token], figures,
                                                                  **hidden)
     html_btn.click(make_html, [result, layer, head], html, **hidden)

@@ -183,6 +183,9 @@ def build() -> None:
                 "what clean image it sees and which noise to take away, step, repeat. Every step is kept: scrub it.")
     traj_state = gr.State(None)
     hidden = {"api_visibility": "private"}
+    # A control's events run for its latest value: a change made while the last one is still computing is
+    # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
+    last = {**hidden, "trigger_mode": "always_last"}
     g0 = logic.default_guidance()
     with gr.Tabs():
         with gr.Tab("1 · Reverse process"):
@@ -282,13 +285,13 @@ def build() -> None:
     gen_inputs = [model, scheduler, steps, eta, seed, label, guidance]
     gen_outputs = [status, timing, xt_img, x0_img, eps_img, step, traj_state, final, gif, png]
     go.click(generate, gen_inputs, gen_outputs, show_progress="hidden", **hidden)
-    step.input(scrub, [traj_state, step], [xt_img, x0_img, eps_img], show_progress="hidden", **hidden)
-    step.release(frame_export, [traj_state, step], png, show_progress="hidden", **hidden)
+    step.input(scrub, [traj_state, step], [xt_img, x0_img, eps_img], show_progress="hidden", **last)
+    step.input(frame_export, [traj_state, step], png, show_progress="hidden", **last)
 
     f_inputs = [src, index, upload, schedule, t, fseed]
     f_outputs = [fstats, fx0, fxt, fstrip, curves]
     for control in (src, index, schedule, t, fseed):
-        control.input(forward, f_inputs, f_outputs, show_progress="hidden", **hidden)
+        control.input(forward, f_inputs, f_outputs, show_progress="hidden", **last)
     forward_tab.select(forward, f_inputs, f_outputs, show_progress="hidden", **hidden)  # never a blank tab
     upload.upload(lambda: "upload", None, src, **hidden).then(forward, f_inputs, f_outputs, **hidden)
 

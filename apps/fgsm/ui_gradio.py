@@ -121,7 +121,7 @@ def build() -> None:
                              elem_id="fgsm-upload")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
             attack = gr.Radio(ATTACK_LABELS, value="fgsm", label="Attack")
-            epsilon = gr.Slider(0, logic.EPS_MAX, value=4, step=0.5, label="ε (in 1/255 units)")
+            epsilon = gr.Slider(0, logic.EPS_MAX, value=4, step=0.5, label="ε (in 1/255 units)", elem_id="fgsm-eps")
             steps = gr.Slider(1, logic.STEPS_MAX, value=10, step=1, label="Steps (BIM / PGD)")
             target = gr.Dropdown([], value=None, allow_custom_value=True, label="Target class (optional)",
                                  info="Empty: untargeted (any wrong class). Or type an ImageNet class, e.g. 'goldfish'.")
@@ -160,6 +160,9 @@ def build() -> None:
     inputs = [source, model, attack, epsilon, steps, target]
     outputs = [status, orig, adv, amp, top_before, top_after, cam_before, cam_after, export]
     hidden = {"api_visibility": "private"}
+    # A control's events run for its latest value: a change made while the last one is still computing is
+    # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
+    last = {**hidden, "trigger_mode": "always_last"}
 
     def pick_sample(evt: gr.SelectData):
         return str(samples[evt.index][1])
@@ -167,9 +170,9 @@ def build() -> None:
     gallery.select(pick_sample, None, source, **hidden).then(run, inputs, outputs, **hidden)
     upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
     for control in (model, attack, target):
-        control.input(run, inputs, outputs, **hidden)
+        control.input(run, inputs, outputs, **last)
     for slider in (epsilon, steps):
-        slider.release(run, inputs, outputs, **hidden)
+        slider.input(run, inputs, outputs, **last)
     defend_btn.click(run_defences, inputs + [quality, sigma, bits], defences, **hidden)
     curve_btn.click(run_curve, model, [curve_plot, curve_note], **hidden)
 

@@ -145,6 +145,9 @@ def build() -> None:
     inputs = [source, model, method_a, method_b, target, layer, alpha]
     outputs = [status, shown, out_a, out_b, top5, faith, timing, export, results, target]
     hidden = {"api_visibility": "private"}
+    # A control's events run for its latest value: a change made while the last one is still computing is
+    # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
+    last = {**hidden, "trigger_mode": "always_last"}
 
     def pick_sample(evt: gr.SelectData):
         return str(samples[evt.index][1])
@@ -156,10 +159,10 @@ def build() -> None:
         run, inputs, outputs, **hidden)
     upload.upload(lambda f: f, upload, source, **hidden).then(reset_target, source, target, **hidden).then(
         run, inputs, outputs, **hidden)
-    model.input(layer_update, model, layer, **hidden).then(run, inputs, outputs, **hidden)
+    model.input(layer_update, model, layer, **last).then(run, inputs, outputs, **hidden)
     for control in (method_a, method_b, target, layer):
-        control.input(run, inputs, outputs, **hidden)
-    alpha.release(reblend, [results, alpha], [out_a, out_b, export], **hidden)
+        control.input(run, inputs, outputs, **last)
+    alpha.input(reblend, [results, alpha], [out_a, out_b, export], **last)
 
     gr.api(gradcam_api, api_name="gradcam")
 

@@ -155,6 +155,9 @@ def build() -> None:
     explainer("How a Vision Transformer reads an image", HERE)
 
     hidden = {"api_visibility": "private"}
+    # A control's events run for its latest value: a change made while the last one is still computing is
+    # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
+    last = {**hidden, "trigger_mode": "always_last"}
     inputs = [source, model, layer, head, split_patch, patch]
     att_outputs = [cls_img, roll_img, one_img, export]
     detail_outputs = [pixels, flat, emb, patch_title]
@@ -172,9 +175,9 @@ def build() -> None:
 
     gallery.select(pick, None, source, **hidden).then(run, inputs, outputs, **hidden)
     upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
-    model.input(run, inputs, outputs, **hidden)
+    model.input(run, inputs, outputs, **last)
     for control in (layer, head):
-        control.input(attention_views, [result, layer, head, patch], att_outputs, **hidden)
+        control.input(attention_views, [result, layer, head, patch], att_outputs, **last)
     split.select(click_patch, result, patch, **hidden).then(
         patch_views, [result, patch], detail_outputs, **hidden).then(
         attention_views, [result, layer, head, patch], att_outputs, **hidden)
@@ -191,7 +194,7 @@ def build() -> None:
         return gr.update(value=logic.position_map(r, i), label=f"Position ({rr}, {cc}) vs every position")
 
     pos.select(click_position, result, pos_one, **hidden)
-    split_patch.input(resplit, [result, split_patch], [split, count], **hidden)
+    split_patch.input(resplit, [result, split_patch], [split, count], **last)
     gr.api(vit_api, api_name="vit")
 
 

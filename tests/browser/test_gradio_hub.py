@@ -85,6 +85,22 @@ def test_fgsm_on_a_sample(page, gradio_url):
     compare_screenshot(page, "gradio_fgsm", mask=[page.locator("#gb-footer")])
 
 
+def test_fgsm_typed_epsilon_shows_that_epsilons_result(page, gradio_url):
+    """Typing a value in a slider's box and leaving it must show that value's result: the last change
+    wins, even when typed while the previous value is still computing."""
+    page.goto(f"{gradio_url}/fgsm")
+    page.locator("#fgsm-gallery button.thumbnail-item").nth(2).click()
+    page.wait_for_function("document.querySelector('#fgsm-status').innerText.includes('ε = 4/255')", timeout=60_000)
+    box = page.locator("#fgsm-eps input[type=number]")
+    for eps in ("2", "8", "1.5"):
+        box.fill(eps)
+        box.press("Tab")
+    page.wait_for_function("document.querySelector('#fgsm-status').innerText.includes('ε = 1.5/255')",
+                           timeout=60_000)
+    page.wait_for_timeout(1500)  # nothing older may land afterwards
+    assert "ε = 1.5/255" in page.locator("#fgsm-status").inner_text()
+
+
 def test_attention_heatmap(page, gradio_url):
     page.goto(f"{gradio_url}/attention")
     page.get_by_role("button", name="Show attention").click()
