@@ -86,6 +86,12 @@ def explainer(title: str, demo_dir: Path) -> None:
         gr.Markdown((Path(demo_dir) / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=LATEX)
 
 
+def keep_others(message: str, n_outputs: int) -> tuple:
+    """An event's answer to a user error: the message in its first output (the status panel), and every
+    other output left as it was, so the last good result stays visible beside the message."""
+    return (f"### ⚠️ {message}", *(gr.update() for _ in range(n_outputs - 1)))
+
+
 def footer() -> gr.Markdown:
     """The device/model line at the bottom of every page, filled in when the page loads."""
     return gr.Markdown("Checking device and models…", elem_id="gb-footer")

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from apps.attention import logic
-from apps.gradio_common import explainer, export_file
+from apps.gradio_common import explainer, export_file, keep_others
 from core import api, models
 from core.errors import UserError
 
@@ -63,7 +63,7 @@ def run(text, pair, model, layer, head_choice, token):
     try:
         r = logic.attend(text, model, pair or None)
     except UserError as exc:
-        return (f"### ⚠️ {exc}", None, gr.update(), gr.update(), gr.update(), None, None, *((None,) * 5))
+        return keep_others(str(exc), 12)
     status = [f"**Model:** {r.model_label}",
               f"{len(r.tokens)} tokens · {r.n_layers} layers × {r.n_heads} heads · "
               + ("causal: each token sees only itself and earlier tokens" if r.causal else

@@ -9,7 +9,7 @@ import numpy as np
 
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
-from apps.gradio_common import LATEX, explainer, export_file
+from apps.gradio_common import LATEX, explainer, export_file, keep_others
 from core import api, models
 from core.errors import UserError
 
@@ -65,7 +65,7 @@ def generate(model, scheduler, steps, eta, seed, label, guidance):
     try:
         settings, notices = logic.check(model, scheduler, steps, eta, seed, label, guidance)
     except UserError as exc:
-        yield f"### ⚠️ {exc}", "", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
+        yield keep_others(str(exc), 10)
         return
     every = max(1, settings.steps // 25)  # ~25 screen updates per run whatever the step count
     try:
@@ -82,10 +82,9 @@ def generate(model, scheduler, steps, eta, seed, label, guidance):
                    gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1, interactive=traj.n > 1),
                    traj, logic.final_image(traj, SIDE), gif, png)
     except UserError as exc:
-        yield f"### ⚠️ {exc}", "", gr.update(), gr.update(), gr.update(), gr.update(), None, None, None, None
+        yield keep_others(str(exc), 10)
     except RuntimeError as exc:  # a model that cannot load: say so, keep serving
-        yield (f"### ⚠️ The model could not run: {exc}", "", gr.update(), gr.update(), gr.update(), gr.update(),
-               None, None, None, None)
+        yield keep_others(f"The model could not run: {exc}", 10)
 
 
 def scrub(traj, i):
@@ -110,7 +109,7 @@ def forward(kind, index, upload, schedule, t, seed):
         x0 = logic.source_image(kind, int(index), upload)
         xt = logic.add_noise(x0, int(t), schedule, int(seed))
     except UserError as exc:
-        return f"### ⚠️ {exc}", None, None, None, gr.update()
+        return keep_others(str(exc), 5)
     return (logic.forward_stats(int(t), schedule), logic.enlarge(logic.to_uint8(x0), SIDE),
             logic.enlarge(logic.to_uint8(xt), SIDE), logic.forward_strip(x0, schedule, int(seed)),
             logic.schedule_figure(int(t)))
@@ -129,7 +128,7 @@ def compare(model, seed, label, sa, na, ga, sb, nb, gb, progress=gr.Progress()):
                     + "".join(f"\n\n⚠️ {m}" for m in notices + traj.notices))
             outs += [text, logic.filmstrip(traj), logic.strip_labels(traj)]
     except UserError as exc:
-        return f"### ⚠️ {exc}", None, "", "", None, ""
+        return keep_others(str(exc), 6)
     return tuple(outs)
 
 
@@ -165,7 +164,7 @@ def toy(dataset, sketch, typed, scheduler, steps, seed, progress=gr.Progress()):
         progress(0.1, desc="Denoising the cloud")
         run = toy2d.reverse(dataset, scheduler, int(steps), n=500, seed=int(seed), points=points)
     except UserError as exc:
-        return f"### ⚠️ {exc}", None
+        return keep_others(str(exc), 2)
     d_end = toy2d.distance_to_data(run.path[-1], run.data)
     d_start = toy2d.distance_to_data(run.path[0], run.data)
     kind = ("exact denoiser for your points (the loss minimiser: it memorises)" if dataset == "drawn"

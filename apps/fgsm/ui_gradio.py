@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.fgsm import logic
-from apps.gradio_common import explainer, export_file
+from apps.gradio_common import explainer, export_file, keep_others
 from core import api, models, vision
 from core.errors import UserError
 
@@ -59,7 +59,7 @@ def run(src, model, attack, epsilon, steps, target, progress=gr.Progress()):
         progress(0.6, desc="Grad-CAM before and after")
         before, after = logic.explain_pair(r)
     except UserError as exc:
-        return (f"### ⚠️ {exc}", *blank)
+        return keep_others(str(exc), 1 + len(blank))
     amp, gain = r.amplified()
     key = vision.image_key(r.original)[:12]
     target = r.target["index"] if r.target else "u"

@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.gradcam import logic
-from apps.gradio_common import explainer, export_file
+from apps.gradio_common import explainer, export_file, keep_others
 from core import api, models, vision
 from core.errors import UserError
 
@@ -67,7 +67,7 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
             results.append(logic.explain(a.image, model, method_b, a.target["index"], layer))
         faith = logic.faithfulness(a)
     except UserError as exc:
-        return (f"### ⚠️ {exc}", *blank)
+        return keep_others(str(exc), 1 + len(blank))
     status = f"**Model:** {a.model_label}"
     status += "".join(f"\n\n⚠️ {n}" for n in a.notices)
     status += f"\n\nExplaining **{a.target['label']}** (class {a.target['index']})"

@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 from gradio import FileData
 
-from apps.gradio_common import explainer, export_file
+from apps.gradio_common import explainer, export_file, keep_others
 from apps.vit_patches import data, logic
 from core import api, images, models, vision
 from core.errors import UserError
@@ -77,8 +77,7 @@ def run(src, model, layer, head_choice, split_patch, patch):
     try:
         r = logic.inspect(src, model)
     except UserError as exc:
-        return (f"### ⚠️ {exc}", None, None, None, gr.update(), gr.update(), None, None, None, None, None, None,
-                None, None, None, None, None, None, "", gr.update())
+        return keep_others(str(exc), 20)
     status = [f"**Model:** {r.model_label}",
               f"Input {r.image_size[0]}×{r.image_size[1]}, patches {r.patch_size}×{r.patch_size}, grid "
               f"{r.grid[0]}×{r.grid[1]} = {r.num_patches} patches, {r.n_layers} layers × {r.n_heads} heads."]

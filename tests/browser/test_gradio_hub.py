@@ -73,6 +73,19 @@ def test_two_sessions_do_not_share_state(browser, gradio_url):
         ctx_b.close()
 
 
+def test_an_error_keeps_the_last_good_result_beside_the_message(page, gradio_url, tmp_path):
+    open_gradcam(page, gradio_url, 1)  # the cat
+    overlay = page.locator("#gradcam-overlay-a img").get_attribute("src")
+    bad = tmp_path / "notes.png"
+    bad.write_text("not really a png")
+    page.locator("#gradcam-upload input[type=file]").set_input_files(str(bad))
+    page.wait_for_function("document.querySelector('#gradcam-status').innerText.includes('not an image')",
+                           timeout=30_000)
+    assert page.locator("#gradcam-overlay-a img").get_attribute("src") == overlay  # the cat's map is still there
+    assert "Egyptian cat" in page.locator("#gradcam-top5").inner_text()
+    assert "Faithfulness" in page.locator("#gradcam-faith").inner_text()
+
+
 def test_fgsm_on_a_sample(page, gradio_url):
     page.goto(f"{gradio_url}/fgsm")
     page.locator("#fgsm-gallery button.thumbnail-item").nth(2).click()  # the coffee cup
