@@ -373,6 +373,23 @@ def _faithfulness(result: CamResult, fraction: float, seed: int) -> dict:
             "drop_hot": p - p_hot, "drop_random": p - p_rand}
 
 
+def faithfulness_text(f: dict) -> str:
+    """The faithfulness check in plain words (Markdown), with its verdict and the sign explained."""
+    share = f"{f['fraction']:.0%}"
+
+    def change(drop: float) -> str:  # drop = p_before - p_after: positive means the probability fell
+        return f"falls by {drop:.1%}" if drop >= 0 else f"rises by {-drop:.1%}"
+
+    text = (f"**Faithfulness check** (the target's probability is {f['p_original']:.1%}): greying out the "
+            f"map's hottest {share} of pixels, it **{change(f['drop_hot'])}**; greying out a random {share}, it "
+            f"**{change(f['drop_random'])}**. ")
+    if f["drop_hot"] > f["drop_random"]:
+        return text + "✅ The map passes: the pixels it marks matter more to the model than random ones."
+    return text + ("❌ The map fails its own check here: the pixels it marks mattered less than random ones "
+                   "(a rise means the model became *more* sure without them), so do not read it as "
+                   "\"what the model used\" for this image.")
+
+
 def compare_png(results: list[CamResult], alpha: float = 0.5) -> bytes:
     """Original | overlay(s), captioned, as one PNG for slides."""
     from PIL import ImageDraw

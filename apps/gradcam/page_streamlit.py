@@ -58,9 +58,7 @@ with right:
                   width="stretch")
     st.subheader("Top-5 predictions")
     top5_chart(a.top5)
-    st.markdown(f"**Faithfulness** (target's probability {faith['p_original']:.1%}): removing the hottest "
-                f"{faith['fraction']:.0%} of pixels drops it by **{faith['drop_hot']:+.1%}**, a random "
-                f"{faith['fraction']:.0%} by **{faith['drop_random']:+.1%}**.")
+    st.markdown(logic.faithfulness_text(faith))
     st.download_button("⬇️ Download comparison PNG", logic.compare_png(results, alpha), "gradcam.png", "image/png")
     with st.container(key="gc-timing"):  # keyed: screenshot tests mask this live number
         st.caption(f"computed in {sum(r.elapsed_ms for r in results):.0f} ms on {a.device}")

@@ -36,12 +36,6 @@ def gradcam_api(image: FileData, model: str = logic.DEFAULT_MODEL, method: str =
     return logic.api_payload(result, clock)
 
 
-def _faith_md(f: dict) -> str:
-    return (f"**Faithfulness** (target's probability {f['p_original']:.1%}): removing the hottest "
-            f"{f['fraction']:.0%} of pixels drops it by **{f['drop_hot']:+.1%}**, removing a random "
-            f"{f['fraction']:.0%} by **{f['drop_random']:+.1%}**. A useful map hurts more than chance.")
-
-
 def _export(results: list[logic.CamResult], alpha: float) -> str:
     key = logic.image_key(results[0].image)[:12]
     name = f"gradcam-{key}-{results[0].model}-{'-'.join(r.method for r in results)}-{results[0].target['index']}" \
@@ -80,7 +74,7 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
         gr.update(value=a.overlay(alpha), label=_caption(a)),
         gr.update(value=out_b, label=_caption(results[1]) if out_b is not None else "second method: none"),
         top5,
-        _faith_md(faith),
+        logic.faithfulness_text(faith),
         f"computed in {sum(r.elapsed_ms for r in results):.0f} ms on {a.device}",
         _export(results, alpha),
         results,

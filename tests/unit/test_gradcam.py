@@ -231,3 +231,18 @@ def test_chunked_score_cam_equals_pytorch_grad_cams(lite):
     assert ours.shape == ref.shape == (64, 96)
     np.testing.assert_allclose(ours, ref, atol=2e-4)
     assert int(logits.argmax()) == int(lite.module(x).argmax())
+
+
+def test_faithfulness_text_gives_a_verdict_that_matches_the_numbers():
+    base = {"fraction": 0.2, "p_original": 0.6}
+    good = logic.faithfulness_text({**base, "drop_hot": 0.5, "drop_random": 0.1})
+    assert "passes" in good and "falls by 50.0%" in good and "falls by 10.0%" in good and "fails" not in good
+    bad = logic.faithfulness_text({**base, "drop_hot": -0.113, "drop_random": 0.37})
+    assert "fails its own check" in bad and "rises by 11.3%" in bad and "falls by 37.0%" in bad
+    assert "passes" not in bad
+
+
+def test_the_default_cat_gets_an_honest_verdict(lite):
+    f = logic.faithfulness(logic.explain(CAT))
+    text = logic.faithfulness_text(f)
+    assert ("passes" in text) == (f["drop_hot"] > f["drop_random"])
