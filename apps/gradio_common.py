@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Callable
@@ -206,7 +207,6 @@ class SessionStore(StateHolder):
         self.max_other = 64
         self.other_idle_s = 300.0
         self.browser: set[str] = set()
-        self.evicted = 0
 
     def __getitem__(self, session_id: str) -> SessionState:
         if session_id not in self.session_data:
@@ -240,7 +240,6 @@ class SessionStore(StateHolder):
             self.session_data.pop(sid, None)
             self.time_last_used.pop(sid, None)
             self.browser.discard(sid)
-        self.evicted += len(doomed)
 
 
 _stores: weakref.WeakSet[SessionStore] = weakref.WeakSet()
@@ -278,8 +277,11 @@ def housekeeping(demo: gr.Blocks) -> None:
         files.prune(strays, len(strays), STRAY_MAX_AGE_S)
 
 
-def _housekeeper(demo: gr.Blocks, stop: threading.Event) -> None:
-    while not stop.wait(HOUSEKEEPING_EVERY_S):
+def _housekeeper(demo: gr.Blocks) -> None:
+    while True:
+        time.sleep(HOUSEKEEPING_EVERY_S)
+        if not demo.is_running:  # closed (tests close theirs): nothing left to keep tidy
+            return
         try:
             housekeeping(demo)
         except Exception:  # noqa: BLE001 - housekeeping must never take the server down
@@ -302,9 +304,7 @@ def serve(demo: gr.Blocks, **overrides):
     store.set_blocks(demo)
     _stores.add(store)
     demo.server_app.state_holder = store
-    stop = threading.Event()
-    threading.Thread(target=_housekeeper, args=(demo, stop), name="glassbox-housekeeping", daemon=True).start()
-    demo._glassbox_housekeeping_stop = stop  # type: ignore[attr-defined]
+    threading.Thread(target=_housekeeper, args=(demo,), name="glassbox-housekeeping", daemon=True).start()
     return out
 
 

@@ -38,9 +38,3 @@ def prune_dir(folder: Path, max_files: int, max_age_s: float) -> list[Path]:
         return []
     return prune([p for p in folder.iterdir() if p.is_file()], max_files, max_age_s)
 
-
-def folder_bytes(folder: Path) -> int:
-    """Total size of the files under folder (0 when it does not exist)."""
-    if not folder.exists():
-        return 0
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

@@ -33,10 +33,6 @@ TICK = object()  # yielded by a job between chunks when it has no output to hand
 AGEING = 0.5  # seconds of attained compute forgiven per second of waiting
 
 
-class Cancelled(Exception):
-    """Raised inside a job's consumer when the lane dropped the job."""
-
-
 @dataclass(eq=False)
 class _Job:
     gen: Iterator[Any]

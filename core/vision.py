@@ -23,12 +23,6 @@ class ClassLookupError(UserError):
     """A class name or index that the model does not have."""
 
 
-def sample_path(name: str) -> Path:
-    if name not in SAMPLES:
-        raise UserError(f"Unknown sample {name!r}. Choose one of: {', '.join(SAMPLES)}.")
-    return SAMPLES[name]
-
-
 def as_rgb(image) -> np.ndarray:
     """An (H, W, 3) uint8 array as it is, anything else through core.images.load_image (size caps)."""
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:

@@ -8,7 +8,7 @@ torch, timm and pytorch_grad_cam are imported inside functions so the hub starts
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
@@ -19,9 +19,9 @@ from core import api, images, lane, models
 from core.cache import ResultCache
 from core.device import stream_with_fallback
 from core.errors import UserError
-from core.vision import SAMPLES, as_rgb, find_class, image_key, input_size, sample_path, to_model_input, to_tensor, top5
+from core.vision import SAMPLES, as_rgb, find_class, image_key, input_size, to_model_input, to_tensor, top5
 
-__all__ = ["SAMPLES", "sample_path", "image_key", "explain", "faithfulness", "api_payload", "CamResult"]
+__all__ = ["SAMPLES", "image_key", "explain", "faithfulness", "api_payload", "CamResult"]
 DEFAULT_MODEL = "efficientnet_lite0"
 MODEL_CHOICES = ["efficientnet_lite0", "resnet50", "vit_b16"]
 HEATMAP_SIDE = 256  # longest side of the heatmap the API returns
@@ -81,7 +81,6 @@ class CamResult:
     guided: np.ndarray | None = None  # (H', W', 3) uint8 guided Grad-CAM picture
     elapsed_ms: float = 0.0
     key: tuple = ()  # the result-cache key: what was asked (image, model, method, target, layer, device)
-    extra: dict = field(default_factory=dict)
 
     def overlay(self, alpha: float = 0.5) -> np.ndarray:
         """The heatmap over the image, at heatmap resolution (cheap: used on every slider move)."""
@@ -327,7 +326,6 @@ def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None
         heatmap=heat,
         guided=guided_img,
         elapsed_ms=(busy + time.perf_counter() - t0) * 1000,
-        extra={"requested_model": model, "reason": loaded.reason},
     )
 
 
@@ -338,12 +336,9 @@ def faithfulness(result: CamResult, fraction: float = 0.2, seed: int = 0) -> dic
     "Removed" means set to the ImageNet mean colour (zero after normalisation). A faithful
     map's hot pixels should hurt much more than random ones.
     """
-    memo = (result.key or id(result), fraction, seed)
-    hit = _faith_cache.get(memo)
-    if hit is None:  # changing only the second method must not redo this
-        hit = lane.run(lambda: _faithfulness(result, fraction, seed), "faithfulness")
-        _faith_cache.put(memo, hit)
-    return hit
+    memo = (result.key or id(result), fraction, seed)  # changing only the second method must not redo this
+    return _faith_cache.get_or_compute(memo, lambda: lane.run(lambda: _faithfulness(result, fraction, seed),
+                                                                "faithfulness"))
 
 
 def _faithfulness(result: CamResult, fraction: float, seed: int) -> dict:
