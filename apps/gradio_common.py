@@ -42,6 +42,15 @@ CSS = """
 """
 
 
+# Gradio's default theme asks for Source Sans Pro at 400 and 600, but the SemiBold file it ships is a
+# 55-glyph subset (A and B among the capitals, no C-Z): 600-weight text mixed those glyphs with a fallback
+# font, so "Grad-CAM" read "Grad-CᴀM". The Regular and Bold files are complete; 600 renders as Bold.
+# Nothing is fetched from the network: both files ship inside Gradio.
+def theme() -> gr.themes.Base:
+    font = [gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"]
+    return gr.themes.Default(font=font)
+
+
 EXPORT_DIR = Path(tempfile.gettempdir()) / "glassbox-exports"
 
 
@@ -72,6 +81,7 @@ def launch_kwargs() -> dict:
         "max_file_size": images.MAX_UPLOAD_BYTES,
         "allowed_paths": [str(models.ASSETS)],
         "css": CSS,
+        "theme": theme(),
         "footer_links": ["api"],
         # Gradio 6 can record every public call for a run-history page; a lecture has no use for it.
         "run_history": False,

@@ -84,11 +84,44 @@ def streamlit_url():
     log.close()
 
 
+EMOJI_FONTS = ("Noto Color Emoji",)
+HEADINGS = "h1, h2, h3, h4, button, label"
+
+
+def mixed_font_text(page, selector: str = HEADINGS) -> list[str]:
+    """Texts that Chromium drew with glyphs from more than one (non-emoji) font.
+
+    A font file missing some letters makes the browser take those from a fallback font: the text
+    then mixes shapes and sizes ("Grad-CᴀM"). The DevTools protocol reports, per node, which
+    platform fonts actually drew its glyphs, which catches what a pixel tolerance would not.
+    """
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        mixed = []
+        for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})["nodeIds"]:
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            families = {f["familyName"] for f in fonts if f["familyName"] not in EMOJI_FONTS}
+            text_fonts = [f for f in fonts if f["familyName"] not in EMOJI_FONTS]
+            # A lone symbol (an arrow on a reset button) may come from a symbol font; letters may not.
+            if len(families) > 1 and sum(f["glyphCount"] for f in text_fonts) > 2:
+                html = cdp.send("DOM.getOuterHTML", {"nodeId": node})["outerHTML"]
+                mixed.append(f"{sorted(families)}: {html[:120]}")
+        return mixed
+    finally:
+        cdp.detach()
+
+
 def compare_screenshot(page, name: str, mask=()) -> None:
     """Screenshot the viewport and compare with tests/browser/golden/<name>.png under a tolerance.
 
+    Every screenshot also checks that headings, buttons and labels are drawn in one font.
     GLASSBOX_UPDATE_GOLDEN=1 (make golden) rewrites the golden instead.
     """
+    mixed = mixed_font_text(page)
+    assert not mixed, f"{name}: text drawn from more than one font (a font file lacks glyphs): {mixed}"
     NEW.mkdir(exist_ok=True)
     new_path = NEW / f"{name}.png"
     page.mouse.move(1, 1)  # no hover highlight on whatever was clicked last
