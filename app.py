@@ -35,6 +35,28 @@ def landing_html() -> str:
     return f'<div class="gb-cards">{cards}</div>'
 
 
+def api_section(demo: gr.Blocks) -> str:
+    """The landing page's "Use from code" list: every public endpoint of the hub, linked to its page's docs.
+
+    Gradio's own "Use via API" panel lists only the endpoints of the page it is opened on, which on
+    the landing page is none; the CSS hides that link here and this list takes its place.
+    """
+    rows = []
+    for fn in demo.fns.values():
+        if not fn.api_name or getattr(fn, "api_visibility", "public") != "public":
+            continue
+        doc = (fn.fn.__doc__ or "").strip().splitlines()
+        summary = html.escape(doc[0] if doc else "")
+        page = html.escape(fn.page or "")
+        rows.append(f'<li><code>/{html.escape(fn.api_name)}</code> (<a href="{page}">its page</a>): {summary}</li>')
+    if not rows:
+        return ""
+    return ('<div class="gb-api" id="gb-api"><h2>Use from code</h2><p>Every demo is also an endpoint for '
+            '<code>gradio_client</code>, JavaScript or plain HTTP. The README documents each field; on a demo\'s '
+            'page, "Use via API" at the bottom gives ready-to-run code.</p>'
+            f'<ul>{"".join(rows)}</ul></div>')
+
+
 def _error_card(d: Demo, exc: BaseException) -> str:
     detail = html.escape("".join(traceback.format_exception_only(type(exc), exc)).strip())
     return (f'<div class="gb-error"><h3>⚠️ The {html.escape(d.title)} page failed to build</h3>'
@@ -46,6 +68,7 @@ def build_hub() -> gr.Blocks:
         gr.Markdown("# 🔍 Glassbox\nInteractive demos that open up vision and generative models. "
                     "Every demo runs offline on a laptop and names the model it runs.")
         gr.HTML(landing_html())
+        api_list = gr.HTML("", elem_id="gb-api-list")
         page_footer(demo)
     for d in DEMOS:
         if not d.built:
@@ -65,6 +88,7 @@ def build_hub() -> gr.Blocks:
                 gr.HTML(_error_card(d, failed))
                 page_models = []
             page_footer(demo, page_models)
+    api_list.value = api_section(demo)  # every page is built now, so every endpoint is known
     return demo
 
 

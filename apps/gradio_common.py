@@ -38,6 +38,9 @@ CSS = """
 .gb-soon {opacity:.6;}
 .gb-soon .gb-tag {background:#9ca3af; color:white;}
 .gb-error {border:2px solid #dc2626; border-radius:12px; padding:16px;}
+/* Gradio's "Use via API" lists the current page's endpoints: none on the landing page, which lists them all. */
+body:has(.gb-cards) footer .show-api {display:none;}
+.gb-api {margin-top:8px;} .gb-api h2 {font-size:1.2rem; margin:0 0 4px 0;} .gb-api li {margin:2px 0;}
 #gb-footer {font-size:.85rem; opacity:.85; border-top:1px solid var(--border-color-primary); padding-top:6px;}
 """
 

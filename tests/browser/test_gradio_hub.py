@@ -34,6 +34,23 @@ def test_landing_page_lists_all_eight_topics(page, gradio_url):
     compare_screenshot(page, "gradio_home", mask=[footer])
 
 
+def test_landing_page_lists_every_endpoint_and_hides_the_empty_api_panel(page, gradio_url):
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{gradio_url}/gradio_api/info", timeout=30) as r:
+        endpoints = {name.strip("/") for name in json.load(r)["named_endpoints"]}
+    assert endpoints >= {"gradcam", "fgsm", "attention", "vit", "diffusion"}
+    page.goto(gradio_url)
+    page.wait_for_selector("#gb-api li")
+    listed = {re.match(r"/(\w+)", li).group(1) for li in page.locator("#gb-api li").all_inner_texts()}
+    assert listed == endpoints
+    # Gradio's own panel would say "No API Routes found" here: its link is hidden on the landing page only.
+    assert not page.locator("footer .show-api").is_visible()
+    page.goto(f"{gradio_url}/gradcam")
+    page.locator("footer .show-api").wait_for(state="visible")
+
+
 def test_gradcam_on_a_sample(page, gradio_url):
     open_gradcam(page, gradio_url, 1)  # the cat
     status = page.locator("#gradcam-status").inner_text()
