@@ -22,6 +22,7 @@ from typing import Callable
 import gradio as gr
 from gradio.state_holder import SessionState, StateHolder
 
+from core import explainer as core_explainer
 from core import files, images, models
 from core.weights import import_ref
 
@@ -94,10 +95,11 @@ def launch_kwargs() -> dict:
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
 
-def explainer(title: str, demo_dir: Path) -> None:
-    """The theory panel: the demo's explainer.md (shared with Streamlit) in a closed accordion."""
+def explainer(title: str, demo_dir: Path, values: dict[str, str] | None = None) -> None:
+    """The theory panel: the demo's explainer.md (shared with Streamlit) in a closed accordion;
+    values fill its {{placeholders}} (measured numbers of the model that ships)."""
     with gr.Accordion(title, open=False):
-        gr.Markdown((Path(demo_dir) / "explainer.md").read_text(encoding="utf-8"), latex_delimiters=LATEX)
+        gr.Markdown(core_explainer.load(demo_dir, values), latex_delimiters=LATEX)
 
 
 def keep_others(message: str, n_outputs: int) -> tuple:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from apps.attention import logic
 from apps.streamlit_common import load_model
-from core import models
+from core import explainer, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -67,4 +67,4 @@ with tabs[4]:
     st.plotly_chart(logic.stats_figure(r), width="stretch")
 
 with st.expander("How attention works (and why it is not an explanation)"):
-    st.markdown((HERE / "explainer.md").read_text(encoding="utf-8"))
+    st.markdown(explainer.load(HERE))

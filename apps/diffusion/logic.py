@@ -53,6 +53,35 @@ def default_guidance() -> float:
     return float(manifest().get("best_guidance", 1.0))
 
 
+def measured_guidance() -> dict[float, float]:
+    """Guidance scale -> share of samples read as the requested digit, as measured for the bundled model."""
+    table = manifest().get("quality", {}).get("by_guidance", {})
+    return {float(g): float(acc) for g, acc in sorted(table.items(), key=lambda kv: float(kv[0]))}
+
+
+def guidance_slider_max() -> float:
+    """The guidance slider's end: the largest scale that was measured, so every value on it has a number
+    near it (8 when nothing was measured, e.g. a hub model)."""
+    table = measured_guidance()
+    return max(table) if table else 8.0
+
+
+def explainer_values() -> dict[str, str]:
+    """The numbers the explainer quotes, read from the manifest of the model that ships."""
+    quality = manifest().get("quality", {})
+    sampler = quality.get("sampler", {})
+    table = measured_guidance()
+    best = default_guidance()
+    rows = ["| guidance $w$ | " + " | ".join(f"{g:g}" for g in table) + " |",
+            "|---|" + "---|" * len(table),
+            "| read as the asked digit | " + " | ".join(
+                f"**{acc:.1%}**" if g == best else f"{acc:.1%}" for g, acc in table.items()) + " |"]
+    setup = (f"{sampler.get('scheduler', '?').upper()} with {sampler.get('steps', '?')} steps, "
+             f"{sampler.get('per_digit', '?')} samples per digit, read by an SVM trained on real digits")
+    return {"guidance_table": "\n".join(rows) if table else "(not measured for this model)",
+            "guidance_setup": setup}
+
+
 @dataclass(frozen=True)
 class Settings:
     model: str = DEFAULT_MODEL

@@ -9,7 +9,7 @@ import streamlit as st
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
 from apps.streamlit_common import load_model
-from core import models
+from core import explainer, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -34,6 +34,7 @@ def show_frame(traj: logic.Trajectory, i: int, slots) -> None:
 st.title("🌫️ Diffusion step-through: from noise to a digit")
 tab_rev, tab_fwd, tab_cmp, tab_toy = st.tabs(["Reverse process", "Forward process", "Compare two runs", "2-D toy"])
 g0 = logic.default_guidance()
+g_max = logic.guidance_slider_max()
 
 with tab_rev:
     left, right = st.columns([1, 3], gap="large")
@@ -45,7 +46,7 @@ with tab_rev:
         eta = st.slider("eta (DDIM only)", 0.0, 1.0, 0.0, 0.05, key="diff_eta")
         seed = st.number_input("Seed", 0, logic.MAX_SEED, 0, key="diff_seed")
         label = st.selectbox("Digit to draw", LABELS, index=4, key="diff_label")
-        guidance = st.slider(f"Guidance (0 = unconditional; {g0:g} reads best)", 0.0, 8.0, g0, 0.25, key="diff_g")
+        guidance = st.slider(f"Guidance (0 = unconditional; {g0:g} reads best)", 0.0, g_max, g0, 0.25, key="diff_g")
     try:
         settings, notices = logic.check(model, scheduler, steps, eta, seed, label, guidance)
         load_model(settings.model)
@@ -110,7 +111,7 @@ with tab_cmp:
             s = st.radio(f"Run {'AB'[k]} scheduler", list(SCHEDULERS), index=list(SCHEDULERS).index(sched_default),
                          format_func=SCHEDULERS.get, key=f"cmp_s{k}")
             n = st.slider(f"Run {'AB'[k]} steps", 1, logic.MAX_STEPS, n_default, key=f"cmp_n{k}")
-            g = st.slider(f"Run {'AB'[k]} guidance", 0.0, 8.0, g0, 0.25, key=f"cmp_g{k}")
+            g = st.slider(f"Run {'AB'[k]} guidance", 0.0, g_max, g0, 0.25, key=f"cmp_g{k}")
             runs.append((s, n, g))
     if st.button("Run both (same seed and digit as the reverse tab)", key="cmp_go"):
         for k, (s, n, g) in enumerate(runs):
@@ -144,4 +145,4 @@ with tab_toy:
                        f"{toy2d.distance_to_data(run.path[-1], run.data):.3f} (samples). Press ▶ Play.")
 
 with st.expander("How diffusion models work"):
-    st.markdown((HERE / "explainer.md").read_text(encoding="utf-8"))
+    st.markdown(explainer.load(HERE, logic.explainer_values()))

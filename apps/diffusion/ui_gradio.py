@@ -186,6 +186,7 @@ def build() -> None:
     # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
     last = {**hidden, "trigger_mode": "always_last"}
     g0 = logic.default_guidance()
+    g_max = logic.guidance_slider_max()
     with gr.Tabs():
         with gr.Tab("1 · Reverse process"):
             with gr.Row():
@@ -196,7 +197,7 @@ def build() -> None:
                     eta = gr.Slider(0, 1, value=0, step=0.05, label="eta (DDIM only: 0 = deterministic)")
                     seed = gr.Number(0, precision=0, minimum=0, label="Seed")
                     label = gr.Dropdown(LABEL_CHOICES, value="3", label="Digit to draw")
-                    guidance = gr.Slider(0, 8, value=g0, step=0.25,
+                    guidance = gr.Slider(0, g_max, value=g0, step=0.25,
                                          label=f"Guidance scale (0 = unconditional; {g0:g} reads best, measured)")
                     go = gr.Button("Generate", variant="primary", elem_id="diff-generate")
                 with gr.Column(scale=3):
@@ -250,11 +251,11 @@ def build() -> None:
                 with gr.Column():
                     sa = gr.Radio(SCHED_LABELS, value="ddpm", label="Run A scheduler")
                     na = gr.Slider(1, logic.MAX_STEPS, value=1000, step=1, label="Run A steps")
-                    ga = gr.Slider(0, 8, value=g0, step=0.25, label="Run A guidance")
+                    ga = gr.Slider(0, g_max, value=g0, step=0.25, label="Run A guidance")
                 with gr.Column():
                     sb = gr.Radio(SCHED_LABELS, value="ddim", label="Run B scheduler")
                     nb = gr.Slider(1, logic.MAX_STEPS, value=50, step=1, label="Run B steps")
-                    gb = gr.Slider(0, 8, value=g0, step=0.25, label="Run B guidance")
+                    gb = gr.Slider(0, g_max, value=g0, step=0.25, label="Run B guidance")
             cgo = gr.Button("Run both", variant="primary", elem_id="diff-compare")
             ta = gr.Markdown(elem_id="diff-compare-a")
             ia = gr.Image(show_label=False, interactive=False, height=120, buttons=["download"])
@@ -279,7 +280,7 @@ def build() -> None:
                 with gr.Column(scale=2):
                     tstatus = gr.Markdown(elem_id="diff-toy-status")
                     tplot = gr.Plot(elem_id="diff-toy-plot")
-    explainer("How diffusion models work", HERE)
+    explainer("How diffusion models work", HERE, logic.explainer_values())
 
     gen_inputs = [model, scheduler, steps, eta, seed, label, guidance]
     gen_outputs = [status, timing, xt_img, x0_img, eps_img, step, traj_state, final, gif, png]

@@ -8,7 +8,7 @@ import streamlit as st
 
 from apps.fgsm import logic
 from apps.streamlit_common import load_model, top5_chart
-from core import models
+from core import explainer, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -44,8 +44,8 @@ with right:
     st.markdown(f"**Model:** {r.model_label}")
     verdict = "fooled" if r.flipped else "not fooled"
     st.markdown(f"{logic.ATTACKS[r.attack]} at ε = {r.epsilon:g}/255: the model is **{verdict}**: "
-                f"*{o['label']}* ({o['prob']:.1%}) → *{a['label']}* ({a['prob']:.1%}). "
-                f"L∞ = {r.linf:g}/255, L2 = {r.l2:.1f}/255 (measured on the 8-bit images).")
+                f"*{o['label']}* ({o['prob']:.1%}) → *{a['label']}* ({a['prob']:.1%}).")
+    st.caption(r.norms_text())
     if r.target:
         t = r.target["index"]
         st.markdown(f"Target *{r.target['label']}*: {r.orig_probs[t]:.2%} → **{r.adv_probs[t]:.2%}**.")
@@ -76,17 +76,18 @@ with st.expander("Try a defence on the adversarial image"):
                  hide_index=True)
 
 with st.expander("Robustness curve over the sample gallery"):
-    if st.button("Compute (FGSM and PGD-10 at 6 values of ε; about a minute, cached per model)", key="fg_curve"):
+    if st.button(f"Compute (FGSM and PGD-10 at {len(logic.CURVE_EPS)} values of ε from {logic.CURVE_EPS[0]:g} "
+                 f"to {logic.CURVE_EPS[-1]:g}; about a minute, cached per model)", key="fg_curve"):
         bar = st.progress(0.0)
-        curve = logic.robustness_curve(model, progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
-        bar.empty()
-        keys = [("fgsm", "FGSM: top-1 kept"), ("pgd", "PGD: top-1 kept"),
-                ("fgsm_clean_prob", "FGSM: P(clean label)"), ("pgd_clean_prob", "PGD: P(clean label)")]
-        st.line_chart({"epsilon (1/255)": curve["epsilon"] * len(keys),
-                       "value": [v for k, _ in keys for v in curve[k]],
-                       "series": [name for k, name in keys for _ in curve["epsilon"]]},
-                      x="epsilon (1/255)", y="value", color="series")
-        st.caption(f"Over the {curve['n_images']} gallery images.")
+        try:
+            curve = logic.robustness_curve(model, progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
+        except UserError as exc:
+            st.error(f"⚠️ {exc}")
+        else:
+            st.plotly_chart(logic.curve_figure(curve), width="stretch")
+            st.caption(logic.curve_text(curve))
+        finally:
+            bar.empty()
 
 with st.expander("How adversarial examples work"):
-    st.markdown((HERE / "explainer.md").read_text(encoding="utf-8"))
+    st.markdown(explainer.load(HERE))

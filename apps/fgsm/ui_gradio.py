@@ -41,7 +41,7 @@ def _summary(r: logic.AttackResult) -> str:
     lines = [f"**Model:** {r.model_label}",
              f"{logic.ATTACKS[r.attack]} at ε = {r.epsilon:g}/255 ({r.steps} step{'s' if r.steps > 1 else ''}): "
              f"the model is {verdict}: *{o['label']}* ({o['prob']:.1%}) → *{a['label']}* ({a['prob']:.1%}).",
-             f"Measured on the 8-bit images: L∞ = {r.linf:g}/255, L2 = {r.l2:.1f}/255."]
+             r.norms_text()]
     if r.target:
         t = r.target["index"]
         lines.append(f"Target *{r.target['label']}*: {r.orig_probs[t]:.2%} → **{r.adv_probs[t]:.2%}**.")
@@ -93,18 +93,11 @@ def run_defences(src, model, attack, epsilon, steps, target, quality, sigma, bit
 
 
 def run_curve(model, progress=gr.Progress()):
-    import pandas as pd
-
     try:
         curve = logic.robustness_curve(model, progress=lambda f, text: progress(f, desc=text))
     except UserError as exc:
         raise gr.Error(str(exc)) from exc
-    rows = [{"epsilon (1/255)": e, "value": v, "series": f"{name.upper()}: {what}"}
-            for name in ("fgsm", "pgd")
-            for key, what in ((name, "top-1 kept"), (f"{name}_clean_prob", "P(clean label)"))
-            for e, v in zip(curve["epsilon"], curve[key])]
-    return pd.DataFrame(rows), (f"Over the {curve['n_images']} gallery images: the share whose top-1 survives, and "
-                                "the mean probability left on the clean label.")
+    return logic.curve_figure(curve), logic.curve_text(curve)
 
 
 def build() -> None:
@@ -151,10 +144,10 @@ def build() -> None:
         defend_btn = gr.Button("Apply the defences")
         defences = gr.Markdown(elem_id="fgsm-defences")
     with gr.Accordion("Robustness curve over the sample gallery", open=False):
-        curve_btn = gr.Button("Compute (FGSM and PGD-10 at 6 values of ε; about a minute, cached per model)")
+        curve_btn = gr.Button(f"Compute (FGSM and PGD-10 at {len(logic.CURVE_EPS)} values of ε from "
+                              f"{logic.CURVE_EPS[0]:g} to {logic.CURVE_EPS[-1]:g}; about a minute, cached per model)")
         curve_note = gr.Markdown()
-        curve_plot = gr.LinePlot(x="epsilon (1/255)", y="value", color="series", y_lim=[0, 1],
-                                 label="Robustness vs ε", elem_id="fgsm-curve")
+        curve_plot = gr.Plot(label="Robustness vs ε", elem_id="fgsm-curve")
     explainer("How adversarial examples work", HERE)
 
     inputs = [source, model, attack, epsilon, steps, target]

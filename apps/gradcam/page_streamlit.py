@@ -8,7 +8,7 @@ import streamlit as st
 
 from apps.gradcam import logic
 from apps.streamlit_common import load_model, top5_chart
-from core import models
+from core import explainer, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -64,4 +64,4 @@ with right:
         st.caption(f"computed in {sum(r.elapsed_ms for r in results):.0f} ms on {a.device}")
 
 with st.expander("How Grad-CAM works (and what it cannot tell you)"):
-    st.markdown((HERE / "explainer.md").read_text(encoding="utf-8"))
+    st.markdown(explainer.load(HERE))

@@ -118,6 +118,13 @@ def mean_distance(att: np.ndarray, rows: int, cols: int, patch: int, prefix: int
     return (a * d).sum(-1).mean(-1)
 
 
+def uniform_distance(rows: int, cols: int, patch: int) -> float:
+    """The mean distance of a head that spreads its attention evenly over all patches: the reference
+    a head is "local" against (33 px for an 8x8 grid of 8-pixel patches, 116 px for ViT-B/16's 14x14)."""
+    yy, xx = np.divmod(np.arange(rows * cols), cols)
+    return float(np.hypot(yy[:, None] - yy[None, :], xx[:, None] - xx[None, :]).mean() * patch)
+
+
 @dataclass
 class ViTResult:
     model: str
@@ -175,6 +182,9 @@ class ViTResult:
 
     def mean_distance(self) -> np.ndarray:
         return mean_distance(self.attentions, *self.grid, self.patch_size, self.prefix)
+
+    def uniform_distance(self) -> float:
+        return uniform_distance(*self.grid, self.patch_size)
 
 
 _cache = ResultCache(32)  # results by input and settings: re-asking costs nothing
@@ -321,7 +331,7 @@ def vector_figure(values: np.ndarray, title: str):
 
 
 def distance_figure(result: ViTResult):
-    """Mean attention distance per head versus depth (local heads early, global heads late)."""
+    """Mean attention distance per head versus depth, against the distance of even attention."""
     import plotly.graph_objects as go
 
     d = result.mean_distance()  # (layers, heads)
@@ -330,6 +340,9 @@ def distance_figure(result: ViTResult):
         fig.add_trace(go.Scatter(x=[layer] * result.n_heads, y=d[layer], mode="markers", showlegend=False,
                                  text=[f"layer {layer}, head {h}" for h in range(result.n_heads)],
                                  hovertemplate="%{text}: %{y:.1f} px<extra></extra>", marker={"size": 10}))
+    # The reference: below the dashed line a head favours nearby patches; on it, it looks everywhere alike.
+    fig.add_hline(y=result.uniform_distance(), line_dash="dash", line_color="grey",
+                  annotation_text="even attention over all patches", annotation_position="bottom right")
     fig.update_layout(title="Mean attention distance per head (pixels)", xaxis={"title": "layer", "dtick": 1},
                       yaxis={"title": "pixels"}, height=360)
     return fig

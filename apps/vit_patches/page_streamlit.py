@@ -8,7 +8,7 @@ import streamlit as st
 
 from apps.streamlit_common import load_model, top5_chart
 from apps.vit_patches import data, logic
-from core import models
+from core import explainer, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -72,4 +72,4 @@ with right:
         st.plotly_chart(logic.distance_figure(r), width="stretch")
 
 with st.expander("How a Vision Transformer reads an image"):
-    st.markdown((HERE / "explainer.md").read_text(encoding="utf-8"))
+    st.markdown(explainer.load(HERE))
