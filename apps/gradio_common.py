@@ -42,6 +42,12 @@ CSS = """
 /* Gradio's "Use via API" lists the current page's endpoints: none on the landing page, which lists them all. */
 body:has(.gb-cards) footer .show-api {display:none;}
 .gb-api {margin-top:8px;} .gb-api h2 {font-size:1.2rem; margin:0 0 4px 0;} .gb-api li {margin:2px 0;}
+/* Galleries: the asked number of columns, each shrinking to fit. Gradio sizes them in fixed pixels, which cut
+   off the last column (and heads 9-11 of the attention model view) on a 1024-pixel projector. */
+.grid-container {grid-template-columns:repeat(var(--grid-cols), minmax(0, 1fr)) !important;}
+.grid-container .thumbnail-item {width:100% !important; height:auto !important; aspect-ratio:1 / 1;}
+/* A dropdown's text stops short of its arrow instead of running under it. */
+.secondary-wrap input {padding-right:26px !important; text-overflow:ellipsis;}
 #gb-footer {font-size:.85rem; opacity:.85; border-top:1px solid var(--border-color-primary); padding-top:6px;}
 """
 

@@ -180,9 +180,14 @@ def heatmap_figure(result: AttentionResult, layer: int, head: int | None, title:
     name = "mean over heads" if head is None else f"head {head}"
     fig = go.Figure(go.Heatmap(z=m, x=labels, y=labels, colorscale="Viridis", zmin=0, zmax=float(m.max()),
                                hovertemplate="%{y} → %{x}<br>weight %{z:.3f}<extra></extra>"))
+    # Every token gets its label (plotly thins them out past ~20): the figure grows and the font shrinks.
+    t = len(labels)
+    font = int(min(13, max(7, 420 / t)))
+    axis = {"tickmode": "array", "tickvals": labels, "ticktext": labels, "tickfont": {"size": font}}
     fig.update_layout(title=title or f"Layer {layer}, {name}: row = query token, column = key token",
-                      yaxis={"autorange": "reversed", "title": "query (looks from)"},
-                      xaxis={"title": "key (looks at)", "tickangle": -60}, height=560, margin={"l": 120, "b": 140})
+                      yaxis={**axis, "autorange": "reversed", "title": "query (looks from)"},
+                      xaxis={**axis, "title": "key (looks at)", "tickangle": -60},
+                      height=int(min(1600, max(560, 300 + 12 * t))), margin={"l": 120, "b": 140})
     return fig
 
 
@@ -258,6 +263,41 @@ def model_view(result: AttentionResult) -> list[tuple[np.ndarray, str]]:
     """Every layer x head as a thumbnail, row-major (layer 0 head 0, layer 0 head 1, ...)."""
     return [(thumbnail(result.attentions[layer, head]), f"L{layer} H{head}")
             for layer in range(result.n_layers) for head in range(result.n_heads)]
+
+
+GRID_CELL = 72  # pixels per head in the model-view sheet: 12 heads fit a 1024-pixel projector
+GRID_MARGIN = (64, 24)  # left (layer labels), top (head labels)
+
+
+def model_view_sheet(result: AttentionResult, cell: int = GRID_CELL) -> np.ndarray:
+    """Every layer x head on one picture, layers down and heads across, labelled on the margins.
+
+    One image keeps the whole model on screen at once (a gallery scrolled and cut off heads); a click
+    maps back to its head with model_view_cell."""
+    from PIL import Image, ImageDraw
+
+    left, top = GRID_MARGIN
+    gap = 4
+    sheet = Image.new("RGB", (left + result.n_heads * cell, top + result.n_layers * cell), "white")
+    draw = ImageDraw.Draw(sheet)
+    for layer in range(result.n_layers):
+        draw.text((4, top + layer * cell + cell // 2 - 6), f"layer {layer}", fill="black")
+        for head in range(result.n_heads):
+            thumb = Image.fromarray(thumbnail(result.attentions[layer, head], cell - gap))
+            sheet.paste(thumb.resize((cell - gap, cell - gap), Image.Resampling.NEAREST),
+                        (left + head * cell, top + layer * cell))
+    for head in range(result.n_heads):
+        draw.text((left + head * cell + cell // 2 - 12, 6), f"H{head}", fill="black")
+    return np.asarray(sheet)
+
+
+def model_view_cell(result: AttentionResult, x: float, y: float, cell: int = GRID_CELL) -> tuple[int, int] | None:
+    """(layer, head) under a click at (x, y) on the sheet, or None on a margin."""
+    left, top = GRID_MARGIN
+    col, row = int((x - left) // cell), int((y - top) // cell)
+    if x < left or y < top or not (0 <= row < result.n_layers and 0 <= col < result.n_heads):
+        return None
+    return row, col
 
 
 def heatmap_png(result: AttentionResult, layer: int, head: int | None) -> bytes:

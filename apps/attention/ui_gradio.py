@@ -76,7 +76,7 @@ def run(text, pair, model, layer, head_choice, token):
             gr.update(maximum=r.n_layers - 1, value=layer),
             gr.update(choices=[MEAN] + [f"head {h}" for h in range(r.n_heads)]),
             gr.update(choices=token_choices, value=token),
-            logic.model_view(r),
+            logic.model_view_sheet(r),
             logic.stats_figure(r),  # one per sentence: it does not depend on the sliders
             *views(r, layer, head_choice, token))
 
@@ -108,15 +108,15 @@ def build() -> None:
                 png = gr.DownloadButton("⬇️ PNG of this heatmap")
                 html_btn = gr.Button("Prepare the interactive HTML (about 5 MB, opens offline)")
             html = gr.File(label="Interactive HTML", elem_id="attention-html")
-        with gr.Tab("Head view"):
+        with gr.Tab("Head view") as head_tab:
             head_view = gr.Plot(elem_id="attention-headview")
         with gr.Tab("Model view (all layers × heads)"):
-            gr.Markdown("Each thumbnail is one head (row = query token). Click one to open it in the Heatmap tab.")
-            grid = gr.Gallery(columns=12, height="auto", allow_preview=False, buttons=[], object_fit="contain",
-                              elem_id="attention-grid")
-        with gr.Tab("Rollout"):
+            gr.Markdown("Each square is one head (row = query token), layers down, heads across. "
+                        "Click one to open it in the Heatmap tab.")
+            grid = gr.Image(interactive=False, show_label=False, buttons=["download"], elem_id="attention-grid")
+        with gr.Tab("Rollout") as roll_tab:
             roll = gr.Plot(elem_id="attention-rollout")
-        with gr.Tab("Head statistics"):
+        with gr.Tab("Head statistics") as stats_tab:
             stats = gr.Plot(elem_id="attention-stats")
     explainer("How attention works (and why it is not an explanation)", HERE)
 
@@ -129,9 +129,10 @@ def build() -> None:
     outputs = [status, result, layer, head, token, grid, stats, *figures]
 
     def from_grid(r, evt: gr.SelectData):
-        if r is None:
+        cell = logic.model_view_cell(r, *evt.index) if r is not None else None
+        if cell is None:
             return gr.update(), gr.update()
-        return gr.update(value=evt.index // r.n_heads), gr.update(value=f"head {evt.index % r.n_heads}")
+        return gr.update(value=cell[0]), gr.update(value=f"head {cell[1]}")
 
     go.click(run, inputs, outputs, **hidden)
     text.submit(run, inputs, outputs, **hidden)
@@ -142,6 +143,21 @@ def build() -> None:
     grid.select(from_grid, result, [layer, head], **hidden).then(views, [result, layer, head, token], figures,
                                                                  **hidden)
     html_btn.click(make_html, [result, layer, head], html, **hidden)
+
+    # Plotly sizes a figure to its container when it is drawn; one drawn in a hidden tab came out half as
+    # wide. Drawing again when a tab opens (from the kept result: no model call) fills the width.
+    def redraw(kind):
+        def draw(r, layer, token):
+            if r is None:
+                return gr.update()
+            layer = min(int(layer), r.n_layers - 1)
+            if kind == "head":
+                return logic.head_view_figure(r, layer, min(int(token or 0), len(r.tokens) - 1))
+            return logic.rollout_figure(r, layer) if kind == "rollout" else logic.stats_figure(r)
+        return draw
+
+    for tab, kind, plot in ((head_tab, "head", head_view), (roll_tab, "rollout", roll), (stats_tab, "stats", stats)):
+        tab.select(redraw(kind), [result, layer, token], plot, show_progress="hidden", **hidden)
     gr.api(attention_api, api_name="attention")
 
 

@@ -159,7 +159,7 @@ def _reverse(name: str, scheduler: str, steps: int, n: int, seed: int, points: n
     if name == "drawn":
         data = np.asarray(points if points is not None else [], dtype=np.float32)
         if data.ndim != 2 or len(data) < 2:
-            raise ToyInputError("Draw or type at least two points first.")
+            raise ToyInputError("Click at least two points on the pad (or type them) first.")
         model = ExactDenoiser(data, sched.alphas_cumprod)
     else:
         data = dataset(name)
@@ -208,6 +208,54 @@ def figure(run: ToyRun, title: str = ""):
                             for k in range(len(run.path))]}],
     )
     return fig
+
+
+PAD_SIDE = 300  # pixels of the click pad
+PAD_LIM = 3.0  # the pad shows -3..3 on both axes
+
+
+def pad_to_point(px: float, py: float, side: int = PAD_SIDE) -> tuple[float, float]:
+    """A click on the pad (pixels, y down) -> a point (x right, y up), rounded to two decimals."""
+    x = (float(px) / side * 2 - 1) * PAD_LIM
+    y = (1 - float(py) / side * 2) * PAD_LIM
+    return round(x, 2), round(y, 2)
+
+
+def raw_points(text: str) -> list[tuple[float, float]]:
+    """The 'x, y' lines as typed (no scaling), skipping lines that are not two numbers."""
+    out = []
+    for row in str(text or "").replace(";", "\n").splitlines():
+        parts = row.replace(",", " ").split()
+        try:
+            if len(parts) == 2:
+                out.append((float(parts[0]), float(parts[1])))
+        except ValueError:
+            continue
+    return out
+
+
+def pad_image(text: str, side: int = PAD_SIDE) -> np.ndarray:
+    """The click pad: a light grid with the points typed or clicked so far, numbered. (side, side, 3) uint8.
+
+    A plain image with a click event replaces a sketchpad: nothing to select before drawing, and every
+    point is also a line in the text box, so the two never disagree.
+    """
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (side, side), "white")
+    draw = ImageDraw.Draw(img)
+    for k in range(-int(PAD_LIM), int(PAD_LIM) + 1):
+        v = (k / PAD_LIM + 1) / 2 * side
+        colour = (150, 150, 150) if k == 0 else (225, 225, 225)
+        draw.line([(v, 0), (v, side)], fill=colour)
+        draw.line([(0, v), (side, v)], fill=colour)
+    for i, (x, y) in enumerate(raw_points(text)):
+        cx = (x / PAD_LIM + 1) / 2 * side
+        cy = (1 - y / PAD_LIM) / 2 * side
+        draw.ellipse([cx - 6, cy - 6, cx + 6, cy + 6], fill=(31, 119, 180), outline="black")
+        if i < 99:
+            draw.text((cx + 8, cy - 14), str(i + 1), fill="black")
+    return np.asarray(img)
 
 
 def distance_to_data(samples: np.ndarray, data: np.ndarray) -> float:

@@ -132,35 +132,21 @@ def compare(model, seed, label, sa, na, ga, sb, nb, gb, progress=gr.Progress()):
     return tuple(outs)
 
 
-def sketch_points(sketch) -> np.ndarray | None:
-    """The drawn strokes of a Sketchpad as (N, 2) points (x right, y up), at most 600 of them."""
-    if not sketch or sketch.get("composite") is None:
-        return None
-    img = np.asarray(sketch["composite"])
-    if img.ndim == 3 and img.shape[2] == 4:
-        ink = img[..., 3] > 0
-        if ink.all():  # an opaque background: ink is what is dark
-            ink = img[..., :3].mean(-1) < 128
-    else:
-        ink = (img if img.ndim == 2 else img[..., :3].mean(-1)) < 128
-    ys, xs = np.nonzero(ink)
-    if len(xs) < 2:
-        return None
-    pts = np.stack([xs, -ys], 1).astype(np.float32)
-    if len(pts) > 600:
-        pts = pts[np.random.default_rng(0).choice(len(pts), 600, replace=False)]
-    return pts
+def add_point(typed: str, evt: gr.SelectData):
+    """A click on the pad appends its point to the text box (the one place the points live)."""
+    x, y = toy2d.pad_to_point(*evt.index)
+    text = ((typed or "").rstrip() + f"\n{x:g}, {y:g}").lstrip()
+    return text, toy2d.pad_image(text), "drawn"
 
 
-def toy(dataset, sketch, typed, scheduler, steps, seed, progress=gr.Progress()):
+def undo_point(typed: str):
+    text = "\n".join((typed or "").rstrip().splitlines()[:-1])
+    return text, toy2d.pad_image(text)
+
+
+def toy(dataset, typed, scheduler, steps, seed, progress=gr.Progress()):
     try:
-        points = None
-        if dataset == "drawn":
-            drawn = sketch_points(sketch)
-            if drawn is not None:
-                points = (drawn - drawn.mean(0)) / max(float(drawn.std()), 1e-6)
-            else:
-                points = toy2d.parse_points(typed)
+        points = toy2d.parse_points(typed) if dataset == "drawn" else None
         progress(0.1, desc="Denoising the cloud")
         run = toy2d.reverse(dataset, scheduler, int(steps), n=500, seed=int(seed), points=points)
     except UserError as exc:
@@ -191,15 +177,16 @@ def build() -> None:
         with gr.Tab("1 · Reverse process"):
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
-                    model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+                    # The button first: on a 1024x768 projector it must be on screen without scrolling.
+                    go = gr.Button("Generate", variant="primary", elem_id="diff-generate")
+                    label = gr.Dropdown(LABEL_CHOICES, value="3", label="Digit to draw")
+                    guidance = gr.Slider(0, g_max, value=g0, step=0.25,
+                                         label=f"Guidance scale (0 = unconditional; {g0:g} reads best, measured)")
                     scheduler = gr.Radio(SCHED_LABELS, value="ddim", label="Scheduler (diffusers)")
                     steps = gr.Slider(1, logic.MAX_STEPS, value=50, step=1, label="Steps")
                     eta = gr.Slider(0, 1, value=0, step=0.05, label="eta (DDIM only: 0 = deterministic)")
                     seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-                    label = gr.Dropdown(LABEL_CHOICES, value="3", label="Digit to draw")
-                    guidance = gr.Slider(0, g_max, value=g0, step=0.25,
-                                         label=f"Guidance scale (0 = unconditional; {g0:g} reads best, measured)")
-                    go = gr.Button("Generate", variant="primary", elem_id="diff-generate")
+                    model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
                 with gr.Column(scale=3):
                     status = gr.Markdown("Press **Generate**.", elem_id="diff-status")
                     timing = gr.Markdown(elem_id="diff-timing")
@@ -227,7 +214,7 @@ def build() -> None:
                     src = gr.Radio([("a real digit", "digit")] + [(n, n) for n in logic.SAMPLES] +
                                    [("my upload", "upload")], value="digit", label="Image x₀")
                     index = gr.Slider(0, 1796, value=3, step=1, label="Which digit (of 1,797)")
-                    upload = gr.File(label="Upload (for 'my upload')", file_types=["image"], type="filepath")
+                    upload = gr.File(label="Upload (for 'my upload')", file_types=["image"], type="filepath", height=120)
                     schedule = gr.Radio([(v, k) for k, v in logic.FORWARD_SCHEDULES.items()], value="cosine",
                                         label="Noise schedule")
                     t = gr.Slider(0, 999, value=250, step=1, label="t")
@@ -237,8 +224,9 @@ def build() -> None:
                     with gr.Row():
                         fx0 = gr.Image(label="x₀", interactive=False, height=SIDE, buttons=[])
                         fxt = gr.Image(label="x_t", interactive=False, height=SIDE, buttons=[], elem_id="diff-fxt")
+                    # No fixed height: the strip scales to the column's width, so t = 999 is never cut off.
                     fstrip = gr.Image(label="t = " + ", ".join(map(str, logic.FORWARD_TS)), interactive=False,
-                                      height=140, buttons=["download"])
+                                      buttons=["download"], elem_id="diff-strip")
                     curves = gr.Plot(label="Schedules", elem_id="diff-curves")
         with gr.Tab("3 · Compare two runs"):
             gr.Markdown("Same model, seed and digit; change the sampler, the number of steps or the guidance. "
@@ -269,10 +257,13 @@ def build() -> None:
             with gr.Row():
                 with gr.Column(scale=1, min_width=280):
                     dset = gr.Radio([(v, k) for k, v in toy2d.DATASETS.items()], value="moons", label="Data")
-                    sketch = gr.Sketchpad(label="Draw a shape (for 'your points')", height=260, width=260,
-                                          canvas_size=(260, 260))
-                    typed = gr.Textbox(label="…or type points, 'x, y' per line", lines=3,
-                                       placeholder="0, 0\n1, 1\n2, 0")
+                    pad = gr.Image(toy2d.pad_image(""), label="Click to place your points (−3…3)", interactive=False,
+                                   height=toy2d.PAD_SIDE, width=toy2d.PAD_SIDE, buttons=[], elem_id="diff-toy-pad")
+                    with gr.Row():
+                        undo = gr.Button("Undo last point", size="sm")
+                        clear = gr.Button("Clear points", size="sm")
+                    typed = gr.Textbox(label="Your points, 'x, y' per line (clicks land here; type or paste too)",
+                                       lines=3, placeholder="0, 0\n1, 1\n2, 0", elem_id="diff-toy-points")
                     tsched = gr.Radio(SCHED_LABELS, value="ddim", label="Scheduler")
                     tsteps = gr.Slider(1, 1000, value=50, step=1, label="Steps")
                     tseed = gr.Number(0, precision=0, minimum=0, label="Seed")
@@ -296,7 +287,11 @@ def build() -> None:
     upload.upload(lambda: "upload", None, src, **hidden).then(forward, f_inputs, f_outputs, **hidden)
 
     cgo.click(compare, [cmodel, cseed, clabel, sa, na, ga, sb, nb, gb], [ta, ia, la, tb, ib, lb], **hidden)
-    tgo.click(toy, [dset, sketch, typed, tsched, tsteps, tseed], [tstatus, tplot], **hidden)
+    tgo.click(toy, [dset, typed, tsched, tsteps, tseed], [tstatus, tplot], **hidden)
+    pad.select(add_point, typed, [typed, pad, dset], show_progress="hidden", **hidden)
+    undo.click(undo_point, typed, [typed, pad], show_progress="hidden", **hidden)
+    clear.click(lambda: ("", toy2d.pad_image("")), None, [typed, pad], show_progress="hidden", **hidden)
+    typed.input(toy2d.pad_image, typed, pad, show_progress="hidden", **last)
     gr.api(diffusion_api, api_name="diffusion")
 
 

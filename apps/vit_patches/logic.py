@@ -40,8 +40,11 @@ def token_count(h: int, w: int, patch: int) -> dict:
             "cropped": (h - rows * patch, w - cols * patch)}
 
 
-def split_view(rgb: np.ndarray, patch: int) -> np.ndarray:
-    """Any image, any patch size: the grid drawn over the image (the remainder that fits no patch is greyed)."""
+def split_view(rgb: np.ndarray, patch: int, mark: int | None = None, model_patch: int | None = None) -> np.ndarray:
+    """Any image, any patch size: the grid drawn over the image (the remainder that fits no patch is greyed).
+
+    mark: the index of a patch of the model's grid (patch size model_patch, default patch) to outline,
+    so the learner sees which patch the panels beside it describe."""
     info = token_count(*rgb.shape[:2], patch)
     if info["num_patches"] == 0:
         raise ViTInputError(f"A {patch}-pixel patch does not fit in a {rgb.shape[1]}x{rgb.shape[0]} image.")
@@ -56,6 +59,16 @@ def split_view(rgb: np.ndarray, patch: int) -> np.ndarray:
     out = np.asarray(img).copy()
     out[info["rows"] * p:, :] //= 3
     out[:, info["cols"] * p:] //= 3
+    if mark is not None:
+        mp = (model_patch or patch) * scale
+        cols = rgb.shape[1] // (model_patch or patch)
+        r, c = divmod(int(mark), max(cols, 1))
+        box = Image.fromarray(out)
+        # Orange outside, black inside: visible on light and dark images alike.
+        ImageDraw.Draw(box).rectangle([c * mp - 1, r * mp - 1, (c + 1) * mp, (r + 1) * mp], outline=(255, 140, 0),
+                                      width=max(3, scale // 2))
+        ImageDraw.Draw(box).rectangle([c * mp + 2, r * mp + 2, (c + 1) * mp - 3, (r + 1) * mp - 3], outline=(0, 0, 0))
+        out = np.asarray(box)
     return out
 
 

@@ -88,7 +88,7 @@ def run(src, model, layer, head_choice, split_patch, patch):
     views = attention_views(r, layer, head_choice, patch)
     details = patch_views(r, patch)
     return ("\n\n".join(status), r, top5,
-            logic.split_view(r.model_input, r.patch_size),
+            logic.split_view(r.model_input, r.patch_size, mark=patch),
             gr.update(maximum=r.n_layers - 1, value=min(int(layer), r.n_layers - 1)),
             gr.update(choices=[MEAN] + [f"head {h}" for h in range(r.n_heads)]),
             patch, *views, *details, logic.pca_colours(r), logic.position_grid(r), logic.distance_figure(r),
@@ -106,9 +106,10 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             gallery = gr.Gallery(value=[(s.image, f"digit {s.label}") for s in GALLERY],
-                                 label="Generated test images (digits the model never saw)", columns=4, height=200,
+                                 label="Generated test images (digits the model never saw)", columns=4, height="auto",
                                  allow_preview=False, buttons=[], elem_id="vit-gallery")
-            upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="vit-upload")
+            upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", height=120,
+                             elem_id="vit-upload")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
             layer = gr.Slider(0, 3, value=3, step=1, label="Layer")
             head = gr.Dropdown([MEAN] + [f"head {h}" for h in range(4)], value=MEAN, label="Head")
@@ -177,13 +178,20 @@ def build() -> None:
     model.input(run, inputs, outputs, **last)
     for control in (layer, head):
         control.input(attention_views, [result, layer, head, patch], att_outputs, **last)
+    def outline(r, p, size):
+        if r is None or p is None:
+            return gr.update()
+        return logic.split_view(r.model_input, int(size), mark=int(p), model_patch=r.patch_size)
+
     split.select(click_patch, result, patch, **hidden).then(
+        outline, [result, patch, split_patch], split, show_progress="hidden", **hidden).then(
         patch_views, [result, patch], detail_outputs, **hidden).then(
         attention_views, [result, layer, head, patch], att_outputs, **hidden)
-    def resplit(r, p):
+    def resplit(r, p, chosen):
         if r is None:
             return gr.update(), ""
-        return logic.split_view(r.model_input, int(p)), formula(*r.image_size, int(p))
+        return (logic.split_view(r.model_input, int(p), mark=chosen, model_patch=r.patch_size),
+                formula(*r.image_size, int(p)))
 
     def click_position(r, evt: gr.SelectData):
         if r is None:
@@ -193,7 +201,7 @@ def build() -> None:
         return gr.update(value=logic.position_map(r, i), label=f"Position ({rr}, {cc}) vs every position")
 
     pos.select(click_position, result, pos_one, **hidden)
-    split_patch.input(resplit, [result, split_patch], [split, count], **last)
+    split_patch.input(resplit, [result, split_patch, patch], [split, count], **last)
     gr.api(vit_api, api_name="vit")
 
 

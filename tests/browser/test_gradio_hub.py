@@ -143,7 +143,16 @@ def test_attention_heatmap(page, gradio_url):
     page.get_by_role("button", name="Prepare the interactive HTML").click()
     page.wait_for_function("document.querySelector('#attention-html').innerText.includes('.html')", timeout=30_000)
     page.get_by_role("tab", name="Model view (all layers × heads)").click()
-    page.locator("#attention-grid button.thumbnail-item").nth(12 * 3 + 4).click()  # layer 3, head 4
+    sheet = page.locator("#attention-grid img")
+    box = sheet.bounding_box()
+    natural = sheet.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    scale = box["width"] / natural[0]
+    assert box["x"] + box["width"] <= page.viewport_size["width"]  # all twelve heads on screen
+    from apps.attention import logic
+
+    left, top = logic.GRID_MARGIN
+    x, y = left + 4.5 * logic.GRID_CELL, top + 3.5 * logic.GRID_CELL  # the middle of layer 3, head 4
+    page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
     page.wait_for_function("document.querySelector('#attention-heatmap').innerText.includes('Layer 3, head 4')",
                            timeout=30_000)
 
@@ -182,4 +191,109 @@ def test_diffusion_generate_and_scrub(page, gradio_url):
     page.wait_for_function("document.querySelector('#diff-xt').innerText.includes('step 1 of 50')", timeout=10_000)
     page.get_by_role("tab", name="2 · Forward process").click()
     page.wait_for_function("document.querySelector('#diff-forward-stats').innerText.includes('t = 250')",
+                           timeout=30_000)
+
+
+# --- a 1024x768 projector -------------------------------------------------------------------------
+
+PROJECTOR = {"width": 1024, "height": 768}
+OVERFLOW_JS = """sel => Array.from(document.querySelectorAll(sel)).filter(e => e.offsetParent !== null)
+    .filter(e => e.scrollWidth > e.clientWidth + 2 || e.scrollHeight > e.clientHeight + 2)
+    .map(e => (e.closest('[id]') || e).id + ' ' + e.className + ' ' + e.scrollWidth + '>' + e.clientWidth
+              + ' / ' + e.scrollHeight + '>' + e.clientHeight)"""
+# Gallery thumbnails are cropped squares on purpose; any other picture must show all of itself: either its
+# box keeps the picture's shape, or it is scaled to fit inside the box (object-fit: contain).
+CUT_IMAGES_JS = """() => Array.from(document.querySelectorAll('main img')).filter(i => i.offsetParent !== null && i.naturalWidth)
+    .filter(i => !i.closest('.thumbnail-item'))
+    .filter(i => { const r = i.getBoundingClientRect(), p = i.parentElement.getBoundingClientRect();
+                   const fit = getComputedStyle(i).objectFit;
+                   const reshaped = Math.abs(r.width / r.height - i.naturalWidth / i.naturalHeight) > 0.05;
+                   return r.right > p.right + 2 || r.left < p.left - 2
+                          || (reshaped && !['contain', 'scale-down'].includes(fit)); })
+    .map(i => (i.closest('[id]') || i).id + ' ' + i.naturalWidth + 'x' + i.naturalHeight)"""
+
+
+@pytest.fixture
+def projector(browser):
+    ctx = browser.new_context(viewport=PROJECTOR, device_scale_factor=1)
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def assert_fits(page, what: str) -> None:
+    """Nothing cut off: galleries show every column and row, images keep their whole picture, dropdown
+    text stops before its arrow, and the page never scrolls sideways."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= PROJECTOR["width"], f"{what}: scrolls sideways"
+    assert page.evaluate(OVERFLOW_JS, ".grid-wrap, .grid-container") == [], f"{what}: a gallery is cut off"
+    assert page.evaluate(CUT_IMAGES_JS) == [], f"{what}: an image is cropped"
+    pads = page.evaluate("() => Array.from(document.querySelectorAll('.secondary-wrap input'))"
+                         ".filter(e => e.offsetParent !== null).map(e => parseFloat(getComputedStyle(e).paddingRight))")
+    assert all(p >= 24 for p in pads), f"{what}: dropdown text runs under its arrow"
+
+
+def in_first_screen(page, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PROJECTOR["height"]
+
+
+def test_pages_fit_a_1024x768_projector(projector, gradio_url):
+    page = projector
+    page.goto(f"{gradio_url}/gradcam")
+    page.locator("#gradcam-gallery button.thumbnail-item").nth(1).click()
+    page.wait_for_selector("#gradcam-overlay-b img", timeout=60_000)
+    assert in_first_screen(page, "#gradcam-gallery button.thumbnail-item >> nth=5")  # every sample in view
+    assert_fits(page, "gradcam")
+
+    page.goto(f"{gradio_url}/fgsm")
+    page.locator("#fgsm-gallery button.thumbnail-item").nth(2).click()
+    page.wait_for_selector("#fgsm-adversarial img", timeout=60_000)
+    assert in_first_screen(page, "#fgsm-gallery button.thumbnail-item >> nth=5")
+    assert_fits(page, "fgsm")
+
+    page.goto(f"{gradio_url}/vit_patches")
+    page.locator("#vit-gallery button.thumbnail-item").nth(0).click()
+    page.wait_for_selector("#vit-split img", timeout=60_000)
+    assert in_first_screen(page, "#vit-gallery button.thumbnail-item >> nth=7")
+    assert_fits(page, "vit")
+    before = page.locator("#vit-split img").get_attribute("src")
+    box = page.locator("#vit-split img").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1)  # patch (0, 0)
+    page.wait_for_function("before => document.querySelector('#vit-split img').src !== before", arg=before,
+                           timeout=30_000)  # the clicked patch is outlined
+
+    page.goto(f"{gradio_url}/attention")
+    page.get_by_role("button", name="Show attention").click()
+    page.wait_for_selector("#attention-heatmap .js-plotly-plot", timeout=60_000)
+    page.get_by_role("tab", name="Model view (all layers × heads)").click()
+    sheet = page.locator("#attention-grid img")
+    sheet.wait_for()
+    box = sheet.bounding_box()
+    assert box["x"] + box["width"] <= PROJECTOR["width"]  # twelve heads across, six layers down, no scrolling box
+    assert_fits(page, "attention model view")
+    page.get_by_role("tab", name="Head view").click()
+    page.wait_for_timeout(1500)
+    plot = page.locator("#attention-headview .main-svg").first.bounding_box()
+    panel = page.locator("#attention-headview").bounding_box()
+    assert plot["width"] > 0.9 * panel["width"], "the head view is squeezed"
+
+    page.goto(f"{gradio_url}/diffusion")
+    page.locator("#diff-generate").wait_for()
+    assert in_first_screen(page, "#diff-generate"), "Generate is below the fold"
+    page.get_by_role("tab", name="2 · Forward process").click()
+    page.wait_for_selector("#diff-strip img", timeout=30_000)
+    assert_fits(page, "forward process")  # the strip ends with t = 999, whole
+    page.get_by_role("tab", name="4 · 2-D toy").click()
+    pad = page.locator("#diff-toy-pad img")
+    pad.wait_for()
+    box = pad.bounding_box()
+    for fx, fy in ((0.25, 0.25), (0.75, 0.25), (0.5, 0.75)):  # three clicks, no tool to pick first
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        page.wait_for_timeout(400)
+    page.wait_for_function("document.querySelector('#diff-toy-points textarea').value.split('\\n').length === 3",
+                           timeout=10_000)
+    first = [float(v) for v in page.locator("#diff-toy-points textarea").input_value().splitlines()[0].split(",")]
+    assert first == pytest.approx([-1.5, 1.5], abs=0.1)  # a quarter in from the top left of a -3..3 pad
+    page.locator("#diff-toy-go").click()
+    page.wait_for_function("document.querySelector('#diff-toy-status').innerText.includes('exact denoiser')",
                            timeout=30_000)

@@ -111,6 +111,19 @@ def test_views_and_exports(minilm):
     fig = logic.heatmap_figure(r, 3, 4)
     np.testing.assert_allclose(np.asarray(fig.data[0].z), r.attentions[3, 4])
     assert len(logic.model_view(r)) == 72
+    # The sheet holds every head; a click on a head's square maps back to it, a click on a margin to nothing.
+    sheet = logic.model_view_sheet(r)
+    left, top = logic.GRID_MARGIN
+    cell = logic.GRID_CELL
+    assert sheet.shape == (top + 6 * cell, left + 12 * cell, 3)
+    for layer, head in ((0, 0), (3, 4), (5, 11)):
+        x, y = left + head * cell + cell // 2, top + layer * cell + cell // 2
+        assert logic.model_view_cell(r, x, y) == (layer, head)
+        thumb = logic.thumbnail(r.attentions[layer, head], cell - 4)
+        square = sheet[top + layer * cell: top + layer * cell + cell - 4, left + head * cell: left + head * cell + cell - 4]
+        # the square is that head's thumbnail scaled up (nearest neighbour): the same colours in the same shares
+        assert np.abs(square.reshape(-1, 3).mean(0) - thumb.reshape(-1, 3).mean(0)).max() < 8
+    assert logic.model_view_cell(r, 5, 5) is None and logic.model_view_cell(r, left + 12 * cell + 1, top) is None
     assert logic.heatmap_png(r, 3, None)[:4] == b"\x89PNG"
     html = logic.figure_html(fig)
     assert "<html>" in html and len(html) > 1_000_000  # plotly.js is inlined: the file opens offline

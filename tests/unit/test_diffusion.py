@@ -318,20 +318,25 @@ def test_digits_helpers_round_trip():
     assert (digits.read_as(((up[:, 0] + 1) / 2).numpy()) == labels[:50]).mean() > 0.9
 
 
-def test_drawn_strokes_become_toy_points():
-    """The Gradio sketchpad's composite (transparent background, opaque ink) -> (N, 2) points, y up."""
-    from apps.diffusion.ui_gradio import sketch_points
-
-    canvas = np.zeros((100, 100, 4), np.uint8)
-    canvas[10:12, 20:80, 3] = 255  # a horizontal stroke near the top
-    canvas[80:90, 48:52, 3] = 255  # a blob near the bottom
-    pts = sketch_points({"background": None, "layers": [], "composite": canvas})
-    assert pts.shape == (2 * 60 + 10 * 4, 2)
-    top = pts[pts[:, 1] > -50]
-    assert top[:, 0].min() == 20 and top[:, 0].max() == 79  # x kept, y flipped so the stroke is on top
-    assert sketch_points({"composite": np.zeros((100, 100, 4), np.uint8)}) is None  # nothing drawn
-    assert sketch_points(None) is None
-    run = toy2d.reverse("drawn", "ddim", 30, n=200, points=(pts - pts.mean(0)) / pts.std())
+def test_pad_clicks_become_toy_points():
+    """A click on the pad (pixels, y down) is a point (y up) in -3..3; the pad draws every listed point."""
+    side = toy2d.PAD_SIDE
+    assert toy2d.pad_to_point(side / 2, side / 2) == (0.0, 0.0)
+    assert toy2d.pad_to_point(0, 0) == (-toy2d.PAD_LIM, toy2d.PAD_LIM)  # top left
+    assert toy2d.pad_to_point(side, side) == (toy2d.PAD_LIM, -toy2d.PAD_LIM)
+    text = "0, 0\n1.5, -1.5\nnot a point\n-3, 3"
+    assert toy2d.raw_points(text) == [(0.0, 0.0), (1.5, -1.5), (-3.0, 3.0)]
+    empty, drawn = toy2d.pad_image(""), toy2d.pad_image(text)
+    assert drawn.shape == (side, side, 3) and drawn.dtype == np.uint8
+    blue = (drawn[..., 2] > 150) & (drawn[..., 0] < 80)  # the point markers
+    ys, xs = np.nonzero(blue)
+    assert not ((empty[..., 2] > 150) & (empty[..., 0] < 80)).any()
+    # the (1.5, -1.5) marker sits right of and below the centre, where the click mapping puts it
+    cx, cy = (1.5 / toy2d.PAD_LIM + 1) / 2 * side, (1 + 1.5 / toy2d.PAD_LIM) / 2 * side
+    assert blue[int(cy), int(cx)]
+    assert toy2d.pad_to_point(cx, cy) == (1.5, -1.5)
+    pts = toy2d.parse_points("0, 0\n1, 1\n2, 0\n1, -1")
+    run = toy2d.reverse("drawn", "ddim", 30, n=200, points=pts)
     assert run.path.shape == (31, 200, 2)
 
 
