@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
