@@ -10,9 +10,11 @@ import importlib
 import streamlit as st
 
 from apps.registry import DEMOS
+from apps.streamlit_common import start_warmup
 from core import models
 
 st.set_page_config(page_title="Glassbox", page_icon="🔍", layout="wide")
+start_warmup()  # once per server process, in the background: the first visit of a page is not a cold start
 
 
 def home() -> None:

@@ -24,7 +24,7 @@ from gradio.state_holder import SessionState, StateHolder
 
 from core import explainer as core_explainer
 from core import files, images, models
-from core.weights import import_ref
+from core.warmup import start as start_warmup  # noqa: F401 - the hub starts it after launch
 
 log = logging.getLogger("glassbox.hub")
 
@@ -329,26 +329,6 @@ def serve(demo: gr.Blocks, **overrides):
     return out
 
 
-def warmup_enabled() -> bool:
-    return os.environ.get("GLASSBOX_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def start_warmup(refs: list[str]) -> threading.Thread | None:
-    """Run each demo's warm-up ("module:function") in one background thread, after the server is up."""
-    if not refs or not warmup_enabled():
-        return None
-
-    def work():
-        for ref in refs:
-            try:
-                import_ref(ref)()
-                log.info("warm-up done: %s", ref)
-            except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first click
-                log.exception("warm-up failed: %s", ref)
-
-    thread = threading.Thread(target=work, name="glassbox-warmup", daemon=True)
-    thread.start()
-    return thread
 
 
 def launch_page(build: Callable[[], None], title: str) -> None:

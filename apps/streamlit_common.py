@@ -1,10 +1,24 @@
-"""What the Streamlit pages share."""
+"""What the Streamlit pages share: model loading, pickers with thumbnails, clickable pictures, and
+keeping the last good result on screen beside an error."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
 import streamlit as st
 
-from core import lane, models
+from apps.registry import DEMOS
+from core import images, lane, models, warmup
+
+
+@st.cache_resource(show_spinner=False)
+def start_warmup() -> bool:
+    """Once per server process (not per session): the demos' warm-ups, as the Gradio hub runs them, so
+    the first visit of a page finds its model loaded and its default example computed."""
+    warmup.start([d.warmup for d in DEMOS if d.built and d.warmup])
+    return True
 
 
 def load_model(name: str) -> models.Loaded:
@@ -25,3 +39,108 @@ def top5_chart(top5: list[dict], height: int = 220) -> None:
         tooltip=["class:N", alt.Tooltip("probability:Q", format=".2%")],
     ).properties(height=height)
     st.altair_chart(chart, width="stretch")
+
+
+# --- pickers ------------------------------------------------------------------------------------
+
+def _square(rgb: np.ndarray, side: int) -> np.ndarray:
+    """The centre square, at side pixels: every thumbnail the same shape, so the buttons line up."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    k = min(h, w)
+    crop = rgb[(h - k) // 2:(h - k) // 2 + k, (w - k) // 2:(w - k) // 2 + k]
+    if k < side:  # tiny inputs (64-pixel digits) are enlarged crisply
+        return images.enlarge(crop, side)
+    return np.asarray(Image.fromarray(crop).resize((side, side), Image.Resampling.LANCZOS))
+
+
+@lru_cache(maxsize=64)
+def _thumb(path: str, side: int) -> np.ndarray:
+    return _square(images.load_image(path), side)
+
+
+def thumbnail_picker(items: list[tuple[str, Any]], key: str, default: int = 0, columns: int = 3,
+                     side: int = 160) -> int:
+    """A grid of thumbnails with a button under each; returns the index chosen (kept per session).
+
+    Sources are file paths (thumbnails cached) or numpy images; each shows as a centred square.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = default
+
+    def choose(i: int) -> None:
+        st.session_state[key] = i
+
+    chosen = int(st.session_state[key])
+    cols = st.columns(columns)
+    for i, (name, source) in enumerate(items):
+        with cols[i % columns]:
+            thumb = _square(source, side) if isinstance(source, np.ndarray) else _thumb(str(source), side)
+            st.image(thumb, width="stretch")
+            st.button(name, key=f"{key}_{i}", on_click=choose, args=(i,), width="stretch",
+                      type="primary" if i == chosen else "secondary")
+    return chosen
+
+
+# --- clickable pictures -------------------------------------------------------------------------
+
+def grid_figure(picture: np.ndarray, rows: int, cols: int, cell: tuple[float, float], origin=(0.0, 0.0),
+                marked: int | None = None, height: int | None = None):
+    """A picture with an invisible, clickable marker on every cell of a rows x cols grid drawn on it
+    (cell = (width, height) in pixels, origin = the grid's top-left corner). Streamlit reports a click on
+    a marker as a selected point, whose index is the cell (row-major)."""
+    import plotly.graph_objects as go
+
+    cw, ch = cell
+    ox, oy = origin
+    rr, cc = np.divmod(np.arange(rows * cols), cols)
+    xs, ys = ox + (cc + 0.5) * cw, oy + (rr + 0.5) * ch
+    fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", hoverinfo="none", showlegend=False,
+                             marker={"size": max(6, int(min(cw, ch) * 0.8)), "symbol": "square",
+                                     "color": "rgba(0,0,0,0.01)"},
+                             selected={"marker": {"color": "rgba(255,140,0,0.35)"}},
+                             unselected={"marker": {"opacity": 0.01}}))
+    if marked is not None:
+        r, c = divmod(int(marked), cols)
+        fig.add_shape(type="rect", x0=ox + c * cw, x1=ox + (c + 1) * cw, y0=oy + r * ch, y1=oy + (r + 1) * ch,
+                      line={"color": "#ff8c00", "width": 3})
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, clickmode="event+select", dragmode=False,
+                      height=height or int(picture.shape[0] * 1.0) + 10,
+                      xaxis={"visible": False}, yaxis={"visible": False})
+    return fig
+
+
+def clicked_cell(event: Any, n: int) -> int | None:
+    """The cell a grid_figure click chose (None when nothing is selected or it no longer exists)."""
+    try:
+        points = event.selection.points
+    except AttributeError:
+        return None
+    for p in points:
+        if p.get("curve_number") == 1 and 0 <= int(p.get("point_index", -1)) < n:
+            return int(p["point_index"])
+    return None
+
+
+# --- errors keep the last good result -------------------------------------------------------------
+
+def compute_or_last(key: str, compute: Callable[[], Any]) -> Any:
+    """compute(); on a user error, the message and this session's last good result (None if none yet).
+
+    Streamlit reruns the whole script: without this an error would wipe the page (st.stop() also hid the
+    explainer and the footer). Kept in session_state, so one learner's result never reaches another.
+    """
+    from core.errors import UserError
+
+    try:
+        value = compute()
+    except UserError as exc:
+        st.error(f"⚠️ {exc}")
+        value = st.session_state.get(f"_last_{key}")
+        if value is not None:
+            st.caption("Below: the last result that worked, kept for comparison.")
+        return value
+    st.session_state[f"_last_{key}"] = value
+    return value

@@ -8,13 +8,14 @@ import streamlit as st
 
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
-from apps.streamlit_common import load_model
+from apps.streamlit_common import compute_or_last, load_model
 from core import explainer, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
 SIDE = 256
 LABELS = ["none"] + [str(d) for d in range(10)]
+TOY_DEFAULT = "0, 0\n1, 1\n2, 0\n3, 1\n4, 0"
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -31,6 +32,48 @@ def show_frame(traj: logic.Trajectory, i: int, slots) -> None:
     slots[2].image(eps, caption="predicted noise ε (grey = 0)")
 
 
+@st.fragment
+def scrubber(traj: logic.Trajectory) -> None:
+    """The step slider and what it shows. A fragment: moving the slider reruns only this function (a
+    look-up of the stored step), not the whole page."""
+    slots = st.columns(3)
+    i = st.slider("Step (scrub the finished run)", 0, max(traj.n - 1, 1), traj.n - 1, key="diff_step",
+                  disabled=traj.n < 2)
+    show_frame(traj, i, slots)
+    c1, c2, c3 = st.columns([1, 1, 1])
+    c1.image(logic.final_image(traj, 160), caption="Final sample")
+    # Callables: encoded only when clicked, not on every scrub.
+    c2.download_button("⬇️ GIF of the run", lambda: logic.gif_bytes(traj), "diffusion.gif", "image/gif")
+    c3.download_button("⬇️ PNG of this step", lambda: logic.frame_png(traj, i), f"diffusion-step{i}.png",
+                       "image/png")
+
+
+def prepare(model, scheduler, steps, eta, seed, label, guidance):
+    settings, notices = logic.check(model, scheduler, steps, eta, seed, label, guidance)
+    load_model(settings.model)
+    return settings, notices
+
+
+def generate(settings: logic.Settings, notices: list[str]) -> None:
+    head = st.container()  # filled once the run is known
+    timing = st.container(key="diff_timing")  # (masked in screenshots: the numbers vary)
+    traj = logic.cached(settings)
+    if traj is None:  # stream the run: frames and a progress bar as the steps are computed
+        bar = st.progress(0.0, text="Denoising…")
+        placeholders = [c.empty() for c in st.columns(3)]
+        for traj in logic.stream(settings, every=max(1, settings.steps // 25)):
+            bar.progress(traj.n / settings.steps, text=f"Step {traj.n} of {settings.steps}")
+            show_frame(traj, traj.n - 1, placeholders)
+        bar.empty()
+        for p in placeholders:
+            p.empty()
+    head.markdown(f"**Model:** {traj.model_label}\n\n**{settings.describe()}**")
+    timing.caption(f"{traj.n} UNet steps in {traj.seconds:.2f} s; the step slider scrubs without recomputing.")
+    for note in notices + traj.notices:
+        st.warning(note)
+    scrubber(traj)
+
+
 st.title("🌫️ Diffusion step-through: from noise to a digit")
 tab_rev, tab_fwd, tab_cmp, tab_toy = st.tabs(["Reverse process", "Forward process", "Compare two runs", "2-D toy"])
 g0 = logic.default_guidance()
@@ -39,47 +82,18 @@ g_max = logic.guidance_slider_max()
 with tab_rev:
     left, right = st.columns([1, 3], gap="large")
     with left:
-        model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title,
-                             key="diff_model")
+        label = st.selectbox("Digit to draw", LABELS, index=4, key="diff_label")
+        guidance = st.slider(f"Guidance (0 = unconditional; {g0:g} reads best)", 0.0, g_max, g0, 0.25, key="diff_g")
         scheduler = st.radio("Scheduler", list(SCHEDULERS), index=1, format_func=SCHEDULERS.get, key="diff_sched")
         steps = st.slider("Steps", 1, logic.MAX_STEPS, 50, key="diff_steps")
         eta = st.slider("eta (DDIM only)", 0.0, 1.0, 0.0, 0.05, key="diff_eta")
         seed = st.number_input("Seed", 0, logic.MAX_SEED, 0, key="diff_seed")
-        label = st.selectbox("Digit to draw", LABELS, index=4, key="diff_label")
-        guidance = st.slider(f"Guidance (0 = unconditional; {g0:g} reads best)", 0.0, g_max, g0, 0.25, key="diff_g")
-    try:
-        settings, notices = logic.check(model, scheduler, steps, eta, seed, label, guidance)
-        load_model(settings.model)
-    except UserError as exc:
-        st.error(f"⚠️ {exc}")
-        st.stop()
+        model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title,
+                             key="diff_model")
     with right:
-        head = st.container()  # filled once the run is known
-        timing = st.container(key="diff_timing")  # (masked in screenshots: the numbers vary)
-        slots = st.columns(3)
-        traj = logic.cached(settings)
-        if traj is None:  # stream the run: frames and a progress bar as the steps are computed
-            bar = st.progress(0.0, text="Denoising…")
-            placeholders = [c.empty() for c in slots]
-            for traj in logic.stream(settings, every=max(1, settings.steps // 25)):
-                bar.progress(traj.n / settings.steps, text=f"Step {traj.n} of {settings.steps}")
-                show_frame(traj, traj.n - 1, placeholders)
-            bar.empty()
-            for p in placeholders:
-                p.empty()
-        head.markdown(f"**Model:** {traj.model_label}\n\n**{settings.describe()}**")
-        timing.caption(f"{traj.n} UNet steps in {traj.seconds:.2f} s; the step slider scrubs without recomputing.")
-        for note in notices + traj.notices:
-            st.warning(note)
-        i = st.slider("Step (scrub the finished run)", 0, max(traj.n - 1, 1), traj.n - 1, key="diff_step",
-                      disabled=traj.n < 2)
-        show_frame(traj, i, slots)
-        c1, c2, c3 = st.columns([1, 1, 1])
-        c1.image(logic.final_image(traj, 160), caption="Final sample")
-        # Callables: encoded only when clicked, not on every rerun (each scrub reruns the script).
-        c2.download_button("⬇️ GIF of the run", lambda: logic.gif_bytes(traj), "diffusion.gif", "image/gif")
-        c3.download_button("⬇️ PNG of this step", lambda: logic.frame_png(traj, i), f"diffusion-step{i}.png",
-                           "image/png")
+        prepared = compute_or_last("diffusion", lambda: prepare(model, scheduler, steps, eta, seed, label, guidance))
+        if prepared is not None:
+            generate(*prepared)
 
 with tab_fwd:
     left, right = st.columns([1, 3], gap="large")
@@ -90,6 +104,7 @@ with tab_fwd:
         schedule = st.radio("Schedule", list(logic.FORWARD_SCHEDULES), index=1,
                             format_func=logic.FORWARD_SCHEDULES.get, key="fwd_sched")
         t = st.slider("t", 0, 999, 250, key="fwd_t")
+        fseed = int(st.number_input("Noise seed", 0, logic.MAX_SEED, 0, key="fwd_seed"))
     with right:
         try:
             x0 = logic.source_image(kind, index, upload.getvalue() if upload is not None else None)
@@ -99,8 +114,10 @@ with tab_fwd:
             st.markdown(logic.forward_stats(t, schedule))
             a, b = st.columns(2)
             a.image(logic.enlarge(logic.to_uint8(x0), SIDE), caption="x₀")
-            b.image(logic.enlarge(logic.to_uint8(logic.add_noise(x0, t, schedule)), SIDE), caption=f"x_t, t = {t}")
-            st.image(logic.forward_strip(x0, schedule), caption="t = " + ", ".join(map(str, logic.FORWARD_TS)))
+            b.image(logic.enlarge(logic.to_uint8(logic.add_noise(x0, t, schedule, fseed)), SIDE),
+                    caption=f"x_t, t = {t}")
+            st.image(logic.forward_strip(x0, schedule, fseed), caption="t = " + ", ".join(map(str, logic.FORWARD_TS)),
+                     width="stretch")
         st.plotly_chart(logic.schedule_figure(t), width="stretch")
 
 with tab_cmp:
@@ -125,11 +142,27 @@ with tab_cmp:
             st.markdown(f"**Run {'AB'[k]}: {st_k.describe()}** · {tr.seconds:.2f} s")
             st.image(logic.filmstrip(tr), caption=logic.strip_labels(tr))
 
+def take_lasso() -> None:
+    """A loop drawn with the lasso becomes 'your points': its outline, evenly spaced, in the text box."""
+    event = st.session_state.get("toy_canvas")
+    loops = getattr(getattr(event, "selection", None), "lasso", None) or []
+    if loops:
+        pts = toy2d.resample_outline(loops[-1]["x"], loops[-1]["y"])
+        if len(pts) >= 2:
+            st.session_state["toy_pts"] = "\n".join(f"{x:.2f}, {y:.2f}" for x, y in pts)
+            st.session_state["toy_set"] = "drawn"
+
+
 with tab_toy:
     left, right = st.columns([1, 2], gap="large")
     with left:
         dset = st.radio("Data", list(toy2d.DATASETS), format_func=toy2d.DATASETS.get, key="toy_set")
-        typed = st.text_area("Your points ('x, y' per line)", "0, 0\n1, 1\n2, 0\n3, 1\n4, 0", key="toy_pts")
+        st.caption("Draw a shape: pick the lasso (top right of the canvas) and draw a loop; its outline becomes "
+                   "your points.")
+        st.session_state.setdefault("toy_pts", TOY_DEFAULT)  # a default in state: the lasso writes here too
+        st.plotly_chart(toy2d.canvas_figure(st.session_state["toy_pts"]), key="toy_canvas",
+                        on_select=take_lasso, selection_mode="lasso", width="stretch")
+        typed = st.text_area("Your points ('x, y' per line)", key="toy_pts")
         tsched = st.radio("Scheduler", list(SCHEDULERS), index=1, format_func=SCHEDULERS.get, key="toy_sched")
         tsteps = st.slider("Steps", 1, 1000, 50, key="toy_steps")
     with right:

@@ -258,6 +258,42 @@ def pad_image(text: str, side: int = PAD_SIDE) -> np.ndarray:
     return np.asarray(img)
 
 
+def resample_outline(xs, ys, n: int = 120) -> np.ndarray:
+    """A drawn loop (its vertices) -> n points evenly spaced along its outline, closed. (n, 2) float32.
+
+    Streamlit reports a lasso as the path's vertices, bunched where the hand slowed down; even spacing
+    makes every stretch of the drawing count alike."""
+    pts = np.stack([np.asarray(xs, np.float64), np.asarray(ys, np.float64)], 1)  # (k, 2)
+    if len(pts) < 2:
+        return pts.astype(np.float32)
+    loop = np.concatenate([pts, pts[:1]])  # (k + 1, 2) closed
+    seg = np.hypot(*np.diff(loop, axis=0).T)  # (k,)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    if s[-1] == 0:
+        return pts[:1].astype(np.float32)
+    at = np.linspace(0, s[-1], n, endpoint=False)
+    return np.stack([np.interp(at, s, loop[:, 0]), np.interp(at, s, loop[:, 1])], 1).astype(np.float32)
+
+
+def canvas_figure(text: str):
+    """A -3..3 canvas for drawing with the lasso (Streamlit), showing the points so far. A faint lattice
+    of points makes the plot selectable everywhere."""
+    import plotly.graph_objects as go
+
+    g = np.linspace(-PAD_LIM, PAD_LIM, 25)
+    gx, gy = np.meshgrid(g, g)
+    fig = go.Figure(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", hoverinfo="skip", showlegend=False,
+                               marker={"size": 3, "color": "rgba(0,0,0,0.12)"}))
+    pts = raw_points(text)
+    if pts:
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers", showlegend=False,
+                                 marker={"size": 7, "color": "#1f77b4"}, hoverinfo="skip"))
+    fig.update_layout(dragmode="lasso", height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      xaxis={"range": [-PAD_LIM, PAD_LIM], "zeroline": True},
+                      yaxis={"range": [-PAD_LIM, PAD_LIM], "scaleanchor": "x", "zeroline": True})
+    return fig
+
+
 def distance_to_data(samples: np.ndarray, data: np.ndarray) -> float:
     """Mean distance from each sample to its nearest training point (small = on the data)."""
     d = np.sqrt(((samples[:, None, :] - data[None, :, :]) ** 2).sum(-1))  # (N, M)

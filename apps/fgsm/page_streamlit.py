@@ -7,13 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from apps.fgsm import logic
-from apps.streamlit_common import load_model, top5_chart
+from apps.streamlit_common import compute_or_last, load_model, thumbnail_picker, top5_chart
 from core import explainer, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
-
-
 
 st.title("🎯 Adversarial FGSM: fool a classifier with invisible changes")
 st.write("Every pixel moves by at most ε/255, in the direction that hurts the model most.")
@@ -21,7 +19,8 @@ st.write("Every pixel moves by at most ε/255, in the direction that hurts the m
 left, right = st.columns([1, 2], gap="large")
 with left:
     names = list(logic.SAMPLES)
-    sample = st.selectbox("Sample image", names, index=names.index("coffee"), key="fg_sample")
+    st.caption("Sample image")
+    sample = names[thumbnail_picker([(n, logic.SAMPLES[n]) for n in names], "fg_sample", names.index("coffee"))]
     upload = st.file_uploader("…or upload an image (max 20 MB)", type=["png", "jpg", "jpeg", "webp", "bmp", "tif",
                                                                       "tiff"], key="fg_upload")
     model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="fg_model")
@@ -30,16 +29,14 @@ with left:
     steps = st.slider("Steps (BIM / PGD)", 1, logic.STEPS_MAX, 10, key="fg_steps", disabled=attack == "fgsm")
     target = st.text_input("Target class (optional, e.g. 'goldfish')", key="fg_target")
 
-with right:
-    source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
-    try:
-        load_model(model)
-        with st.spinner("Attacking…"):
-            r = logic.attack(source, model, epsilon, attack, steps, target or None)
-            before, after = logic.explain_pair(r)
-    except UserError as exc:
-        st.error(f"⚠️ {exc}")
-        st.stop()
+def compute(source, model, epsilon, attack, steps, target):
+    load_model(model)
+    with st.spinner("Attacking…"):
+        r = logic.attack(source, model, epsilon, attack, steps, target or None)
+        return r, *logic.explain_pair(r)
+
+
+def show(r, before, after) -> None:
     o, a = r.orig_top5[0], r.adv_top5[0]
     st.markdown(f"**Model:** {r.model_label}")
     verdict = "fooled" if r.flipped else "not fooled"
@@ -66,11 +63,19 @@ with right:
     c2.image(after.overlay(0.5), caption=f"Grad-CAM after: {after.target['label']}", width="stretch")
     st.download_button("⬇️ Download comparison PNG", logic.compare_png(r), "fgsm.png", "image/png")
 
+
+with right:
+    source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
+    shown = compute_or_last("fgsm", lambda: compute(source, model, epsilon, attack, steps, target))
+    if shown is not None:
+        show(*shown)
+r = shown[0] if shown is not None else None
+
 with st.expander("Try a defence on the adversarial image"):
     q = st.slider("JPEG quality", 10, 95, 75, 5, key="fg_q")
     s = st.slider("Blur σ (pixels)", 0.3, 3.0, 1.0, 0.1, key="fg_s")
     b = st.slider("Colour bits per channel", 1, 7, 4, key="fg_b")
-    rows = logic.defend(r, q, s, b)
+    rows = logic.defend(r, q, s, b) if r is not None else []
     st.dataframe([{"defence": x["defence"], "top-1": x["top1"], "P(top-1)": round(x["prob"], 3),
                    "P(clean label)": round(x["clean_label_prob"], 3), "label back": x["restored"]} for x in rows],
                  hide_index=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -187,8 +187,8 @@ SCORECAM_BATCH = 16  # masked images per forward pass: one lane chunk (~0.3 s on
 
 def _score_cam(loaded: models.Loaded, layer_path: str, x, target) -> Iterator:
     """Score-CAM (Wang et al. 2020), computed exactly as pytorch-grad-cam's ScoreCAM does, but one batch
-    of masked images per lane chunk: yields lane.TICK between batches (a click can run in between, and a
-    learner who leaves stops it), then ((h, w) cam in [0, 1], logits (1, classes)).
+    of masked images per lane chunk: yields a Progress between batches (a chunk boundary: a click can run
+    in between, and a learner who leaves stops it), then ((h, w) cam in [0, 1], logits (1, classes)).
 
     Each channel's upsampled, min-max normalised activation masks the input; the target's logit on that
     masked image is the channel's score; the softmax of the scores weights the activations. The masked
@@ -218,7 +218,7 @@ def _score_cam(loaded: models.Loaded, layer_path: str, x, target) -> Iterator:
         with torch.no_grad():
             out = module(x * masks[i:i + SCORECAM_BATCH, None])  # (b, 3, h, w) -> (b, classes)
         scores.append(out[:, idx].float().cpu())  # (b,) the target's logit per masked image
-        yield lane.TICK
+        yield Progress(min(i + SCORECAM_BATCH, len(masks)), len(masks))
     weights = torch.softmax(torch.cat(scores), 0).numpy()  # (C,)
     cam = (weights[:, None, None] * acts[0].float().cpu().numpy()).sum(0)  # (h', w')
     cam = scale_cam_image(np.maximum(cam, 0)[None], (x.shape[-1], x.shape[-2]))  # (1, h, w), as the library
@@ -229,13 +229,23 @@ _cache = ResultCache(32)  # results by input and settings: re-asking costs nothi
 _faith_cache = ResultCache(32)  # faithfulness numbers by result key
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a long method (Score-CAM) has got: `done` of `total` channels scored."""
+
+    done: int
+    total: int
+
+
 def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: str | int | None = None,
-            layer: str | None = None, device: str | None = None) -> CamResult:
+            layer: str | None = None, device: str | None = None,
+            progress: Callable[[float, str], None] | None = None) -> CamResult:
     """Grad-CAM (or another CAM method) of `target` (default: top-1) for the whole image.
 
     image: anything core.images.load_image accepts. Results are cached by
     (image, model, method, target, layer), so re-asking (a slider move, a second
-    method view) costs nothing.
+    method view) costs nothing. progress(fraction, text), when given, is called from the caller's own
+    thread as Score-CAM works through its channels (a UI's progress bar).
     """
     method = (method or "gradcam").strip().lower()
     if method not in METHODS:
@@ -251,8 +261,10 @@ def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: 
     def compute() -> CamResult:
         ran = None
         for ran in stream_with_fallback(lambda dev: _compute(rgb, spec.name, method, target, layer, dev), device):
-            pass  # one item: the result (Score-CAM yields chunk boundaries on the way, not handed over)
-        result: CamResult = ran.value  # type: ignore[union-attr]
+            if isinstance(ran.value, Progress) and progress is not None:
+                progress(ran.value.done / ran.value.total,
+                         f"Score-CAM: {ran.value.done} of {ran.value.total} channels scored")
+        result: CamResult = ran.value  # type: ignore[union-attr]  # the last item is the result
         result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
         result.key = key
         return result
@@ -261,7 +273,7 @@ def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: 
 
 
 def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None, device: str) -> Iterator:
-    """Yields lane.TICK between Score-CAM's batches, then the CamResult. elapsed_ms counts this job's
+    """Yields a Progress between Score-CAM's batches, then the CamResult. elapsed_ms counts this job's
     compute only, not the time other requests ran in between."""
     import torch
 
@@ -286,11 +298,11 @@ def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None
         target_idx = max(target_idx, key=lambda i: float(probs[i]))
     if method == "scorecam":
         for step in _score_cam(loaded, layer_path, x, target_idx):
-            if step is not lane.TICK:
+            if not isinstance(step, Progress):
                 cam, logits = step
                 break
             busy += time.perf_counter() - t0
-            yield lane.TICK
+            yield step  # handed to explain()'s caller for its progress bar; the lane may run a click now
             t0 = time.perf_counter()
     with loaded.lock:  # never held across a yield: the lane may run another job on this model in between
         if method != "scorecam":

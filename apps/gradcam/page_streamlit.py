@@ -7,13 +7,10 @@ from pathlib import Path
 import streamlit as st
 
 from apps.gradcam import logic
-from apps.streamlit_common import load_model, top5_chart
+from apps.streamlit_common import compute_or_last, load_model, thumbnail_picker, top5_chart
 from core import explainer, models
-from core.errors import UserError
 
 HERE = Path(__file__).parent
-
-
 
 st.title("🔥 Grad-CAM: where does the network look?")
 st.write("Pick an image. The heatmap shows which regions raised the score of the chosen class.")
@@ -21,7 +18,8 @@ st.write("Pick an image. The heatmap shows which regions raised the score of the
 left, right = st.columns([1, 2], gap="large")
 with left:
     names = list(logic.SAMPLES)
-    sample = st.selectbox("Sample image", names, index=names.index("cat"), key="gc_sample")
+    st.caption("Sample image")
+    sample = names[thumbnail_picker([(n, logic.SAMPLES[n]) for n in names], "gc_sample", names.index("cat"))]
     upload = st.file_uploader("…or upload an image (max 20 MB)", type=["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff",
                                                                       "gif"], key="gc_upload")
     model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="gc_model")
@@ -34,19 +32,28 @@ with left:
     layer = st.selectbox("Target layer", [c[0] for c in layers], key=f"gc_layer_{model}")
     alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="gc_alpha")
 
-with right:
-    source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
+
+def compute(source, model, method_a, method_b, target, layer):
+    load_model(model)
+    bar = st.progress(0.0, text="Computing…")  # Score-CAM fills it channel by channel; the others are quick
+    two = method_b not in ("none", method_a)
+
+    def part(k: int):
+        share = 0.5 if two else 1.0
+        return lambda f, text: bar.progress(min(1.0, k * share + f * share), text=text)
+
     try:
-        load_model(model)
-        with st.spinner("Computing…"):
-            a = logic.explain(source, model, method_a, target or None, layer)
-            results = [a]
-            if method_b not in ("none", method_a):
-                results.append(logic.explain(a.image, model, method_b, a.target["index"], layer))
-            faith = logic.faithfulness(a)
-    except UserError as exc:
-        st.error(f"⚠️ {exc}")
-        st.stop()
+        a = logic.explain(source, model, method_a, target or None, layer, progress=part(0))
+        results = [a]
+        if two:
+            results.append(logic.explain(a.image, model, method_b, a.target["index"], layer, progress=part(1)))
+        return results, logic.faithfulness(a)
+    finally:
+        bar.empty()
+
+
+def show(results, faith, alpha) -> None:
+    a = results[0]
     st.markdown(f"**Model:** {a.model_label}")
     for notice in a.notices:
         st.warning(notice)
@@ -62,6 +69,13 @@ with right:
     st.download_button("⬇️ Download comparison PNG", logic.compare_png(results, alpha), "gradcam.png", "image/png")
     with st.container(key="gc-timing"):  # keyed: screenshot tests mask this live number
         st.caption(f"computed in {sum(r.elapsed_ms for r in results):.0f} ms on {a.device}")
+
+
+with right:
+    source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
+    shown = compute_or_last("gradcam", lambda: compute(source, model, method_a, method_b, target, layer))
+    if shown is not None:
+        show(*shown, alpha)
 
 with st.expander("How Grad-CAM works (and what it cannot tell you)"):
     st.markdown(explainer.load(HERE))

@@ -54,11 +54,17 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
         return ("Pick a sample image or upload one to start.", *blank)
     try:
         progress(0, desc="Loading the model (first time only)")
-        a = logic.explain(src, model, method_a, target or None, layer)
+        two = method_b and method_b != NO_METHOD and method_b != method_a
+
+        def part(k: int):  # Score-CAM's channel count drives the bar: the first half for A, the second for B
+            share = 0.5 if two else 1.0
+            return lambda f, text: progress(k * share + f * share, desc=text)
+
+        a = logic.explain(src, model, method_a, target or None, layer, progress=part(0))
         results = [a]
-        if method_b and method_b != NO_METHOD and method_b != method_a:
+        if two:
             progress(0.5, desc=f"Computing {logic.METHODS[method_b][1]}")
-            results.append(logic.explain(a.image, model, method_b, a.target["index"], layer))
+            results.append(logic.explain(a.image, model, method_b, a.target["index"], layer, progress=part(1)))
         faith = logic.faithfulness(a)
     except UserError as exc:
         return keep_others(str(exc), 1 + len(blank))

@@ -52,10 +52,11 @@ def split_view(rgb: np.ndarray, patch: int, mark: int | None = None, model_patch
     img = Image.fromarray(rgb).resize((rgb.shape[1] * scale, rgb.shape[0] * scale), Image.Resampling.NEAREST)
     draw = ImageDraw.Draw(img)
     p = patch * scale
+    line = max(1, scale // 4)  # an enlarged picture is shown scaled down again: thin lines would vanish
     for r in range(info["rows"] + 1):
-        draw.line([(0, r * p), (info["cols"] * p, r * p)], fill=(255, 255, 255), width=1)
+        draw.line([(0, r * p), (info["cols"] * p, r * p)], fill=(255, 255, 255), width=line)
     for c in range(info["cols"] + 1):
-        draw.line([(c * p, 0), (c * p, info["rows"] * p)], fill=(255, 255, 255), width=1)
+        draw.line([(c * p, 0), (c * p, info["rows"] * p)], fill=(255, 255, 255), width=line)
     out = np.asarray(img).copy()
     out[info["rows"] * p:, :] //= 3
     out[:, info["cols"] * p:] //= 3
@@ -281,6 +282,13 @@ GRID_GAP = 2
 
 def _grid_cell(result: ViTResult) -> int:
     return max(2, 48 // max(result.grid))
+
+
+def position_tile(result: ViTResult) -> tuple[int, int]:
+    """(width, height) in pixels from one tile of position_grid to the next (the gap included)."""
+    rows, cols = result.grid
+    cell = _grid_cell(result)
+    return cols * cell + GRID_GAP, rows * cell + GRID_GAP
 
 
 def position_grid(result: ViTResult) -> np.ndarray:

@@ -6,70 +6,102 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps.streamlit_common import load_model, top5_chart
+from apps.streamlit_common import clicked_cell, compute_or_last, grid_figure, load_model, thumbnail_picker, top5_chart
 from apps.vit_patches import data, logic
 from core import explainer, models
-from core.errors import UserError
 
 HERE = Path(__file__).parent
 GALLERY = data.saved_gallery()
 
-
-
 st.title("🧩 ViT patch viewer: from pixels to tokens to attention")
 left, right = st.columns([1, 3], gap="large")
 with left:
-    pick = st.selectbox("Generated test image", list(range(len(GALLERY))),
-                        format_func=lambda i: f"#{i}: digit {GALLERY[i].label}", key="vit_pick")
+    st.caption("Generated test images (digits the model never saw)")
+    pick = thumbnail_picker([(str(g.label), g.image) for g in GALLERY], "vit_pick", columns=4, side=96)
     upload = st.file_uploader("…or upload an image", type=["png", "jpg", "jpeg", "webp"], key="vit_upload")
     model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="vit_model")
 
-source = upload.getvalue() if upload is not None else GALLERY[pick].image
-try:
+def pick_cell(state_key: str, chart_key: str, n: int) -> None:
+    """A click on a picture's grid: that patch (or position) becomes the one inspected."""
+    cell = clicked_cell(st.session_state.get(chart_key), n)
+    if cell is not None:
+        st.session_state[state_key] = cell
+
+
+def show(r) -> None:
+    with left:
+        layer = st.slider("Layer", 0, r.n_layers - 1, r.n_layers - 1, key=f"vit_layer_{r.n_layers}")
+        head_choice = st.selectbox("Head", ["mean over heads"] + [f"head {h}" for h in range(r.n_heads)],
+                                   key="vit_head")
+        head = None if head_choice == "mean over heads" or int(head_choice.split()[-1]) >= r.n_heads \
+            else int(head_choice.split()[-1])
+        if not 0 <= st.session_state.get("vit_patch", -1) < r.num_patches:
+            st.session_state["vit_patch"] = r.num_patches // 2
+        patch = st.number_input("Patch to inspect (or click one)", 0, r.num_patches - 1, key="vit_patch")
+        if r.top5:
+            top5_chart(r.top5, height=180)
+
+    with right:
+        st.markdown(f"**Model:** {r.model_label}")
+        for note in r.notices:
+            st.warning(note)
+        tabs = st.tabs(["Patches", "Embeddings (PCA)", "Positions", "Attention", "Distance"])
+        with tabs[0]:
+            p = st.slider("Patch size of the grid", 2, 64, r.patch_size, key="vit_split")
+            c1, c2 = st.columns(2)
+            with c1:
+                scale = logic.split_scale(r.model_input.shape[:2])
+                view = logic.split_view(r.model_input, p, mark=int(patch), model_patch=r.patch_size)
+                cell = r.patch_size * scale
+                st.plotly_chart(grid_figure(view, *r.grid, (cell, cell), marked=None, height=360), key="vit_grid",
+                                on_select=lambda: pick_cell("vit_patch", "vit_grid", r.num_patches),
+                                selection_mode="points", width="stretch", config={"displayModeBar": False})
+                st.caption("The model's patch grid: click a patch")
+            t = logic.token_count(*r.image_size, p)
+            c2.markdown(f"**N = ({r.image_size[0]}/{p})·({r.image_size[1]}/{p}) = {t['num_patches']}** patches + 1 "
+                        f"[CLS] = **{t['tokens']} tokens**, **{t['attention_pairs']:,}** attention pairs per head.")
+            d = logic.patch_detail(r, int(patch))
+            c2.image(d["pixels"], caption=f"Patch {patch} (row {d['row']}, col {d['col']})", width=160)
+            st.plotly_chart(logic.vector_figure(d["flat"], f"flattened: {d['flat'].size} numbers"), width="stretch")
+            st.plotly_chart(logic.vector_figure(d["embedding"], f"embedding: {d['embedding'].size} numbers"),
+                            width="stretch")
+        with tabs[1]:
+            st.image(logic.pca_colours(r), caption="First three principal components of the patch embeddings as RGB")
+        with tabs[2]:
+            rows, cols = r.grid
+            sheet = logic.position_grid(r)
+            if not 0 <= st.session_state.get("vit_pos", -1) < r.num_patches:
+                st.session_state["vit_pos"] = 0
+            g1, g2 = st.columns(2)
+            with g1:
+                st.plotly_chart(grid_figure(sheet, rows, cols, logic.position_tile(r),
+                                            marked=st.session_state["vit_pos"], height=420), key="vit_pos_grid",
+                                on_select=lambda: pick_cell("vit_pos", "vit_pos_grid", r.num_patches),
+                                selection_mode="points", width="stretch", config={"displayModeBar": False})
+                st.caption("Tile (r, c): cosine similarity of position (r, c) to every position. Click a tile.")
+            pr, pc = divmod(st.session_state["vit_pos"], cols)
+            g2.image(logic.position_map(r, st.session_state["vit_pos"]),
+                     caption=f"Position ({pr}, {pc}) vs every position", width="stretch")
+        with tabs[3]:
+            a1, a2, a3 = st.columns(3)
+            a1.image(logic.heat_overlay(r, r.cls_attention(layer, head)), caption=f"[CLS] attention, layer {layer}",
+                     width="stretch")
+            a2.image(logic.heat_overlay(r, r.rollout_map()), caption="Rollout to [CLS]", width="stretch")
+            a3.image(logic.heat_overlay(r, r.patch_attention(int(patch), layer, head)),
+                     caption=f"Where patch {patch} looks", width="stretch")
+        with tabs[4]:
+            st.plotly_chart(logic.distance_figure(r), width="stretch")
+
+
+def compute(source, model):
     load_model(model)
-    r = logic.inspect(source, model)
-except UserError as exc:
-    st.error(f"⚠️ {exc}")
-    st.stop()
+    return logic.inspect(source, model)
 
-with left:
-    layer = st.slider("Layer", 0, r.n_layers - 1, r.n_layers - 1, key="vit_layer")
-    head_choice = st.selectbox("Head", ["mean over heads"] + [f"head {h}" for h in range(r.n_heads)], key="vit_head")
-    head = None if head_choice == "mean over heads" else int(head_choice.split()[-1])
-    patch = st.number_input("Patch to inspect", 0, r.num_patches - 1, r.num_patches // 2, key="vit_patch")
-    if r.top5:
-        top5_chart(r.top5, height=180)
 
-with right:
-    st.markdown(f"**Model:** {r.model_label}")
-    for note in r.notices:
-        st.warning(note)
-    tabs = st.tabs(["Patches", "Embeddings (PCA)", "Positions", "Attention", "Distance"])
-    with tabs[0]:
-        p = st.slider("Patch size of the grid", 2, 64, r.patch_size, key="vit_split")
-        c1, c2 = st.columns(2)
-        c1.image(logic.split_view(r.model_input, p), caption="Patch grid", width="stretch")
-        t = logic.token_count(*r.image_size, p)
-        c2.markdown(f"**N = ({r.image_size[0]}/{p})·({r.image_size[1]}/{p}) = {t['num_patches']}** patches + 1 "
-                    f"[CLS] = **{t['tokens']} tokens**, **{t['attention_pairs']:,}** attention pairs per head.")
-        d = logic.patch_detail(r, int(patch))
-        c2.image(d["pixels"], caption=f"Patch {patch} (row {d['row']}, col {d['col']})", width=160)
-        st.plotly_chart(logic.vector_figure(d["flat"], f"flattened: {d['flat'].size} numbers"), width="stretch")
-        st.plotly_chart(logic.vector_figure(d["embedding"], f"embedding: {d['embedding'].size} numbers"),
-                        width="stretch")
-    with tabs[1]:
-        st.image(logic.pca_colours(r), caption="First three principal components of the patch embeddings as RGB")
-    with tabs[2]:
-        st.image(logic.position_grid(r), caption="Tile (r, c): cosine similarity of position (r, c) to every position")
-    with tabs[3]:
-        a1, a2, a3 = st.columns(3)
-        a1.image(logic.heat_overlay(r, r.cls_attention(layer, head)), caption=f"[CLS] attention, layer {layer}",
-                 width="stretch")
-        a2.image(logic.heat_overlay(r, r.rollout_map()), caption="Rollout to [CLS]", width="stretch")
-        a3.image(logic.heat_overlay(r, r.patch_attention(int(patch), layer, head)),
-                 caption=f"Where patch {patch} looks", width="stretch")
-    with tabs[4]:
-        st.plotly_chart(logic.distance_figure(r), width="stretch")
+source = upload.getvalue() if upload is not None else GALLERY[pick].image
+shown = compute_or_last("vit", lambda: compute(source, model))
+if shown is not None:
+    show(shown)
 
 with st.expander("How a Vision Transformer reads an image"):
     st.markdown(explainer.load(HERE))

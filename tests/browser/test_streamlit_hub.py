@@ -1,12 +1,36 @@
-"""The Streamlit hub in Chromium: landing page and the Grad-CAM page on the default sample."""
+"""The Streamlit hub in Chromium: every page on its default example, thumbnails, clicks on pictures,
+scrubbing in a fragment, drawing with the lasso, and an error that keeps the last result."""
 
 from __future__ import annotations
+
+import math
+import time
 
 import pytest
 
 from browser.conftest import compare_screenshot
 
 pytestmark = pytest.mark.browser
+
+
+def settle(page) -> None:
+    """Wait for the script (or fragment) run to finish: Streamlit shows its status widget while running."""
+    page.wait_for_timeout(800)
+    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=90_000)
+    page.wait_for_timeout(600)
+
+
+def captions(page) -> list[str]:
+    return page.locator("[data-testid=stImageCaption]").all_inner_texts()
+
+
+def click_on_picture(page, key: str, fx: float, fy: float) -> None:
+    """Click at a fraction (fx, fy) of a clickable picture (a plotly chart keyed `key`)."""
+    picture = page.locator(f".st-key-{key} .js-plotly-plot image").first
+    picture.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box = picture.bounding_box()
+    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
 
 
 def test_streamlit_home(page, streamlit_url):
@@ -22,8 +46,9 @@ def test_streamlit_home(page, streamlit_url):
 def test_streamlit_gradcam(page, streamlit_url):
     page.goto(f"{streamlit_url}/gradcam")
     page.get_by_text("Explaining").wait_for(timeout=90_000)
-    page.wait_for_selector("[data-testid=stImage] img >> nth=2", timeout=60_000)
-    page.wait_for_timeout(1500)  # the chart and images finish painting
+    page.get_by_text("Grad-CAM++ · Egyptian cat").wait_for(timeout=60_000)
+    settle(page)
+    page.wait_for_timeout(800)  # the chart and images finish painting
     body = page.locator("body").inner_text()
     assert "Egyptian cat" in body and "EfficientNet-Lite0" in body
     assert page.locator("[data-testid=stException]").count() == 0
@@ -34,8 +59,8 @@ def test_streamlit_gradcam(page, streamlit_url):
 def test_streamlit_fgsm(page, streamlit_url):
     page.goto(f"{streamlit_url}/fgsm")
     page.get_by_text("Grad-CAM after").wait_for(timeout=90_000)
-    page.wait_for_selector("[data-testid=stImage] img >> nth=4", timeout=60_000)
-    page.wait_for_timeout(1500)
+    settle(page)
+    page.wait_for_timeout(800)
     body = page.locator("body").inner_text()
     assert "espresso" in body and "EfficientNet-Lite0" in body and "fooled" in body
     assert page.locator("[data-testid=stException]").count() == 0
@@ -54,8 +79,8 @@ def test_streamlit_attention(page, streamlit_url):
 def test_streamlit_vit(page, streamlit_url):
     page.goto(f"{streamlit_url}/vit_patches")
     page.get_by_text("tokens").first.wait_for(timeout=90_000)
-    page.wait_for_selector("[data-testid=stImage] img", timeout=60_000)
-    page.wait_for_timeout(1500)
+    settle(page)
+    page.wait_for_timeout(800)
     assert page.locator("[data-testid=stException]").count() == 0
     compare_screenshot(page, "streamlit_vit")
 
@@ -71,3 +96,90 @@ def test_streamlit_diffusion(page, streamlit_url):
     assert "Glassbox digits DDPM" in body and "digit 3" in body
     assert page.locator("[data-testid=stException]").count() == 0
     compare_screenshot(page, "streamlit_diffusion", mask=[page.locator(".st-key-diff_timing")])
+
+
+def test_streamlit_thumbnails_pick_a_sample_and_an_error_keeps_the_page(page, streamlit_url, tmp_path):
+    page.goto(f"{streamlit_url}/gradcam")
+    page.get_by_text("Explaining").wait_for(timeout=90_000)
+    settle(page)
+    page.get_by_role("button", name="coffee", exact=True).click()
+    page.get_by_text("Explaining espresso").wait_for(timeout=90_000)
+    settle(page)
+    bad = tmp_path / "holiday.png"
+    bad.write_text("not really a png")
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(bad))
+    page.locator("[data-testid=stAlert]").filter(has_text="not an image").wait_for(timeout=60_000)
+    settle(page)
+    body = page.locator("body").inner_text()
+    assert "Explaining espresso" in body  # the last good result stays beside the message
+    assert "How Grad-CAM works" in body and "Device:" in body  # explainer and footer still there
+    assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_streamlit_clicks_on_patches_and_heads(page, streamlit_url):
+    page.goto(f"{streamlit_url}/vit_patches")
+    page.get_by_text("The model's patch grid").wait_for(timeout=90_000)
+    settle(page)
+    click_on_picture(page, "vit_grid", 1.5 / 8, 0.5 / 8)  # row 0, column 1 of the 8x8 grid
+    page.get_by_text("Patch 1 (row 0, col 1)").wait_for(timeout=30_000)
+    page.get_by_role("tab", name="Positions").click()
+    click_on_picture(page, "vit_pos_grid", 2.5 / 8, 3.5 / 8)  # the tile of position (3, 2)
+    page.get_by_text("Position (3, 2) vs every position").wait_for(timeout=30_000)
+
+    from apps.attention import logic
+
+    page.goto(f"{streamlit_url}/attention")
+    page.get_by_text("14 tokens").wait_for(timeout=90_000)
+    settle(page)
+    page.get_by_role("tab", name="Model view").click()
+    left, top = logic.GRID_MARGIN
+    width, height = left + 12 * logic.GRID_CELL, top + 6 * logic.GRID_CELL
+    click_on_picture(page, "at_sheet", (left + 4.5 * logic.GRID_CELL) / width, (top + 3.5 * logic.GRID_CELL) / height)
+    settle(page)
+    assert page.locator(".st-key-at_head input").input_value() == "head 4"
+    page.get_by_role("tab", name="Heatmap").click()
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot .gtitle'))"
+                           ".some(t => t.textContent.startsWith('Layer 3, head 4'))", timeout=30_000)
+
+
+def test_streamlit_diffusion_scrubs_in_a_fragment_and_draws_with_the_lasso(page, streamlit_url):
+    page.goto(f"{streamlit_url}/diffusion")
+    page.get_by_text("DDIM 50 steps").first.wait_for(timeout=90_000)
+    settle(page)
+    assert "x_t at t = 0" in captions(page)
+    slider = page.locator(".st-key-diff_step input[type=range]")
+    slider.focus()
+    t0 = time.perf_counter()
+    for _ in range(10):
+        slider.press("ArrowLeft")
+    page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=stImageCaption]'))"
+                           ".some(e => e.innerText === 'x_t at t = 200')", timeout=30_000)
+    # Ten steps of scrubbing: look-ups in a fragment, not ten runs of the page (which took 4.4 s).
+    assert time.perf_counter() - t0 < 4.0
+
+    page.get_by_role("tab", name="Forward process").click()
+    seed = page.locator(".st-key-fwd_seed input")
+    seed.fill("7")
+    seed.press("Enter")
+    settle(page)
+
+    page.get_by_role("tab", name="2-D toy").click()
+    canvas = page.locator(".st-key-toy_canvas .js-plotly-plot .nsewdrag").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) * 0.3
+    page.mouse.move(cx + r, cy)
+    page.mouse.down()
+    for k in range(1, 41):  # a circle, drawn with the lasso
+        a = 2 * math.pi * k / 40
+        page.mouse.move(cx + r * math.cos(a), cy + r * math.sin(a), steps=2)
+    page.mouse.up()
+    settle(page)
+    points = [[float(v) for v in line.split(",")] for line in page.locator(".st-key-toy_pts textarea").input_value().splitlines()]
+    assert len(points) >= 50
+    radii = [math.hypot(x - sum(p[0] for p in points) / len(points), y - sum(p[1] for p in points) / len(points))
+             for x, y in points]
+    assert max(radii) < 1.3 * min(radii)  # the outline of a circle, evenly spaced
+    chosen = page.locator(".st-key-toy_set label").filter(has=page.locator("input:checked"))
+    assert chosen.inner_text().startswith("your points")  # the drawing switched the data to it
+    assert page.locator("[data-testid=stException]").count() == 0

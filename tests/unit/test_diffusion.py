@@ -376,3 +376,14 @@ def test_a_hub_unet_downloads_and_runs_unconditionally(monkeypatch, tmp_path):
     assert traj.x_t.shape == (8, 32, 32, 3) and traj.final.shape == (32, 32, 3)
     out = logic.api_payload(traj, api.Clock())
     assert np.asarray(out["final_array"]).shape == (32, 32, 3)
+
+
+def test_a_drawn_loop_becomes_evenly_spaced_points_on_its_outline():
+    """Streamlit's lasso reports a loop's vertices; the toy takes points evenly spaced along it."""
+    pts = toy2d.resample_outline([0, 2, 2, 0], [0, 0, 2, 2], n=16)  # a 2x2 square, perimeter 8
+    assert pts.shape == (16, 2)
+    on_edge = np.isclose(pts, 0) | np.isclose(pts, 2)
+    assert on_edge.any(1).all()  # every point lies on a side of the square
+    gaps = np.hypot(*np.diff(np.concatenate([pts, pts[:1]]), axis=0).T)
+    assert np.allclose(gaps, 0.5, atol=1e-5)  # 8 / 16, corners included
+    assert toy2d.resample_outline([1], [1]).shape == (1, 2)

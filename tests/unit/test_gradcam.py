@@ -217,14 +217,14 @@ def test_chunked_score_cam_equals_pytorch_grad_cams(lite):
     from pytorch_grad_cam import ScoreCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    from core import lane
-
     rgb = images.load_image(CAT)
     x = vision.to_tensor(vision.to_model_input(rgb, (64, 96)))  # (1, 3, 64, 96): small, so 1,280 channels are quick
     steps = list(logic._score_cam(lite, "backbone.bn2", x, 281))
-    ticks = [s for s in steps if s is lane.TICK]
+    ticks = [s for s in steps if isinstance(s, logic.Progress)]
     ours, logits = steps[-1]
     assert len(ticks) == -(-1280 // logic.SCORECAM_BATCH)  # one chunk per batch of masked images
+    # each chunk says how far it got, for a progress bar: steadily up to every channel
+    assert [t.done for t in ticks] == sorted(t.done for t in ticks) and ticks[-1].done == ticks[-1].total == 1280
     with ScoreCAM(model=lite.module, target_layers=[lite.module.get_submodule("backbone.bn2")]) as cam:
         cam.batch_size = 64
         ref = cam(input_tensor=x, targets=[ClassifierOutputTarget(281)])[0]  # (64, 96)
@@ -246,3 +246,18 @@ def test_the_default_cat_gets_an_honest_verdict(lite):
     f = logic.faithfulness(logic.explain(CAT))
     text = logic.faithfulness_text(f)
     assert ("passes" in text) == (f["drop_hot"] > f["drop_random"])
+
+
+def test_score_cam_reports_progress_to_the_caller_thread(lite):
+    import threading
+
+    seen = []
+    caller = threading.get_ident()
+    logic._cache.clear()
+    r = logic.explain(images.load_image(CAT)[::4, ::4], "efficientnet_lite0", "scorecam",
+                      progress=lambda f, text: seen.append((f, text, threading.get_ident())))
+    assert r.method == "scorecam" and seen
+    fractions = [f for f, _, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and 0 < fractions[0] < 1
+    assert all(t == caller for _, _, t in seen)  # Streamlit can only draw from the script's own thread
+    assert "channels scored" in seen[0][1]

@@ -160,3 +160,26 @@ def test_saved_gallery_matches_the_generator():
     """assets/images/vit_digits is what training/make_vit_gallery.py writes: regenerate if this fails."""
     for saved, fresh in zip(data.saved_gallery(), data.gallery(8)):
         assert np.array_equal(saved.image, fresh.image) and saved.label == fresh.label and saved.box == fresh.box
+
+
+def test_position_tiles_map_back_to_their_position():
+    """The Streamlit page puts a clickable marker at the centre of each tile of position_grid:
+    position_at must read each centre back as that tile's position."""
+    r = logic.inspect(data.saved_gallery()[0].image, "vit_digits")
+    tw, th = logic.position_tile(r)
+    rows, cols = r.grid
+    sheet = logic.position_grid(r)
+    assert sheet.shape[:2] == (rows * th, cols * tw)
+    for i in (0, 9, r.num_patches - 1):
+        rr, cc = divmod(i, cols)
+        assert logic.position_at(r, (cc + 0.5) * tw, (rr + 0.5) * th) == i
+
+
+def test_split_view_outlines_the_chosen_patch():
+    r = logic.inspect(data.saved_gallery()[0].image, "vit_digits")
+    plain = logic.split_view(r.model_input, r.patch_size)
+    marked = logic.split_view(r.model_input, r.patch_size, mark=9, model_patch=r.patch_size)
+    changed = np.argwhere((plain != marked).any(-1))  # (k, 2) rows, cols of changed pixels
+    s = logic.split_scale(r.model_input.shape[:2])
+    p = r.patch_size * s  # patch 9 = row 1, column 1
+    assert changed.min(0).tolist() >= [p - 1, p - 1] and changed.max(0).tolist() <= [2 * p, 2 * p]
