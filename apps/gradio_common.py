@@ -114,6 +114,18 @@ def keep_others(message: str, n_outputs: int) -> tuple:
     return (f"### ⚠️ {message}", *(gr.update() for _ in range(n_outputs - 1)))
 
 
+def user_set(component):
+    """The event for "the learner gave this control a new value".
+
+    Gradio 6's Dropdown fires `input` twice for one pick of an option (measured: a pick, then the same value
+    again), which queued a second run of the page behind the first; `select` fires once. Dropdowns that take
+    typed values (allow_custom_value) keep `input`, which is the event a typed value raises.
+    """
+    if isinstance(component, gr.Dropdown) and not component.allow_custom_value:
+        return component.select
+    return component.input
+
+
 def footer() -> gr.Markdown:
     """The device/model line at the bottom of every page, filled in when the page loads."""
     return gr.Markdown("Checking device and models…", elem_id="gb-footer")

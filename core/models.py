@@ -251,7 +251,9 @@ class Loaded:
 
         device = describe_device(self.device)
         if self.name != self.spec.name:
-            return f"{self.spec.title} · offline stand-in: {self.reason} · device: {device}"
+            # Why the asked model is missing is said once, in fallback_notice; the label only names it.
+            asked = MODELS[self.name].title if self.name in MODELS else self.name
+            return f"{self.spec.title} · offline stand-in for {asked} · device: {device}"
         tag = "offline model" if self.offline else "hub model"
         return f"{self.spec.title} · {tag}, {self.reason} · device: {device}"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from apps.attention import logic
-from apps.gradio_common import explainer, export_file, keep_others
+from apps.gradio_common import explainer, export_file, keep_others, user_set
 from core import api, models
 from core.errors import UserError
 
@@ -136,10 +136,10 @@ def build() -> None:
 
     go.click(run, inputs, outputs, **hidden)
     text.submit(run, inputs, outputs, **hidden)
-    model.input(run, inputs, outputs, **last)
-    preset.input(lambda p: logic.PRESETS.get(p, ""), preset, text, **last).then(run, inputs, outputs, **hidden)
+    user_set(model)(run, inputs, outputs, **last)
+    user_set(preset)(lambda p: logic.PRESETS.get(p, ""), preset, text, **last).then(run, inputs, outputs, **hidden)
     for control in (layer, head, token):
-        control.input(views, [result, layer, head, token], figures, **last)
+        user_set(control)(views, [result, layer, head, token], figures, **last)
     grid.select(from_grid, result, [layer, head], **hidden).then(views, [result, layer, head, token], figures,
                                                                  **hidden)
     html_btn.click(make_html, [result, layer, head], html, **hidden)

@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.fgsm import logic
-from apps.gradio_common import explainer, export_file, keep_others
+from apps.gradio_common import explainer, export_file, keep_others, user_set
 from core import api, models, vision
 from core.errors import UserError
 
@@ -163,7 +163,7 @@ def build() -> None:
     gallery.select(pick_sample, None, source, **hidden).then(run, inputs, outputs, **hidden)
     upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
     for control in (model, attack, target):
-        control.input(run, inputs, outputs, **last)
+        user_set(control)(run, inputs, outputs, **last)
     for slider in (epsilon, steps):
         slider.input(run, inputs, outputs, **last)
     defend_btn.click(run_defences, inputs + [quality, sigma, bits], defences, **hidden)

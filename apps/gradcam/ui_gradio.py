@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.gradcam import logic
-from apps.gradio_common import explainer, export_file, keep_others
+from apps.gradio_common import explainer, export_file, keep_others, user_set
 from core import api, models, vision
 from core.errors import UserError
 
@@ -159,9 +159,9 @@ def build() -> None:
         run, inputs, outputs, **hidden)
     upload.upload(lambda f: f, upload, source, **hidden).then(reset_target, source, target, **hidden).then(
         run, inputs, outputs, **hidden)
-    model.input(layer_update, model, layer, **last).then(run, inputs, outputs, **hidden)
+    user_set(model)(layer_update, model, layer, **last).then(run, inputs, outputs, **hidden)
     for control in (method_a, method_b, target, layer):
-        control.input(run, inputs, outputs, **last)
+        user_set(control)(run, inputs, outputs, **last)
     alpha.input(reblend, [results, alpha], [out_a, out_b, export], **last)
 
     gr.api(gradcam_api, api_name="gradcam")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps.streamlit_common import clicked_cell, compute_or_last, grid_figure, load_model, thumbnail_picker, top5_chart
+from apps.streamlit_common import (clicked_cell, compute_or_last, grid_figure, load_model, thumbnail_picker,
+                                   top5_chart)
 from apps.vit_patches import data, logic
 from core import explainer, models
 

@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 from gradio import FileData
 
-from apps.gradio_common import explainer, export_file, keep_others
+from apps.gradio_common import explainer, export_file, keep_others, user_set
 from apps.vit_patches import data, logic
 from core import api, images, models, vision
 from core.errors import UserError
@@ -175,9 +175,9 @@ def build() -> None:
 
     gallery.select(pick, None, source, **hidden).then(run, inputs, outputs, **hidden)
     upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
-    model.input(run, inputs, outputs, **last)
+    user_set(model)(run, inputs, outputs, **last)
     for control in (layer, head):
-        control.input(attention_views, [result, layer, head, patch], att_outputs, **last)
+        user_set(control)(attention_views, [result, layer, head, patch], att_outputs, **last)
     def outline(r, p, size):
         if r is None or p is None:
             return gr.update()

@@ -62,7 +62,8 @@ def test_gradcam_endpoint_options(client):
 def test_hub_model_offline_says_so(client):
     out = call(client, SAMPLES / "rocket.jpg", model="resnet50")
     assert out["model"] == "efficientnet_lite0" and out["offline"] is True
-    assert "offline stand-in: ResNet-50" in out["model_label"] and "unavailable (offline" in out["model_label"]
+    assert "offline stand-in for ResNet-50" in out["model_label"] and "unavailable" not in out["model_label"]
+    assert [n for n in out["notices"] if "unavailable (offline" in n and "running EfficientNet-Lite0" in n]
 
 
 def write(tmp_path, name, data: bytes):

@@ -63,6 +63,31 @@ def test_gradcam_on_a_sample(page, gradio_url):
     compare_screenshot(page, "gradio_gradcam", mask=[page.locator("#gradcam-timing"), page.locator("#gb-footer")])
 
 
+def test_choosing_a_hub_model_offline_runs_a_stand_in_of_the_right_family(page, gradio_url):
+    """Offline, ResNet-50 on the Grad-CAM page and ViT-B/16 on the ViT page cannot be had: the page
+    runs the bundled model of the same family, with its own layer or grid, and says so once."""
+    open_gradcam(page, gradio_url, 1)
+    page.get_by_role("combobox", name="Model").click()
+    page.get_by_role("option", name="ResNet-50 (torchvision, ImageNet-1k)").click()
+    page.wait_for_function("document.querySelector('#gradcam-status').innerText.includes('unavailable')",
+                           timeout=60_000)
+    status = page.locator("#gradcam-status").inner_text()
+    assert "stand-in for ResNet-50" in status and "running EfficientNet-Lite0" in status
+    assert status.count("unavailable") == 1  # one notice says why, the model line only names it
+    assert "Unknown layer" not in page.locator("body").inner_text()
+    assert "Egyptian cat" in page.locator("#gradcam-top5").inner_text()
+
+    page.goto(f"{gradio_url}/vit_patches")
+    page.locator("#vit-gallery button.thumbnail-item").nth(0).click()
+    page.wait_for_selector("#vit-split img", timeout=60_000)
+    page.get_by_role("combobox", name="Model").click()
+    page.get_by_role("option", name="ViT-B/16 (timm, ImageNet-21k -> 1k)").click()
+    page.wait_for_function("document.querySelector('#vit-status').innerText.includes('unavailable')", timeout=60_000)
+    status = page.locator("#vit-status").inner_text()
+    assert "ViT-B/16" in status and "tiny ViT" in status and "64 patches" in status
+    assert "is not a Vision Transformer" not in page.locator("body").inner_text()
+
+
 def test_bad_upload_shows_a_message_and_the_page_keeps_working(page, gradio_url, tmp_path):
     bad = tmp_path / "holiday.png"
     bad.write_text("not really a png")

@@ -106,7 +106,7 @@ def test_offline_hub_model_falls_back_and_says_why(monkeypatch):
     loaded = models.load("resnet50", "cpu")
     assert loaded.spec.name == "efficientnet_lite0" and loaded.offline
     assert "HF_HUB_OFFLINE" in loaded.reason and "ResNet-50" in loaded.reason
-    assert "offline stand-in: ResNet-50" in loaded.describe()
+    assert "offline stand-in for ResNet-50" in loaded.describe()
 
 
 def test_dead_network_falls_through_within_5_seconds(monkeypatch, tmp_path):
