@@ -46,6 +46,8 @@ body:has(.gb-cards) footer .show-api {display:none;}
    off the last column (and heads 9-11 of the attention model view) on a 1024-pixel projector. */
 .grid-container {grid-template-columns:repeat(var(--grid-cols), minmax(0, 1fr)) !important;}
 .grid-container .thumbnail-item {width:100% !important; height:auto !important; aspect-ratio:1 / 1;}
+/* ...and the gallery is as tall as its rows (Gradio's height="auto" still reserves 450 px). */
+.grid-wrap.fixed-height {min-height:0 !important; max-height:none !important; height:auto !important;}
 /* A dropdown's text stops short of its arrow instead of running under it. */
 .secondary-wrap input {padding-right:26px !important; text-overflow:ellipsis;}
 #gb-footer {font-size:.85rem; opacity:.85; border-top:1px solid var(--border-color-primary); padding-top:6px;}

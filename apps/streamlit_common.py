@@ -83,32 +83,68 @@ def thumbnail_picker(items: list[tuple[str, Any]], key: str, default: int = 0, c
     return chosen
 
 
+def picture_picker(items: list[tuple[str, np.ndarray]], key: str, default: int = 0, columns: int = 4,
+                   side: int = 96, width: int = 240) -> int:
+    """Small images as one clickable sheet (a caption under each, the chosen one outlined); returns the
+    index chosen. For many small pictures where a button under each would not fit (the ViT digits)."""
+    from PIL import Image, ImageDraw
+
+    st.session_state.setdefault(key, default)
+    rows = -(-len(items) // columns)
+    band, gap = 16, 4
+    tile_w, tile_h = side + gap, side + band + gap
+    sheet = Image.new("RGB", (columns * tile_w, rows * tile_h), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (name, rgb) in enumerate(items):
+        r, c = divmod(i, columns)
+        sheet.paste(Image.fromarray(_square(rgb, side)), (c * tile_w, r * tile_h))
+        draw.text((c * tile_w + 2, r * tile_h + side + 2), name, fill="black")
+
+    def choose() -> None:
+        cell = clicked_cell(st.session_state.get(f"{key}_sheet"), len(items))
+        if cell is not None:
+            st.session_state[key] = cell
+
+    st.plotly_chart(grid_figure(np.asarray(sheet), rows, columns, (tile_w, tile_h), marked=st.session_state[key],
+                                width=width),
+                    key=f"{key}_sheet", on_select=choose, selection_mode="points", width="content",
+                    config={"displayModeBar": False})
+    return int(st.session_state[key])
+
+
 # --- clickable pictures -------------------------------------------------------------------------
 
 def grid_figure(picture: np.ndarray, rows: int, cols: int, cell: tuple[float, float], origin=(0.0, 0.0),
-                marked: int | None = None, height: int | None = None):
-    """A picture with an invisible, clickable marker on every cell of a rows x cols grid drawn on it
-    (cell = (width, height) in pixels, origin = the grid's top-left corner). Streamlit reports a click on
-    a marker as a selected point, whose index is the cell (row-major)."""
+                marked: int | None = None, width: int = 320):
+    """A picture drawn `width` pixels wide, with an invisible clickable marker on every cell of a rows x cols
+    grid on it (cell = (width, height) in the picture's pixels, origin = the grid's top-left corner).
+    Streamlit reports a click on a marker as a selected point, whose index is the cell (row-major).
+
+    Show it with st.plotly_chart(..., width="content"): the figure's size is fixed, so each marker can be
+    exactly as big as its cell on screen (plotly picks the marker under the pointer; markers bigger than
+    their cells would overlap and tie, smaller ones would leave dead corners)."""
     import plotly.graph_objects as go
 
+    h, w = picture.shape[:2]
+    scale = width / w
     cw, ch = cell
     ox, oy = origin
     rr, cc = np.divmod(np.arange(rows * cols), cols)
-    xs, ys = ox + (cc + 0.5) * cw, oy + (rr + 0.5) * ch
+    xs, ys = ox + (cc + 0.5) * cw - 0.5, oy + (rr + 0.5) * ch - 0.5  # go.Image puts pixel centres on integers
     fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", hoverinfo="none", showlegend=False,
-                             marker={"size": max(6, int(min(cw, ch) * 0.8)), "symbol": "square",
+                             marker={"size": max(4.0, 0.98 * min(cw, ch) * scale), "symbol": "square",
                                      "color": "rgba(0,0,0,0.01)"},
-                             selected={"marker": {"color": "rgba(255,140,0,0.35)"}},
+                             selected={"marker": {"color": "rgba(255,140,0,0.3)"}},
                              unselected={"marker": {"opacity": 0.01}}))
     if marked is not None:
         r, c = divmod(int(marked), cols)
-        fig.add_shape(type="rect", x0=ox + c * cw, x1=ox + (c + 1) * cw, y0=oy + r * ch, y1=oy + (r + 1) * ch,
-                      line={"color": "#ff8c00", "width": 3})
-    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, clickmode="event+select", dragmode=False,
-                      height=height or int(picture.shape[0] * 1.0) + 10,
-                      xaxis={"visible": False}, yaxis={"visible": False})
+        fig.add_shape(type="rect", x0=ox + c * cw - 0.5, x1=ox + (c + 1) * cw - 0.5, y0=oy + r * ch - 0.5,
+                      y1=oy + (r + 1) * ch - 0.5, line={"color": "#ff8c00", "width": 3})
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0, "pad": 0}, clickmode="event+select", dragmode=False,
+                      width=width, height=int(round(h * scale)), autosize=False,
+                      xaxis={"visible": False, "range": [-0.5, w - 0.5], "fixedrange": True},
+                      yaxis={"visible": False, "range": [h - 0.5, -0.5], "fixedrange": True})
     return fig
 
 

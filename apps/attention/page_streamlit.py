@@ -72,8 +72,9 @@ def show(r) -> None:
         sheet = logic.model_view_sheet(r)
         current = layer * r.n_heads + head if head is not None else None
         st.plotly_chart(grid_figure(sheet, r.n_layers, r.n_heads, (logic.GRID_CELL, logic.GRID_CELL), (left, top),
-                                    marked=current), key="at_sheet", on_select=lambda: open_head(r.n_layers, r.n_heads),
-                        selection_mode="points", width="stretch", config={"displayModeBar": False})
+                                    marked=current, width=760), key="at_sheet",
+                        on_select=lambda: open_head(r.n_layers, r.n_heads), selection_mode="points", width="content",
+                        config={"displayModeBar": False})
     with tabs[3]:
         st.plotly_chart(logic.rollout_figure(r, layer), width="stretch")
     with tabs[4]:

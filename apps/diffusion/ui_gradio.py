@@ -214,7 +214,7 @@ def build() -> None:
                                    [("my upload", "upload")], value="digit", label="Image x₀")
                     index = gr.Slider(0, 1796, value=3, step=1, label="Which digit (of 1,797)")
                     upload = gr.File(label="Upload (for 'my upload')", file_types=["image"], type="filepath",
-                                     height=120)
+                                     height=150)
                     schedule = gr.Radio([(v, k) for k, v in logic.FORWARD_SCHEDULES.items()], value="cosine",
                                         label="Noise schedule")
                     t = gr.Slider(0, 999, value=250, step=1, label="t")

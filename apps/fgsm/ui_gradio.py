@@ -111,7 +111,7 @@ def build() -> None:
             gallery = gr.Gallery(value=[(str(p), name) for name, p in samples], label="Sample gallery (click one)",
                                  columns=3, height="auto", allow_preview=False, buttons=[], elem_id="fgsm-gallery")
             upload = gr.File(label="…or upload an image (max 20 MB)", file_types=["image"], type="filepath",
-                             height=120, elem_id="fgsm-upload")
+                             height=150, elem_id="fgsm-upload")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
             attack = gr.Radio(ATTACK_LABELS, value="fgsm", label="Attack")
             epsilon = gr.Slider(0, logic.EPS_MAX, value=4, step=0.5, label="ε (in 1/255 units)", elem_id="fgsm-eps")

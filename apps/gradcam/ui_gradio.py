@@ -116,7 +116,7 @@ def build() -> None:
             gallery = gr.Gallery(value=[(str(p), name) for name, p in samples], label="Sample gallery (click one)",
                                  columns=3, height="auto", allow_preview=False, buttons=[], elem_id="gradcam-gallery")
             upload = gr.File(label="…or upload an image (PNG, JPEG, WebP, TIFF; max 20 MB)",
-                             file_types=["image"], type="filepath", height=120, elem_id="gradcam-upload")
+                             file_types=["image"], type="filepath", height=150, elem_id="gradcam-upload")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
             with gr.Row():
                 method_a = gr.Dropdown(METHOD_LABELS, value="gradcam", label="Method (left)")

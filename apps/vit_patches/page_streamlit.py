@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps.streamlit_common import (clicked_cell, compute_or_last, grid_figure, load_model, thumbnail_picker,
+from apps.streamlit_common import (clicked_cell, compute_or_last, grid_figure, load_model, picture_picker,
                                    top5_chart)
 from apps.vit_patches import data, logic
 from core import explainer, models
@@ -18,7 +18,7 @@ st.title("🧩 ViT patch viewer: from pixels to tokens to attention")
 left, right = st.columns([1, 3], gap="large")
 with left:
     st.caption("Generated test images (digits the model never saw)")
-    pick = thumbnail_picker([(str(g.label), g.image) for g in GALLERY], "vit_pick", columns=4, side=96)
+    pick = picture_picker([(f"digit {g.label}", g.image) for g in GALLERY], "vit_pick", columns=4, side=96)
     upload = st.file_uploader("…or upload an image", type=["png", "jpg", "jpeg", "webp"], key="vit_upload")
     model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="vit_model")
 
@@ -54,9 +54,9 @@ def show(r) -> None:
                 scale = logic.split_scale(r.model_input.shape[:2])
                 view = logic.split_view(r.model_input, p, mark=int(patch), model_patch=r.patch_size)
                 cell = r.patch_size * scale
-                st.plotly_chart(grid_figure(view, *r.grid, (cell, cell), marked=None, height=360), key="vit_grid",
+                st.plotly_chart(grid_figure(view, *r.grid, (cell, cell), width=300), key="vit_grid",
                                 on_select=lambda: pick_cell("vit_patch", "vit_grid", r.num_patches),
-                                selection_mode="points", width="stretch", config={"displayModeBar": False})
+                                selection_mode="points", width="content", config={"displayModeBar": False})
                 st.caption("The model's patch grid: click a patch")
             t = logic.token_count(*r.image_size, p)
             c2.markdown(f"**N = ({r.image_size[0]}/{p})·({r.image_size[1]}/{p}) = {t['num_patches']}** patches + 1 "
@@ -76,9 +76,9 @@ def show(r) -> None:
             g1, g2 = st.columns(2)
             with g1:
                 st.plotly_chart(grid_figure(sheet, rows, cols, logic.position_tile(r),
-                                            marked=st.session_state["vit_pos"], height=420), key="vit_pos_grid",
+                                            marked=st.session_state["vit_pos"], width=400), key="vit_pos_grid",
                                 on_select=lambda: pick_cell("vit_pos", "vit_pos_grid", r.num_patches),
-                                selection_mode="points", width="stretch", config={"displayModeBar": False})
+                                selection_mode="points", width="content", config={"displayModeBar": False})
                 st.caption("Tile (r, c): cosine similarity of position (r, c) to every position. Click a tile.")
             pr, pc = divmod(st.session_state["vit_pos"], cols)
             g2.image(logic.position_map(r, st.session_state["vit_pos"]),

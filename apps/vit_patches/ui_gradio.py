@@ -108,7 +108,7 @@ def build() -> None:
             gallery = gr.Gallery(value=[(s.image, f"digit {s.label}") for s in GALLERY],
                                  label="Generated test images (digits the model never saw)", columns=4, height="auto",
                                  allow_preview=False, buttons=[], elem_id="vit-gallery")
-            upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", height=120,
+            upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", height=150,
                              elem_id="vit-upload")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
             layer = gr.Slider(0, 3, value=3, step=1, label="Layer")

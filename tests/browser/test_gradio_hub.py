@@ -169,6 +169,7 @@ def test_attention_heatmap(page, gradio_url):
     page.wait_for_function("document.querySelector('#attention-html').innerText.includes('.html')", timeout=30_000)
     page.get_by_role("tab", name="Model view (all layers × heads)").click()
     sheet = page.locator("#attention-grid img")
+    sheet.scroll_into_view_if_needed()
     box = sheet.bounding_box()
     natural = sheet.evaluate("img => [img.naturalWidth, img.naturalHeight]")
     scale = box["width"] / natural[0]

@@ -20,10 +20,6 @@ def settle(page) -> None:
     page.wait_for_timeout(600)
 
 
-def captions(page) -> list[str]:
-    return page.locator("[data-testid=stImageCaption]").all_inner_texts()
-
-
 def click_on_picture(page, key: str, fx: float, fy: float) -> None:
     """Click at a fraction (fx, fy) of a clickable picture (a plotly chart keyed `key`)."""
     picture = page.locator(f".st-key-{key} .js-plotly-plot image").first
@@ -120,8 +116,15 @@ def test_streamlit_clicks_on_patches_and_heads(page, streamlit_url):
     page.goto(f"{streamlit_url}/vit_patches")
     page.get_by_text("The model's patch grid").wait_for(timeout=90_000)
     settle(page)
-    click_on_picture(page, "vit_grid", 1.5 / 8, 0.5 / 8)  # row 0, column 1 of the 8x8 grid
-    page.get_by_text("Patch 1 (row 0, col 1)").wait_for(timeout=30_000)
+    for fx, fy, text in ((1.5 / 8, 0.5 / 8, "Patch 1 (row 0, col 1)"), (7.9 / 8, 7.9 / 8, "Patch 63 (row 7, col 7)"),
+                         (3.1 / 8, 5.9 / 8, "Patch 43 (row 5, col 3)")):  # near corners too: no dead or wrong spots
+        click_on_picture(page, "vit_grid", fx, fy)
+        page.get_by_text(text).wait_for(timeout=30_000)
+        settle(page)
+    before = page.locator("body").inner_text()
+    click_on_picture(page, "vit_pick_sheet", 2.5 / 4, 1.5 / 2)  # the seventh test image
+    settle(page)
+    assert page.locator("body").inner_text() != before and page.locator("[data-testid=stException]").count() == 0
     page.get_by_role("tab", name="Positions").click()
     click_on_picture(page, "vit_pos_grid", 2.5 / 8, 3.5 / 8)  # the tile of position (3, 2)
     page.get_by_text("Position (3, 2) vs every position").wait_for(timeout=30_000)
@@ -145,8 +148,8 @@ def test_streamlit_clicks_on_patches_and_heads(page, streamlit_url):
 def test_streamlit_diffusion_scrubs_in_a_fragment_and_draws_with_the_lasso(page, streamlit_url):
     page.goto(f"{streamlit_url}/diffusion")
     page.get_by_text("DDIM 50 steps").first.wait_for(timeout=90_000)
+    page.get_by_text("x_t at t = 0", exact=True).wait_for(timeout=90_000)  # the finished run, last step
     settle(page)
-    assert "x_t at t = 0" in captions(page)
     slider = page.locator(".st-key-diff_step input[type=range]")
     slider.focus()
     t0 = time.perf_counter()
