@@ -83,29 +83,26 @@ def thumbnail_picker(items: list[tuple[str, Any]], key: str, default: int = 0, c
     return chosen
 
 
-def picture_picker(items: list[tuple[str, np.ndarray]], key: str, default: int = 0, columns: int = 4,
-                   side: int = 96, width: int = 240) -> int:
-    """Small images as one clickable sheet (a caption under each, the chosen one outlined); returns the
-    index chosen. For many small pictures where a button under each would not fit (the ViT digits)."""
-    from PIL import Image, ImageDraw
+def picture_picker(images_: list[np.ndarray], key: str, default: int = 0, columns: int = 4, side: int = 96,
+                   width: int = 240) -> int:
+    """Small images as one clickable sheet, the chosen one outlined; returns the index chosen. For many
+    small pictures where a button under each would not fit (the ViT page's digits)."""
+    from PIL import Image
 
     st.session_state.setdefault(key, default)
-    rows = -(-len(items) // columns)
-    band, gap = 16, 4
-    tile_w, tile_h = side + gap, side + band + gap
-    sheet = Image.new("RGB", (columns * tile_w, rows * tile_h), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, (name, rgb) in enumerate(items):
+    rows = -(-len(images_) // columns)
+    tile = side + 4  # a white gap between tiles
+    sheet = Image.new("RGB", (columns * tile, rows * tile), "white")
+    for i, rgb in enumerate(images_):
         r, c = divmod(i, columns)
-        sheet.paste(Image.fromarray(_square(rgb, side)), (c * tile_w, r * tile_h))
-        draw.text((c * tile_w + 2, r * tile_h + side + 2), name, fill="black")
+        sheet.paste(Image.fromarray(_square(rgb, side)), (c * tile, r * tile))
 
     def choose() -> None:
-        cell = clicked_cell(st.session_state.get(f"{key}_sheet"), len(items))
+        cell = clicked_cell(st.session_state.get(f"{key}_sheet"), len(images_))
         if cell is not None:
             st.session_state[key] = cell
 
-    st.plotly_chart(grid_figure(np.asarray(sheet), rows, columns, (tile_w, tile_h), marked=st.session_state[key],
+    st.plotly_chart(grid_figure(np.asarray(sheet), rows, columns, (tile, tile), marked=st.session_state[key],
                                 width=width),
                     key=f"{key}_sheet", on_select=choose, selection_mode="points", width="content",
                     config={"displayModeBar": False})

@@ -18,7 +18,7 @@ st.title("🧩 ViT patch viewer: from pixels to tokens to attention")
 left, right = st.columns([1, 3], gap="large")
 with left:
     st.caption("Generated test images (digits the model never saw)")
-    pick = picture_picker([(f"digit {g.label}", g.image) for g in GALLERY], "vit_pick", columns=4, side=96)
+    pick = picture_picker([g.image for g in GALLERY], "vit_pick", columns=4, side=96, width=200)
     upload = st.file_uploader("…or upload an image", type=["png", "jpg", "jpeg", "webp"], key="vit_upload")
     model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="vit_model")
 
