@@ -43,12 +43,25 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+PROJECTOR = {"width": 1024, "height": 768}
+
+
+def _context_page(browser, viewport):
+    ctx = browser.new_context(viewport=viewport, device_scale_factor=1)
     pg = ctx.new_page()
     yield pg
     ctx.close()
+
+
+@pytest.fixture
+def page(browser):
+    yield from _context_page(browser, VIEWPORT)
+
+
+@pytest.fixture
+def projector(browser):
+    """A page the size of a 1024x768 lecture-hall projector."""
+    yield from _context_page(browser, PROJECTOR)
 
 
 def _server(cmd: list[str], port: int, log_name: str, env_extra: dict | None = None):

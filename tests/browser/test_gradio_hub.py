@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from browser.conftest import compare_screenshot
+from browser.conftest import PROJECTOR, compare_screenshot
 
 pytestmark = pytest.mark.browser
 ERROR_TEXT = re.compile(r"Traceback|Error:|Exception|Connection errored", re.I)
@@ -222,7 +222,6 @@ def test_diffusion_generate_and_scrub(page, gradio_url):
 
 # --- a 1024x768 projector -------------------------------------------------------------------------
 
-PROJECTOR = {"width": 1024, "height": 768}
 OVERFLOW_JS = """sel => Array.from(document.querySelectorAll(sel)).filter(e => e.offsetParent !== null)
     .filter(e => e.scrollWidth > e.clientWidth + 2 || e.scrollHeight > e.clientHeight + 2)
     .map(e => (e.closest('[id]') || e).id + ' ' + e.className + ' ' + e.scrollWidth + '>' + e.clientWidth
@@ -237,14 +236,6 @@ CUT_IMAGES_JS = """() => Array.from(document.querySelectorAll('main img')).filte
                    return r.right > p.right + 2 || r.left < p.left - 2
                           || (reshaped && !['contain', 'scale-down'].includes(fit)); })
     .map(i => (i.closest('[id]') || i).id + ' ' + i.naturalWidth + 'x' + i.naturalHeight)"""
-
-
-@pytest.fixture
-def projector(browser):
-    ctx = browser.new_context(viewport=PROJECTOR, device_scale_factor=1)
-    pg = ctx.new_page()
-    yield pg
-    ctx.close()
 
 
 def assert_fits(page, what: str) -> None:
