@@ -343,8 +343,6 @@ def serve(demo: gr.Blocks, **overrides):
     return out
 
 
-
-
 def launch_page(build: Callable[[], None], title: str) -> None:
     """Run one demo page alone (each ui_gradio.py is runnable by itself)."""
     with gr.Blocks(title=title) as demo:
