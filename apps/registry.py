@@ -30,7 +30,8 @@ DEMOS: list[Demo] = [
     Demo("gradcam", "Grad-CAM", "See where a CNN looks when it decides on a class, and compare CAM methods.",
          "🔥", built=True, warmup="apps.gradcam.logic:warmup"),
     Demo("sam", "SAM prompting", "Click points or draw boxes and get segmentation masks.", "✂️"),
-    Demo("clip_zero_shot", "CLIP zero-shot", "Classify an image with labels you type, and see the similarity matrix.", "🏷️"),
+    Demo("clip_zero_shot", "CLIP zero-shot", "Classify an image with labels you type, and see the similarity matrix.",
+         "🏷️", built=True, warmup="apps.clip_zero_shot.logic:warmup"),
     Demo("fgsm", "Adversarial FGSM", "Nudge pixels invisibly until a classifier changes its mind, then see why.",
          "🎯", built=True, warmup="apps.fgsm.logic:warmup"),
 ]

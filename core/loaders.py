@@ -155,3 +155,118 @@ def build_diffusion_model(spec: ModelSpec, path: Path) -> DiffusionModel:
     # Our convention: the last class embedding is the "no label" one (trained with label dropout).
     null_label = int(classes) - 1 if classes else None
     return DiffusionModel(unet, scheduler_config, null_label).eval()
+
+
+class ZeroShotModel(nn.Module):
+    """What the CLIP demo needs of any zero-shot model: unit vectors for images and for texts in one space,
+    and the logit scale that turns cosines into a softmax over labels."""
+
+    logit_scale: float = 100.0
+
+    def encode_image(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) in [0, 1] -> (B, D) unit rows
+        raise NotImplementedError
+
+    def encode_text(self, texts: list[str]) -> torch.Tensor:  # n strings -> (n, D) unit rows
+        raise NotImplementedError
+
+
+class ConSE(ZeroShotModel):
+    """Convex combination of semantic embeddings (Norouzi et al. 2014), the offline stand-in for CLIP.
+
+    The image goes through an ImageNet classifier; its top-T classes' probabilities mix the text
+    embeddings of those class names into one vector in the text model's space. A typed label is embedded
+    by the same text model, so the two can be compared by cosine. Nothing here was trained contrastively:
+    the image side can only say what 1,000 ImageNet classes can say.
+    """
+
+    def __init__(self, classifier: nn.Module, text_model: nn.Module, tokenizer, class_names, top: int,
+                 logit_scale: float):
+        super().__init__()
+        self.classifier = classifier
+        self.text_model = text_model
+        self.tokenizer = tokenizer
+        self.class_names = list(class_names)
+        self.top = int(top)
+        self.logit_scale = float(logit_scale)
+        self._class_emb: torch.Tensor | None = None  # (1000, D), built on first use
+
+    @torch.no_grad()
+    def encode_text(self, texts: list[str], batch: int = 128) -> torch.Tensor:
+        """Sentence embeddings as all-MiniLM-L6-v2 defines them: the mean of the last hidden states over
+        real tokens, then unit length."""
+        out = []
+        device = next(self.text_model.parameters()).device
+        for i in range(0, len(texts), batch):
+            enc = self.tokenizer(texts[i:i + batch], padding=True, truncation=True, max_length=64,
+                                 return_tensors="pt").to(device)
+            hidden = self.text_model(**enc).last_hidden_state  # (b, T, D)
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, T, 1)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # (b, D)
+            out.append(torch.nn.functional.normalize(mean.float(), dim=-1))
+        return torch.cat(out)  # (n, D)
+
+    def class_embeddings(self) -> torch.Tensor:
+        if self._class_emb is None:
+            self._class_emb = self.encode_text([f"a photo of a {n}." for n in self.class_names])  # (1000, D)
+        return self._class_emb
+
+    @torch.no_grad()
+    def class_probs(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> (B, 1000)
+        return self.classifier(x).softmax(-1)
+
+    @torch.no_grad()
+    def encode_image(self, x: torch.Tensor) -> torch.Tensor:
+        probs = self.class_probs(x)  # (B, 1000)
+        p, idx = probs.topk(self.top, dim=-1)  # (B, T) each
+        emb = self.class_embeddings()[idx]  # (B, T, D)
+        mixed = (p.unsqueeze(-1) * emb).sum(1) / p.sum(-1, keepdim=True)  # (B, D): the convex combination
+        return torch.nn.functional.normalize(mixed, dim=-1)
+
+
+def build_conse(spec: ModelSpec, path: Path) -> ConSE:
+    """Assembles its own copies of the two bundled models (path is unused: ConSE has no weights)."""
+    from core import models
+
+    p = spec.preprocessing
+    text = models.build_module(p["text"])  # core.loaders.TextModel
+    return ConSE(models.build_module(p["classifier"]), text.model, text.tokenizer, models.labels(spec.labels),
+                 p["top"], p["logit_scale"]).eval()
+
+
+class OpenCLIP(ZeroShotModel):
+    """An open_clip model behind the same two calls as ConSE (pixels in [0, 1]; normalisation inside)."""
+
+    def __init__(self, model: nn.Module, tokenizer, mean, std, size: int):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.size = int(size)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.logit_scale = float(model.logit_scale.exp().item())  # learned in training (100 for OpenAI's)
+
+    @torch.no_grad()
+    def encode_image(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.interpolate(x, size=(self.size, self.size), mode="bicubic", align_corners=False)
+        return torch.nn.functional.normalize(self.model.encode_image((x.clamp(0, 1) - self.mean) / self.std).float(),
+                                             dim=-1)
+
+    @torch.no_grad()
+    def encode_text(self, texts: list[str]) -> torch.Tensor:
+        device = self.mean.device
+        return torch.nn.functional.normalize(self.model.encode_text(self.tokenizer(texts).to(device)).float(), dim=-1)
+
+
+def build_open_clip(spec: ModelSpec, path: Path) -> OpenCLIP:
+    """open_clip's architecture `spec.arch` ("open_clip:ViT-B-32") with the weights at path (safetensors,
+    or a pickle read with weights_only=True)."""
+    import open_clip  # optional: without it the hub model falls back to ConSE, saying so
+
+    name = spec.arch.partition(":")[2]
+    model = open_clip.create_model(name, pretrained=None)
+    model.load_state_dict(read_state_dict(path), strict=True)
+    cfg = model.visual.preprocess_cfg if hasattr(model.visual, "preprocess_cfg") else {}
+    mean = cfg.get("mean", (0.48145466, 0.4578275, 0.40821073))
+    std = cfg.get("std", (0.26862954, 0.26130258, 0.27577711))
+    size = model.visual.image_size[0] if isinstance(model.visual.image_size, (tuple, list)) else model.visual.image_size
+    return OpenCLIP(model.eval(), open_clip.get_tokenizer(name), mean, std, size).eval()

@@ -155,6 +155,33 @@ MODELS: dict[str, ModelSpec] = {
             builder="core.loaders:build_diffusion_model",
             license="Apache-2.0 (Google DDPM weights, ported to diffusers)",
         ),
+        # Zero-shot classification (the CLIP demo). The offline one is not CLIP: it is ConSE (Norouzi et al.
+        # 2014) built from two bundled models, so any typed label can be scored without a download.
+        ModelSpec(
+            name="conse",
+            title="ConSE zero-shot stand-in (EfficientNet-Lite0 classes mixed in MiniLM text space; not CLIP)",
+            task="zero-shot",
+            arch="conse:efficientnet_lite0+minilm",
+            bundled="core.models:bundled_marker",  # no weights of its own: it builds the two bundled models
+            # logit_scale: not learned (ConSE has no training); 20 keeps clear cases near 1 and close ones visible.
+            preprocessing={"classifier": "efficientnet_lite0", "text": "minilm", "top": 10, "logit_scale": 20.0,
+                           "input": "keep-aspect", "side": 224},
+            labels="imagenet",
+            builder="core.loaders:build_conse",
+            license="the licences of EfficientNet-Lite0 and all-MiniLM-L6-v2 (both Apache-2.0)",
+        ),
+        ModelSpec(
+            name="clip_vit_b32",
+            title="CLIP ViT-B/32 (OpenAI weights, via open_clip)",
+            task="zero-shot",
+            arch="open_clip:ViT-B-32",
+            hub=("timm/vit_base_patch32_clip_224.openai", "open_clip_model.safetensors"),
+            fallback="conse",
+            preprocessing={"input": "square", "side": 224},
+            labels="",
+            builder="core.loaders:build_open_clip",
+            license="MIT (OpenAI CLIP weights), open_clip code",
+        ),
         # Text transformers for the attention demo. Loaded with eager attention: the fused
         # kernels return no attention weights.
         ModelSpec(
@@ -272,15 +299,34 @@ def max_loaded() -> int:
     return max(1, int(os.environ.get("GLASSBOX_MAX_MODELS", "4")))
 
 
+def bundled_marker() -> str:
+    """The 'weights path' of a model that has no file of its own (it is assembled from bundled models)."""
+    return str(ROOT)
+
+
+def build_module(name: str):
+    """A fresh, uncached module for an offline model: for builders that assemble one model from others."""
+    spec = get_spec(name)
+    found = weights.resolve(spec.name, spec.hub, spec.bundled, spec.hub_extra)
+    if found.path is None:
+        raise RuntimeError(f"No weights for {spec.title}: {found.reason}.")
+    return weights.import_ref(spec.builder)(spec, found.path)
+
+
 def _build(name: str, device: str) -> Loaded | tuple[str, str]:
-    """The loaded model, or (fallback name, why) when no source has its weights."""
+    """The loaded model, or (fallback name, why) when no source has its weights or its library."""
     spec = get_spec(name)
     found = weights.resolve(spec.name, spec.hub, spec.bundled, spec.hub_extra)
     if found.path is None:
         if not spec.fallback:
             raise RuntimeError(f"No weights for {spec.title}: {found.reason}.")
         return spec.fallback, f"{spec.title} unavailable ({found.reason})"
-    module = weights.import_ref(spec.builder)(spec, found.path)
+    try:
+        module = weights.import_ref(spec.builder)(spec, found.path)
+    except ImportError as exc:  # weights, but not the library that reads them (open_clip is optional)
+        if not spec.fallback:
+            raise
+        return spec.fallback, f"{spec.title} unavailable ({exc.name or exc} is not installed)"
     module = module.to(device).eval()
     log.info("loaded %s from %s on %s", name, found.source, device)
     return Loaded(name, spec, module, device, found.source, found.reason)

@@ -315,6 +315,7 @@ def test_every_endpoint_starts_with_the_same_header(client):
         "/attention": client.predict(text="Header fields for everyone.", api_name="/attention"),
         "/vit": client.predict(image=cat, api_name="/vit"),
         "/diffusion": client.predict(seed=11, steps=4, label=2, api_name="/diffusion"),
+        "/clip": client.predict(image=cat, labels=["a cat", "a dog"], api_name="/clip"),
     }
     for name, out in outs.items():
         assert list(out)[:len(HEADER)] == HEADER, name
@@ -340,6 +341,7 @@ OFFERED = {  # every model each endpoint's API offers
     "/attention": ["minilm", "bert", "distilgpt2"],
     "/vit": ["vit_digits", "vit_b16", "deit_tiny", "dino_vits16"],
     "/diffusion": ["ddpm_digits", "ddpm_cifar10"],
+    "/clip": ["conse", "clip_vit_b32"],
 }
 
 
@@ -353,6 +355,8 @@ def test_every_model_of_every_endpoint_answers_offline(client, endpoint, model):
 
     args = {"text": "The stand-in still answers."} if endpoint == "/attention" else \
         {"seed": 5, "steps": 3} if endpoint == "/diffusion" else {"image": handle_file(str(SAMPLES / "cat.png"))}
+    if endpoint == "/clip":
+        args["labels"] = "a cat\na dog"
     out = client.predict(model=model, api_name=endpoint, **args)
     assert out["offline"] is True and models.MODELS[out["model"]].is_offline_model
     if models.MODELS[model].is_offline_model:
@@ -361,3 +365,22 @@ def test_every_model_of_every_endpoint_answers_offline(client, endpoint, model):
         title = models.MODELS[model].title
         assert any(title in n and "unavailable" in n and "instead" in n for n in out["notices"]), out["notices"]
         assert models.MODELS[out["model"]].task == models.MODELS[model].task
+
+
+def test_clip_endpoint_order_modes_and_bad_input(client):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    cat = handle_file(str(SAMPLES / "cat.png"))
+    out = client.predict(image=cat, labels=["a dog", "a cat", "a cup of coffee"], api_name="/clip")
+    assert out["labels"] == ["a dog", "a cat", "a cup of coffee"] and out["top"]["label"] == "a cat"
+    assert sum(out["probs"]) == pytest.approx(1.0, abs=1e-5) and len(out["similarities"]) == 3
+    flipped = client.predict(image=cat, labels="a cup of coffee\na cat\na dog", api_name="/clip")
+    assert flipped["probs"] == pytest.approx(out["probs"][::-1], abs=1e-6)
+    alone = client.predict(image=cat, labels="a car, a bus", mode="independent", templates=False, api_name="/clip")
+    assert all(0 <= p <= 1 for p in alone["probs"]) and alone["templates"] is False
+    for kwargs, message in (({"labels": []}, "at least two"), ({"labels": ["a", ""]}, "empty"),
+                            ({"labels": [f"l{i}" for i in range(200)]}, "200 labels"),
+                            ({"labels": ["a", "b" * 10_000]}, "characters"), ({"labels": "a,b", "mode": "x"}, "mode")):
+        with pytest.raises(AppError, match=message):
+            client.predict(image=cat, api_name="/clip", **kwargs)

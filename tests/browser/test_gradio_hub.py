@@ -314,3 +314,24 @@ def test_pages_fit_a_1024x768_projector(projector, gradio_url):
     page.locator("#diff-toy-go").click()
     page.wait_for_function("document.querySelector('#diff-toy-status').innerText.includes('exact denoiser')",
                            timeout=30_000)
+
+
+def test_clip_zero_shot(page, gradio_url):
+    page.goto(f"{gradio_url}/clip_zero_shot")
+    page.locator("#clip-gallery button.thumbnail-item").nth(1).click()  # the cat
+    page.wait_for_function("document.querySelector('#clip-status').innerText.includes('Best label')", timeout=90_000)
+    page.wait_for_selector("#clip-bars .js-plotly-plot", timeout=30_000)
+    page.wait_for_timeout(1000)
+    status = page.locator("#clip-status").inner_text()
+    assert "Best label: a cat" in status and "not CLIP" in status and "ConSE" in status
+    assert not ERROR_TEXT.search(page.locator("body").inner_text())
+    compare_screenshot(page, "gradio_clip", mask=[page.locator("#gb-footer")])
+    # Labels that do not fit: softmax still crowns one, each-on-its-own says none of these.
+    page.locator("#clip-labels textarea").fill("a car\na bus\na sailing boat")
+    page.get_by_text("each label on its own (0 to 1)").click()
+    page.wait_for_function("document.querySelector('#clip-status').innerText.includes('None of these')",
+                           timeout=30_000)
+    page.get_by_role("tab", name="Text → image search").click()
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_selector("#clip-found button.thumbnail-item", timeout=30_000)
+    assert page.locator("#clip-found button.thumbnail-item").first.inner_text().startswith("1. coffee")

@@ -186,3 +186,13 @@ def test_streamlit_diffusion_scrubs_in_a_fragment_and_draws_with_the_lasso(page,
     chosen = page.locator(".st-key-toy_set label").filter(has=page.locator("input:checked"))
     assert chosen.inner_text().startswith("your points")  # the drawing switched the data to it
     assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_streamlit_clip(page, streamlit_url):
+    page.goto(f"{streamlit_url}/clip_zero_shot")
+    page.get_by_text("Best label:").wait_for(timeout=90_000)
+    settle(page)
+    body = page.locator("body").inner_text()
+    assert "Best label: a cat" in body and "not CLIP" in body
+    assert page.locator("[data-testid=stException]").count() == 0
+    compare_screenshot(page, "streamlit_clip")

@@ -129,6 +129,7 @@ def test_device_fallback_helpers_run_on_the_process_lane():
 def test_every_demo_loads_and_runs_its_model_on_the_lane(monkeypatch, sample_cat):
     """No model work on a request thread: every models.load of every demo happens on the lane."""
     from apps.attention import logic as attention
+    from apps.clip_zero_shot import logic as clip
     from apps.diffusion import logic as diffusion
     from apps.fgsm import logic as fgsm
     from apps.gradcam import logic as gradcam
@@ -144,7 +145,8 @@ def test_every_demo_loads_and_runs_its_model_on_the_lane(monkeypatch, sample_cat
         return real_load(name, device)
 
     monkeypatch.setattr(models, "load", watched)
-    for cache in (gradcam._cache, gradcam._faith_cache, fgsm._cache, attention._cache, vit._cache, diffusion._cache):
+    for cache in (gradcam._cache, gradcam._faith_cache, fgsm._cache, attention._cache, vit._cache, diffusion._cache,
+                  clip._image_cache):
         cache.clear()
     r = gradcam.explain(sample_cat)
     gradcam.faithfulness(r)
@@ -154,4 +156,6 @@ def test_every_demo_loads_and_runs_its_model_on_the_lane(monkeypatch, sample_cat
     attention.attend("Where does the lane run?")
     vit.inspect(sample_cat)
     diffusion.run(diffusion.check(steps=3, label=1)[0])
+    clip.classify(sample_cat, ["a lane", "a cat"])
+    clip.retrieve("a cat", {"cat": sample_cat})
     assert off_lane == []

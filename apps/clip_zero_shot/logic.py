@@ -1,0 +1,296 @@
+"""CLIP zero-shot classification: labels typed by the learner, scored against an image in one vector space.
+
+Framework-free; both hubs and the /clip endpoint call classify(). The offline model is ConSE, an honest
+stand-in built from two bundled models (core.loaders.ConSE); CLIP ViT-B/32 runs when open_clip and its
+weights can be had. Image embeddings are cached by image hash and label embeddings by text, so changing
+a label costs one short text pass and changing the image one image pass.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core import api, models
+from core.cache import ResultCache
+from core.device import run_with_fallback
+from core.errors import UserError
+from core.vision import SAMPLES, as_rgb, image_key, input_size, to_model_input, to_tensor
+
+DEFAULT_MODEL = "conse"
+MODEL_CHOICES = ["conse", "clip_vit_b32"]
+MODES = {"softmax": "softmax over the labels (sums to 1)", "independent": "each label on its own (0 to 1)"}
+MAX_LABELS = 64
+MAX_LABEL_CHARS = 200
+DEFAULT_LABELS = ["a cat", "a dog", "a cup of coffee", "a rocket", "a flower", "a building"]
+# A few of the prompt templates CLIP's authors wrote for ImageNet: a bare word ("cat") is unlike the captions
+# CLIP was trained on ("a photo of a cat"); averaging several phrasings also smooths out any one of them.
+TEMPLATES = ("a photo of a {}.", "a blurry photo of a {}.", "a close-up photo of a {}.", "a bright photo of a {}.",
+             "a photo of the small {}.", "a photo of the large {}.", "a good photo of a {}.", "art of a {}.")
+
+
+class ClipInputError(UserError):
+    """No labels, too many, an empty or huge one, an unknown mode: the message says what would work."""
+
+
+@dataclass
+class ClipResult:
+    model: str
+    model_label: str
+    device: str
+    offline: bool
+    labels: list[str]
+    similarities: np.ndarray  # (n,) cosine of the image with each label (templates averaged when on)
+    probs: np.ndarray  # (n,) softmax mode: sums to 1; independent mode: each in [0, 1]
+    mode: str
+    templates: bool
+    logit_scale: float
+    baseline: float  # the cosine of the content-free label ("something"): independent scores start above it
+    image: np.ndarray  # (H, W, 3) uint8 as given
+    notices: list[str] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+    @property
+    def top(self) -> dict:
+        i = int(np.argmax(self.probs))
+        return {"label": self.labels[i], "prob": float(self.probs[i])}
+
+
+def clean_labels(labels) -> list[str]:
+    """A list of strings, or one string with a label per line (or comma-separated) -> labels, in order.
+
+    Blank lines of a typed string are skipped; an empty entry in a list is an error (it is a mistake
+    in the caller's list, not a spacing habit). Repeats are kept once, at their first place."""
+    if labels is None:
+        raise ClipInputError("Give at least two labels, e.g. 'a cat' and 'a dog'.")
+    if isinstance(labels, str):
+        parts = labels.splitlines() if "\n" in labels else labels.split(",")
+        items = [p.strip() for p in parts if p.strip()]
+    elif isinstance(labels, (list, tuple)):
+        if not all(isinstance(x, str) for x in labels):
+            raise ClipInputError("Labels must be strings.")
+        items = [x.strip() for x in labels]
+        if any(not x for x in items):
+            raise ClipInputError("A label is empty: remove it or write something in it.")
+    else:
+        raise ClipInputError("Labels must be a list of strings or one string with a label per line.")
+    long = next((x for x in items if len(x) > MAX_LABEL_CHARS), None)
+    if long is not None:
+        raise ClipInputError(f"A label is {len(long):,} characters long; keep each under {MAX_LABEL_CHARS}.")
+    out = list(OrderedDict.fromkeys(items))
+    if len(out) > MAX_LABELS:
+        raise ClipInputError(f"{len(out)} labels is more than {MAX_LABELS}; fewer labels also read better.")
+    if len(out) < 2:
+        raise ClipInputError("Give at least two labels: zero-shot classification chooses between them.")
+    return out
+
+
+def check_mode(mode) -> str:
+    m = str(mode or "softmax").strip().lower()
+    if m not in MODES:
+        raise ClipInputError(f"Unknown mode {mode!r}. Choose one of: {', '.join(MODES)}.")
+    return m
+
+
+def prompts(label: str, templates: bool) -> list[str]:
+    return [t.format(label) for t in TEMPLATES] if templates else [label]
+
+
+# --- embeddings, cached -----------------------------------------------------------------------
+
+_image_cache = ResultCache(64)  # (model that ran, image key) -> (D,) unit vector
+_text_cache: OrderedDict[tuple[str, str, bool], np.ndarray] = OrderedDict()  # (model, label, templates) -> (D,)
+TEXT_CACHE_SIZE = 4096
+
+
+def _label_vectors(module, model: str, labels: list[str], templates: bool) -> np.ndarray:
+    """(n, D) unit vectors; with templates, each label's prompts are embedded and averaged (then unit
+    length again): CLIP's prompt ensembling. Only labels not seen before reach the text model."""
+    missing = [x for x in labels if (model, x, templates) not in _text_cache]
+    if missing:
+        texts = [p for x in missing for p in prompts(x, templates)]
+        emb = module.encode_text(texts).cpu().numpy()  # (len(missing) * k, D)
+        k = len(TEMPLATES) if templates else 1
+        for i, x in enumerate(missing):
+            v = emb[i * k:(i + 1) * k].mean(0)
+            _text_cache[(model, x, templates)] = v / max(float(np.linalg.norm(v)), 1e-12)
+        while len(_text_cache) > TEXT_CACHE_SIZE:
+            _text_cache.popitem(last=False)
+    for x in labels:
+        _text_cache.move_to_end((model, x, templates))
+    return np.stack([_text_cache[(model, x, templates)] for x in labels])
+
+
+def _image_vector(loaded: models.Loaded, rgb: np.ndarray) -> np.ndarray:
+    def compute() -> np.ndarray:
+        x = to_tensor(to_model_input(rgb, input_size(loaded.spec, rgb.shape[:2])), loaded.device)  # (1, 3, h, w)
+        return loaded.module.encode_image(x)[0].cpu().numpy()  # (D,)
+
+    return _image_cache.get_or_compute((loaded.spec.name, image_key(rgb)), compute)
+
+
+BASELINE = "something"  # a label with no content: how much any prompt matches this image by its wording alone
+
+
+def scores(sims: np.ndarray, mode: str, logit_scale: float, baseline: float) -> np.ndarray:
+    """softmax: exp(s * cos) normalised over the labels, so it sums to 1 even when no label fits.
+    independent: each label alone, as how far its cosine rises above the content-free label's, on the way
+    to a perfect match: clip((cos - baseline) / (1 - baseline), 0, 1). No sum constraint: every label
+    can score 0 ("none of these") or several can score high."""
+    if mode == "softmax":
+        z = logit_scale * sims.astype(np.float64)
+        e = np.exp(z - z.max())
+        return e / e.sum()
+    return np.clip((sims.astype(np.float64) - baseline) / max(1.0 - baseline, 1e-6), 0.0, 1.0)
+
+
+# --- classify ---------------------------------------------------------------------------------
+
+def classify(image, labels, model: str = DEFAULT_MODEL, templates: bool = True, mode: str = "softmax",
+             device: str | None = None) -> ClipResult:
+    """Score each label against the image. Reordering the labels reorders the outputs and nothing else."""
+    spec = models.get_spec(model or DEFAULT_MODEL)
+    if spec.name not in MODEL_CHOICES:
+        raise ClipInputError(f"{spec.name} is not a zero-shot model. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    names = clean_labels(labels)
+    m = check_mode(mode)
+    rgb = as_rgb(image)
+    ran = run_with_fallback(lambda dev: _classify(rgb, spec.name, names, bool(templates), m, dev), device)
+    result: ClipResult = ran.value  # type: ignore[assignment]
+    result.notices = api.unique([ran.notice, *result.notices])
+    return result
+
+
+def _classify(rgb: np.ndarray, model: str, labels: list[str], templates: bool, mode: str,
+              device: str) -> ClipResult:
+    t0 = time.perf_counter()
+    loaded = models.load(model, device)
+    module = loaded.module  # core.loaders.ZeroShotModel
+    with loaded.lock:
+        image_vec = _image_vector(loaded, rgb)  # (D,)
+        label_vecs = _label_vectors(module, loaded.spec.name, labels, templates)  # (n, D)
+        base_vec = _label_vectors(module, loaded.spec.name, [BASELINE], templates)[0]  # (D,)
+    sims = label_vecs @ image_vec  # (n,) cosines: both sides have unit length
+    baseline = float(base_vec @ image_vec)
+    return ClipResult(model=loaded.spec.name, model_label=loaded.describe(), device=loaded.device,
+                      offline=loaded.offline, labels=labels, similarities=sims.astype(np.float32),
+                      probs=scores(sims, mode, module.logit_scale, baseline), mode=mode, templates=templates,
+                      logit_scale=module.logit_scale, baseline=baseline, image=rgb, notices=[loaded.fallback_notice],
+                      elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+
+def similarity_matrix(images: list, labels, model: str = DEFAULT_MODEL, templates: bool = True) -> np.ndarray:
+    """(images, labels) cosines, e.g. the gallery against the typed labels."""
+    return np.stack([classify(img, labels, model, templates).similarities for img in images])
+
+
+def retrieve(text: str, images: dict, model: str = DEFAULT_MODEL, templates: bool = True,
+             device: str | None = None) -> list[tuple[str, float]]:
+    """Text -> image search over named images: (name, cosine), best first. The images' embeddings come
+    from the same cache as classify(), so searching the gallery again costs one text pass."""
+    query = text.strip() if isinstance(text, str) else ""
+    if not query or len(query) > MAX_LABEL_CHARS:
+        raise ClipInputError(f"Type what to search for (up to {MAX_LABEL_CHARS} characters).")
+    spec = models.get_spec(model or DEFAULT_MODEL)
+    rgbs = {name: as_rgb(img) for name, img in images.items()}
+
+    def search(dev: str) -> list[tuple[str, float]]:
+        loaded = models.load(spec.name, dev)
+        with loaded.lock:
+            q = _label_vectors(loaded.module, loaded.spec.name, [query], templates)[0]  # (D,)
+            found = [(name, float(_image_vector(loaded, rgb) @ q)) for name, rgb in rgbs.items()]
+        return sorted(found, key=lambda t: -t[1])
+
+    return run_with_fallback(search, device).value  # type: ignore[return-value]
+
+
+def api_payload(result: ClipResult, clock: api.Clock) -> dict:
+    """The JSON the /clip endpoint returns (documented in the README): the common header, then these."""
+    return api.respond(result, {
+        "labels": result.labels,
+        "probs": [round(float(p), 6) for p in result.probs],
+        "similarities": [round(float(s), 6) for s in result.similarities],
+        "top": result.top,
+        "mode": result.mode,
+        "templates": result.templates,
+        "logit_scale": result.logit_scale,
+        "baseline": round(result.baseline, 6),
+    }, clock, result.notices)
+
+
+def manifest() -> dict:
+    """The stand-in's measured numbers (training/measure_conse.py)."""
+    import json
+
+    return json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text()).get("conse", {})
+
+
+def explainer_values() -> dict[str, str]:
+    g = manifest().get("gallery", {})
+    if not g:
+        return {"gallery_accuracy": "not measured yet (run training/measure_conse.py)"}
+    t, b = g["templates"], g["bare_labels"]
+    wrong = [f"{name} read as '{pick}'" for name, pick in b["picks"].items()
+             if pick != manifest()["gallery_labels"][name]]
+    return {"gallery_accuracy": f"**{t['correct']} of {t['of']}** right with the templates, {b['correct']} of "
+                                f"{b['of']} with the bare labels" + (f" ({'; '.join(wrong)})" if wrong else "")}
+
+
+def warmup() -> None:
+    classify(SAMPLES["cat"], DEFAULT_LABELS)
+
+
+# --- figures (plotly; both hubs draw these) -----------------------------------------------------
+
+NONE_THRESHOLD = 0.25  # independent mode: below this for every label, the page says "none of these"
+
+
+def verdict(result: ClipResult, threshold: float = NONE_THRESHOLD) -> str:
+    """One sentence on the answer, honest about what each mode can say."""
+    top = result.top
+    if result.mode == "softmax":
+        return (f"Best label: **{top['label']}** ({top['prob']:.0%} of the softmax over these "
+                f"{len(result.labels)} labels; the shares always add up to 100%, even when no label fits).")
+    above = [(x, p) for x, p in zip(result.labels, result.probs) if p >= threshold]
+    if not above:
+        return (f"**None of these**: no label rises more than {threshold:.0%} of the way from the content-free "
+                f"label '{BASELINE}' to a perfect match.")
+    return "Labels that fit on their own: " + ", ".join(f"**{x}** ({p:.0%})" for x, p in
+                                                          sorted(above, key=lambda t: -t[1])) + "."
+
+
+def bars_figure(result: ClipResult, threshold: float = NONE_THRESHOLD):
+    """The labels in the order given, with their scores (and the cosines in the hover)."""
+    import plotly.graph_objects as go
+
+    softmax = result.mode == "softmax"
+    colours = ["#0072B2" if softmax or p >= threshold else "#9ca3af" for p in result.probs]  # colour-blind safe
+    fig = go.Figure(go.Bar(x=result.probs, y=result.labels, orientation="h", marker={"color": colours},
+                           text=[f"{p:.0%}" for p in result.probs], textposition="outside",
+                           customdata=result.similarities,
+                           hovertemplate="%{y}: %{x:.1%}<br>cosine %{customdata:.3f}<extra></extra>"))
+    if not softmax:
+        fig.add_vline(x=threshold, line_dash="dash", line_color="grey", annotation_text="none-of-these line")
+    fig.update_layout(title="softmax over the labels (sums to 1)" if softmax else "each label on its own (0 to 1)",
+                      xaxis={"range": [0, 1.12], "tickformat": ".0%"}, yaxis={"autorange": "reversed"},
+                      height=max(220, 60 + 36 * len(result.labels)), margin={"l": 10, "r": 10, "t": 50, "b": 30},
+                      font={"size": 15})
+    return fig
+
+
+def matrix_figure(names: list[str], labels: list[str], matrix: np.ndarray):
+    """Images x labels cosines as a heatmap: each row's brightest cell is that image's zero-shot answer."""
+    import plotly.graph_objects as go
+
+    best = matrix.argmax(1)
+    text = [[("★ " if j == best[i] else "") + f"{matrix[i, j]:.2f}" for j in range(len(labels))]
+            for i in range(len(names))]
+    fig = go.Figure(go.Heatmap(z=matrix, x=labels, y=names, colorscale="Viridis", text=text, texttemplate="%{text}",
+                               hovertemplate="%{y} vs %{x}: cosine %{z:.3f}<extra></extra>"))
+    fig.update_layout(title="Cosine similarity, images × labels (★ = each image's best label)",
+                      yaxis={"autorange": "reversed"}, height=120 + 48 * len(names),
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, font={"size": 14})
+    return fig

@@ -1,0 +1,65 @@
+"""CLIP zero-shot page for Streamlit (the same logic as the Gradio page). Run via streamlit_app.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from apps.clip_zero_shot import logic
+from apps.streamlit_common import compute_or_last, load_model, thumbnail_picker
+from core import explainer, models
+
+HERE = Path(__file__).parent
+
+st.title("🏷️ CLIP zero-shot: classify with labels you type")
+st.write("Images and labels become vectors in one space; the label closest to the image wins.")
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    names = list(logic.SAMPLES)
+    st.caption("Sample image")
+    sample = names[thumbnail_picker([(n, logic.SAMPLES[n]) for n in names], "clip_sample", names.index("cat"))]
+    upload = st.file_uploader("…or upload an image (max 20 MB)", type=["png", "jpg", "jpeg", "webp"], key="clip_upload")
+    labels = st.text_area("Labels, one per line", "\n".join(logic.DEFAULT_LABELS), height=160, key="clip_labels")
+    templates = st.checkbox("Prompt templates ('a photo of a …', averaged over 8)", True, key="clip_templates")
+    mode = st.radio("How to read the scores", list(logic.MODES), format_func=logic.MODES.get, key="clip_mode")
+    threshold = st.slider("'None of these' line (each-on-its-own mode)", 0.0, 1.0, logic.NONE_THRESHOLD, 0.05,
+                          key="clip_threshold")
+    model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="clip_model")
+
+
+def compute(source, labels, model, templates, mode):
+    load_model(model)
+    with st.spinner("Embedding…"):
+        r = logic.classify(source, labels, model, templates, mode)
+        matrix = logic.similarity_matrix([logic.SAMPLES[n] for n in names], r.labels, r.model, templates)
+    return r, matrix
+
+
+with right:
+    source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
+    shown = compute_or_last("clip", lambda: compute(source, labels, model, templates, mode))
+    if shown is not None:
+        r, matrix = shown
+        st.markdown(f"**Model:** {r.model_label}")
+        st.markdown(logic.verdict(r, threshold))
+        if r.model == "conse":
+            st.info("This is not CLIP: an ImageNet classifier's top classes, mixed in a sentence model's space "
+                    "(ConSE). It can only say what 1,000 ImageNet classes can say.")
+        for note in r.notices:
+            st.warning(note)
+        st.plotly_chart(logic.bars_figure(r, threshold), width="stretch")
+        tab_matrix, tab_search = st.tabs(["Images × labels", "Text → image search"])
+        with tab_matrix:
+            st.plotly_chart(logic.matrix_figure(names, r.labels, matrix), width="stretch")
+        with tab_search:
+            query = st.text_input("Search the gallery for", "a cup of coffee", key="clip_query")
+            found = compute_or_last("clip_search", lambda: logic.retrieve(query, logic.SAMPLES, r.model, templates))
+            if found:
+                cols = st.columns(len(found))
+                for i, (col, (name, score)) in enumerate(zip(cols, found)):
+                    col.image(str(logic.SAMPLES[name]), caption=f"{i + 1}. {name} ({score:.2f})", width="stretch")
+
+with st.expander("How CLIP works (and what the offline stand-in is)"):
+    st.markdown(explainer.load(HERE, logic.explainer_values()))

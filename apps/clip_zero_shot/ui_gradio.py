@@ -1,0 +1,125 @@
+"""CLIP zero-shot page for Gradio. Runnable alone: python -m apps.clip_zero_shot.ui_gradio"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+from gradio import FileData
+
+from apps.clip_zero_shot import logic
+from apps.gradio_common import explainer, keep_others, user_set
+from core import api, models, vision
+from core.errors import UserError
+
+HERE = Path(__file__).parent
+MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
+MODE_LABELS = [(v, k) for k, v in logic.MODES.items()]
+
+
+def clip_api(image: FileData, labels: list[str] | str, model: str = logic.DEFAULT_MODEL, templates: bool = True,
+             mode: str = "softmax") -> dict:
+    """Zero-shot classification of one image with labels you give. See the README for the returned fields.
+
+    labels: a list of strings, or one string with one label per line (or comma-separated).
+    """
+    clock = api.Clock()
+    try:
+        rgb = vision.as_rgb(image)
+        clock.lap("decode")
+        result = logic.classify(rgb, labels, model or logic.DEFAULT_MODEL, templates, mode or "softmax")
+        clock.lap("model")
+    except UserError as exc:
+        raise gr.Error(str(exc)) from exc
+    return logic.api_payload(result, clock)
+
+
+def _status(r: logic.ClipResult, threshold: float) -> str:
+    lines = [f"**Model:** {r.model_label}", logic.verdict(r, threshold)]
+    if r.model == "conse":
+        lines.append("This is **not CLIP**: an ImageNet classifier's top classes, mixed in a sentence model's "
+                     "space (ConSE). It can only say what 1,000 ImageNet classes can say, and nothing was trained "
+                     "to pull images and captions together.")
+    lines += [f"⚠️ {n}" for n in r.notices]
+    return "\n\n".join(lines)
+
+
+def run(src, labels, model, templates, mode, threshold):
+    if not src:
+        return ("Pick a sample image or upload one to start.", None, None)
+    try:
+        r = logic.classify(src, labels, model, templates, mode)
+        names = list(logic.SAMPLES)
+        matrix = logic.similarity_matrix([logic.SAMPLES[n] for n in names], r.labels, r.model, templates)
+    except UserError as exc:
+        return keep_others(str(exc), 3)
+    return _status(r, threshold), logic.bars_figure(r, threshold), logic.matrix_figure(names, r.labels, matrix)
+
+
+def search(query, model, templates):
+    try:
+        found = logic.retrieve(query, logic.SAMPLES, model, templates)
+    except UserError as exc:
+        return f"⚠️ {exc}", None
+    return (f"Gallery images ranked by cosine with *{query.strip()}*.",
+            [(str(logic.SAMPLES[name]), f"{i + 1}. {name} ({score:.2f})") for i, (name, score) in enumerate(found)])
+
+
+def build() -> None:
+    """Add the CLIP zero-shot page (and its /clip API endpoint) to the current Blocks context."""
+    samples = list(logic.SAMPLES.items())
+    gr.Markdown("# 🏷️ CLIP zero-shot: classify with labels you type\n"
+                "Images and labels become vectors in one space; the label closest to the image wins.")
+    source = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            gallery = gr.Gallery(value=[(str(p), name) for name, p in samples], label="Sample gallery (click one)",
+                                 columns=3, height="auto", allow_preview=False, buttons=[], elem_id="clip-gallery")
+            upload = gr.File(label="…or upload an image (max 20 MB)", file_types=["image"], type="filepath",
+                             height=150, elem_id="clip-upload")
+            labels = gr.Textbox("\n".join(logic.DEFAULT_LABELS), lines=6, label="Labels, one per line",
+                                elem_id="clip-labels")
+            go = gr.Button("Classify", variant="primary", elem_id="clip-go")
+            templates = gr.Checkbox(True, label="Prompt templates ('a photo of a …', averaged over 8)")
+            mode = gr.Radio(MODE_LABELS, value="softmax", label="How to read the scores")
+            threshold = gr.Slider(0, 1, value=logic.NONE_THRESHOLD, step=0.05,
+                                  label="'None of these' line (each-on-its-own mode)")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+        with gr.Column(scale=2):
+            status = gr.Markdown("Pick a sample image or upload one to start.", elem_id="clip-status")
+            bars = gr.Plot(label="Scores", elem_id="clip-bars")
+            with gr.Tabs():
+                with gr.Tab("Images × labels"):
+                    matrix = gr.Plot(label="Similarity matrix", elem_id="clip-matrix")
+                with gr.Tab("Text → image search"):
+                    query = gr.Textbox("a cup of coffee", label="Search the gallery for", elem_id="clip-query")
+                    find = gr.Button("Search")
+                    found_text = gr.Markdown()
+                    found = gr.Gallery(columns=6, height="auto", allow_preview=False, buttons=[],
+                                       elem_id="clip-found")
+    explainer("How CLIP works (and what the offline stand-in is)", HERE, logic.explainer_values())
+
+    hidden = {"api_visibility": "private"}
+    last = {**hidden, "trigger_mode": "always_last"}
+    inputs = [source, labels, model, templates, mode, threshold]
+    outputs = [status, bars, matrix]
+
+    def pick_sample(evt: gr.SelectData):
+        return str(samples[evt.index][1])
+
+    gallery.select(pick_sample, None, source, **hidden).then(run, inputs, outputs, **hidden)
+    upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
+    go.click(run, inputs, outputs, **hidden)
+    labels.submit(run, inputs, outputs, **hidden)
+    for control in (model, templates, mode):
+        user_set(control)(run, inputs, outputs, **last)
+    threshold.input(run, inputs, outputs, show_progress="hidden", **last)  # cached: a re-read, not a recompute
+    find.click(search, [query, model, templates], [found_text, found], **hidden)
+    query.submit(search, [query, model, templates], [found_text, found], **hidden)
+    gr.api(clip_api, api_name="clip")
+
+
+if __name__ == "__main__":
+    from apps.gradio_common import launch_page
+
+    launch_page(build, "Glassbox · CLIP zero-shot")
