@@ -243,7 +243,7 @@ class OpenCLIP(ZeroShotModel):
         self.size = int(size)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
-        self.logit_scale = float(model.logit_scale.exp().item())  # learned in training (100 for OpenAI's)
+        self.logit_scale = float(model.logit_scale.detach().exp().item())  # learned in training (100 for OpenAI's)
 
     @torch.no_grad()
     def encode_image(self, x: torch.Tensor) -> torch.Tensor:
@@ -258,15 +258,15 @@ class OpenCLIP(ZeroShotModel):
 
 
 def build_open_clip(spec: ModelSpec, path: Path) -> OpenCLIP:
-    """open_clip's architecture `spec.arch` ("open_clip:ViT-B-32") with the weights at path (safetensors,
-    or a pickle read with weights_only=True)."""
-    import open_clip  # optional: without it the hub model falls back to ConSE, saying so
+    """open_clip's architecture `spec.arch` ("open_clip:ViT-B-32-quickgelu") with the weights at path
+    (safetensors, or a pickle read with weights_only=True). Nothing is downloaded: pretrained=None."""
+    import open_clip  # optional at run time: without it the hub model falls back to ConSE, saying so
 
     name = spec.arch.partition(":")[2]
     model = open_clip.create_model(name, pretrained=None)
     model.load_state_dict(read_state_dict(path), strict=True)
-    cfg = model.visual.preprocess_cfg if hasattr(model.visual, "preprocess_cfg") else {}
-    mean = cfg.get("mean", (0.48145466, 0.4578275, 0.40821073))
-    std = cfg.get("std", (0.26862954, 0.26130258, 0.27577711))
-    size = model.visual.image_size[0] if isinstance(model.visual.image_size, (tuple, list)) else model.visual.image_size
-    return OpenCLIP(model.eval(), open_clip.get_tokenizer(name), mean, std, size).eval()
+    cfg = open_clip.get_model_preprocess_cfg(model)
+    size = cfg.get("size", 224)
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    return OpenCLIP(model.eval(), open_clip.get_tokenizer(name), cfg.get("mean", (0.48145466, 0.4578275, 0.40821073)),
+                    cfg.get("std", (0.26862954, 0.26130258, 0.27577711)), size).eval()

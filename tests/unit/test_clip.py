@@ -142,3 +142,61 @@ def test_clip_offline_falls_back_to_conse_and_says_why(monkeypatch):
     r = logic.classify(CAT, ["a cat", "a dog"], model="clip_vit_b32")
     assert r.model == "conse" and "stand-in for CLIP ViT-B/32" in r.model_label
     assert any("CLIP ViT-B/32" in n and "unavailable" in n and "instead" in n for n in r.notices)
+
+
+def test_open_clip_path_with_a_tiny_local_checkpoint(tmp_path, monkeypatch):
+    """The real-CLIP path end to end, on a tiny randomly initialised open_clip model saved as safetensors
+    in GLASSBOX_WEIGHTS_DIR: the page's numbers equal open_clip's own, templates and both modes included."""
+    import dataclasses
+
+    import open_clip
+    from safetensors.torch import save_file
+
+    cfg_dir = tmp_path / "configs"
+    cfg_dir.mkdir()
+    (cfg_dir / "glassbox-tiny-clip.json").write_text(json.dumps({
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+    }))
+    open_clip.add_model_config(cfg_dir)
+    torch.manual_seed(0)
+    ref = open_clip.create_model("glassbox-tiny-clip", pretrained=None).eval()
+    weights_dir = tmp_path / "weights"
+    (weights_dir / "clip_tiny").mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(weights_dir / "clip_tiny" / "model.safetensors"))
+    monkeypatch.setenv("GLASSBOX_WEIGHTS_DIR", str(weights_dir))
+    monkeypatch.setenv("GLASSBOX_OFFLINE", "1")
+    spec = dataclasses.replace(models.MODELS["clip_vit_b32"], name="clip_tiny", title="tiny CLIP (test)",
+                               arch="open_clip:glassbox-tiny-clip", preprocessing={"input": "square", "side": 32})
+    monkeypatch.setitem(models.MODELS, "clip_tiny", spec)
+    monkeypatch.setattr(logic, "MODEL_CHOICES", [*logic.MODEL_CHOICES, "clip_tiny"])
+    models.clear_cache()
+
+    labels = ["a cat", "a dog", "a rocket"]
+    r = logic.classify(CAT, labels, "clip_tiny", templates=True)
+    assert r.model == "clip_tiny" and "local checkpoint" in r.model_label and not r.notices
+
+    # open_clip by hand: the same 32x32 input, its normalisation, its tokenizer, prompt ensembling.
+    rgb = vision.as_rgb(CAT)
+    x = vision.to_tensor(vision.to_model_input(rgb, (32, 32)))  # (1, 3, 32, 32)
+    mean = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)
+    std = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(1, 3, 1, 1)
+    tok = open_clip.get_tokenizer("glassbox-tiny-clip")
+    with torch.no_grad():
+        img = ref.encode_image((x - mean) / std)[0]
+        img = img / img.norm()
+        vecs = []
+        for label in labels:
+            t = ref.encode_text(tok([tpl.format(label) for tpl in logic.TEMPLATES]))
+            t = (t / t.norm(dim=-1, keepdim=True)).mean(0)
+            vecs.append(t / t.norm())
+        sims = (torch.stack(vecs) @ img).numpy()
+    np.testing.assert_allclose(r.similarities, sims, atol=1e-4)
+    scale = float(ref.logit_scale.detach().exp())
+    assert r.logit_scale == pytest.approx(scale)
+    z = scale * sims
+    np.testing.assert_allclose(r.probs, np.exp(z - z.max()) / np.exp(z - z.max()).sum(), atol=1e-4)
+    alone = logic.classify(CAT, labels, "clip_tiny", templates=False, mode="independent")
+    assert np.all((alone.probs >= 0) & (alone.probs <= 1)) and not alone.templates
+    models.clear_cache()
