@@ -229,6 +229,21 @@ def manifest() -> dict:
 
 
 def explainer_values() -> dict[str, str]:
+    return {**_conse_values(), "tiny_result": _tiny_values()}
+
+
+def _tiny_values() -> str:
+    import json
+
+    m = json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text()).get("tiny_clip")
+    if not m:
+        return "not measured yet (run training/train_tiny_clip.py)"
+    z = m["zero_shot"]
+    return (f"the model that ships gets **{z['held_out_compositions']:.0%}** of them right, against "
+            f"{z['seen_compositions']:.0%} on the compositions it saw and a chance level of {z['chance']:.0%}")
+
+
+def _conse_values() -> dict[str, str]:
     g = manifest().get("gallery", {})
     if not g:
         return {"gallery_accuracy": "not measured yet (run training/measure_conse.py)"}
@@ -237,6 +252,21 @@ def explainer_values() -> dict[str, str]:
              if pick != manifest()["gallery_labels"][name]]
     return {"gallery_accuracy": f"**{t['correct']} of {t['of']}** right with the templates, {b['correct']} of "
                                 f"{b['of']} with the bare labels" + (f" ({'; '.join(wrong)})" if wrong else "")}
+
+
+def tiny_clip_text() -> str:
+    """What the tiny CLIP learned, from its manifest entry (training/train_tiny_clip.py)."""
+    import json
+
+    m = json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text()).get("tiny_clip")
+    if not m:
+        return "The tiny CLIP has not been trained yet: run `training/train_tiny_clip.py`."
+    z = m["zero_shot"]
+    return (f"A tiny CLIP trained here in {m['train_seconds']:.0f} s on a CPU ({m['steps']} steps of "
+            f"{m['batch']} generated image–caption pairs, symmetric InfoNCE with a learned temperature, now "
+            f"1/τ = {m['final_inverse_temperature']:g}). Zero-shot over the 12 colour–shape captions: "
+            f"**{z['seen_compositions']:.0%}** on compositions it saw, **{z['held_out_compositions']:.0%}** on "
+            f"three it never saw ({', '.join(m['held_out_compositions'])}); chance is {z['chance']:.0%}.")
 
 
 def warmup() -> None:

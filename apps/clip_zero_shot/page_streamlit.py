@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps.clip_zero_shot import logic
+from apps.clip_zero_shot import logic, tiny
 from apps.streamlit_common import compute_or_last, load_model, thumbnail_picker
 from core import explainer, models
 
@@ -50,7 +50,7 @@ with right:
         for note in r.notices:
             st.warning(note)
         st.plotly_chart(logic.bars_figure(r, threshold), width="stretch")
-        tab_matrix, tab_search = st.tabs(["Images × labels", "Text → image search"])
+        tab_matrix, tab_search, tab_learn = st.tabs(["Images × labels", "Text → image search", "How CLIP learns"])
         with tab_matrix:
             st.plotly_chart(logic.matrix_figure(names, r.labels, matrix), width="stretch")
         with tab_search:
@@ -60,6 +60,16 @@ with right:
                 cols = st.columns(len(found))
                 for i, (col, (name, score)) in enumerate(zip(cols, found)):
                     col.image(str(logic.SAMPLES[name]), caption=f"{i + 1}. {name} ({score:.2f})", width="stretch")
+        with tab_learn:
+            st.markdown(logic.tiny_clip_text())
+            _, _, record = tiny.load()
+            st.image(tiny.probe_strip(), caption="The recorded batch: 8 images (columns) and their captions (rows)")
+            last = len(record["steps"]) - 1
+            k = st.select_slider("Recorded training step", list(range(last + 1)), last,
+                                 format_func=lambda i: str(int(record["steps"][i])), key="clip_learn_step")
+            st.plotly_chart(tiny.matrix_figure(k), width="stretch")
+            st.plotly_chart(tiny.loss_figure(), width="stretch")
+            st.plotly_chart(tiny.embedding_figure(), width="stretch")
 
 with st.expander("How CLIP works (and what the offline stand-in is)"):
     st.markdown(explainer.load(HERE, logic.explainer_values()))

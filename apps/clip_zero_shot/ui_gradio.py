@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 from gradio import FileData
 
-from apps.clip_zero_shot import logic
+from apps.clip_zero_shot import logic, tiny
 from apps.gradio_common import explainer, keep_others, user_set
 from core import api, models, vision
 from core.errors import UserError
@@ -97,6 +97,15 @@ def build() -> None:
                     found_text = gr.Markdown()
                     found = gr.Gallery(columns=6, height="auto", allow_preview=False, buttons=[],
                                        elem_id="clip-found")
+                with gr.Tab("How CLIP learns") as learn_tab:
+                    learn_text = gr.Markdown(elem_id="clip-learn-text")
+                    probe = gr.Image(label="The recorded batch: 8 images (columns) and their 8 captions (rows)",
+                                     interactive=False, buttons=[], elem_id="clip-probe")
+                    step = gr.Slider(0, 6, value=6, step=1, label="Recorded training step (0 = untrained)",
+                                     elem_id="clip-learn-step")
+                    learn_matrix = gr.Plot(elem_id="clip-learn-matrix")
+                    learn_loss = gr.Plot(elem_id="clip-learn-loss")
+                    learn_space = gr.Plot(elem_id="clip-learn-space")
     explainer("How CLIP works (and what the offline stand-in is)", HERE, logic.explainer_values())
 
     hidden = {"api_visibility": "private"}
@@ -116,6 +125,14 @@ def build() -> None:
     threshold.input(run, inputs, outputs, show_progress="hidden", **last)  # cached: a re-read, not a recompute
     find.click(search, [query, model, templates], [found_text, found], **hidden)
     query.submit(search, [query, model, templates], [found_text, found], **hidden)
+    def open_learning():
+        _, _, record = tiny.load()
+        last_k = len(record["steps"]) - 1
+        return (logic.tiny_clip_text(), tiny.probe_strip(), gr.update(maximum=last_k, value=last_k),
+                tiny.matrix_figure(last_k), tiny.loss_figure(), tiny.embedding_figure())
+
+    learn_tab.select(open_learning, None, [learn_text, probe, step, learn_matrix, learn_loss, learn_space], **hidden)
+    step.input(tiny.matrix_figure, step, learn_matrix, show_progress="hidden", **last)
     gr.api(clip_api, api_name="clip")
 
 

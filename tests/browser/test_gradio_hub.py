@@ -335,3 +335,12 @@ def test_clip_zero_shot(page, gradio_url):
     page.get_by_role("button", name="Search").click()
     page.wait_for_selector("#clip-found button.thumbnail-item", timeout=30_000)
     assert page.locator("#clip-found button.thumbnail-item").first.inner_text().startswith("1. coffee")
+    page.get_by_role("tab", name="How CLIP learns").click()
+    page.wait_for_selector("#clip-learn-matrix .js-plotly-plot", timeout=30_000)
+    page.wait_for_selector("#clip-learn-space .js-plotly-plot", timeout=30_000)
+    assert "never saw" in page.locator("#clip-learn-text").inner_text()
+    box = page.locator("#clip-learn-step input[type=number]")
+    box.fill("0")
+    box.press("Enter")
+    page.wait_for_function("document.querySelector('#clip-learn-matrix').innerText.includes('Step 0:')",
+                           timeout=30_000)

@@ -196,3 +196,7 @@ def test_streamlit_clip(page, streamlit_url):
     assert "Best label: a cat" in body and "not CLIP" in body
     assert page.locator("[data-testid=stException]").count() == 0
     compare_screenshot(page, "streamlit_clip")
+    page.get_by_role("tab", name="How CLIP learns").click()
+    page.get_by_text("A tiny CLIP trained here in").wait_for(timeout=30_000)
+    settle(page)
+    assert page.locator("[data-testid=stException]").count() == 0

@@ -200,3 +200,79 @@ def test_open_clip_path_with_a_tiny_local_checkpoint(tmp_path, monkeypatch):
     alone = logic.classify(CAT, labels, "clip_tiny", templates=False, mode="independent")
     assert np.all((alone.probs >= 0) & (alone.probs <= 1)) and not alone.templates
     models.clear_cache()
+
+
+# --- the tiny CLIP trained here ----------------------------------------------------------------------
+
+def _train_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_tiny_clip", models.ROOT / "training" / "train_tiny_clip.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_the_training_script_runs_and_the_contrastive_loss_pulls_pairs_together():
+    script = _train_script()
+    model, vocab, record = script.train(steps=60, seed=1, batch=64, log=lambda *_: None)
+    assert record["sims"].shape == (len(record["steps"]), 8, 8) and record["steps"][-1] == 60
+    assert np.isfinite(record["loss"]).all() and record["loss"][-10:].mean() < record["loss"][:5].mean()
+    first, last = record["sims"][0], record["sims"][-1]
+    gap = lambda m: float(np.diag(m).mean() - m[~np.eye(8, dtype=bool)].mean())  # noqa: E731
+    assert gap(last) > gap(first) + 0.05  # matched pairs gained on the rest of the batch
+
+
+def test_the_symmetric_infonce_loss_is_the_mean_of_both_directions():
+    import torch
+
+    from apps.clip_zero_shot import tiny
+
+    torch.manual_seed(0)
+    model = tiny.build(len(tiny.vocabulary()))
+    images, captions, _ = tiny.sample(6, np.random.default_rng(0))
+    x, ids = tiny.to_tensor(images), torch.from_numpy(tiny.tokenize(captions, tiny.vocabulary()))
+    sims, loss = model(x, ids)
+    logits = (sims * model.log_scale.exp()).detach().numpy().astype(np.float64)
+
+    def ce(z):  # mean cross-entropy of each row against its own index
+        z = z - z.max(1, keepdims=True)
+        return float(-(np.diag(z) - np.log(np.exp(z).sum(1))).mean())
+
+    assert loss.item() == pytest.approx((ce(logits) + ce(logits.T)) / 2, rel=1e-5)
+
+
+def test_the_shipped_tiny_clip_matches_its_manifest():
+    import hashlib
+
+    from apps.clip_zero_shot import tiny
+
+    m = json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text())["tiny_clip"]
+    assert hashlib.sha256(tiny.weights_path().read_bytes()).hexdigest() == m["sha256"]
+    model, vocab, record = tiny.load()
+    script = _train_script()
+    assert script.zero_shot_accuracy(model, vocab, held_out=False, n=300, seed=7) == pytest.approx(
+        m["zero_shot"]["seen_compositions"], abs=1e-4)
+    assert script.zero_shot_accuracy(model, vocab, held_out=True, n=300, seed=8) == pytest.approx(
+        m["zero_shot"]["held_out_compositions"], abs=1e-4)
+    assert m["zero_shot"]["seen_compositions"] > 0.9  # it learned the training compositions
+    # The explainer: on held-out pairs it keeps the colour and picks a shape seen with that colour.
+    import torch
+
+    imgs, _, parts = tiny.sample(300, np.random.default_rng(8), held_out=True)
+    pairs = [(c, s) for c in tiny.COLOURS for s in tiny.SHAPES]
+    with torch.no_grad():
+        iv = model.encode_image(tiny.to_tensor(imgs))  # (300, D)
+        picks = []
+        for i, (c, s, side) in enumerate(parts):
+            tv = model.encode_text(torch.from_numpy(tiny.tokenize([tiny.caption(*p, side) for p in pairs], vocab)))
+            picks.append(pairs[int((tv @ iv[i]).argmax())])
+    kept_colour = np.mean([pc == c and (pc, ps) not in tiny.HELD_OUT for (pc, ps), (c, _, _) in zip(picks, parts)])
+    assert kept_colour == 1.0  # "every time", as the explainer says
+    last, first = record["sims"][-1], record["sims"][0]
+    off = ~np.eye(8, dtype=bool)
+    assert np.diag(last).mean() - last[off].mean() > 0.3 > np.diag(first).mean() - first[off].mean()
+    text = logic.explainer_values()["tiny_result"]
+    assert f"{m['zero_shot']['held_out_compositions']:.0%}" in text
+    assert tiny.matrix_figure(len(record["steps"]) - 1).data[0].z.shape == (8, 8)
+    assert len(tiny.embedding_figure(n=8).data) > 8
