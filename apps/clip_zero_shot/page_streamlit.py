@@ -49,6 +49,11 @@ with right:
                     "(ConSE). It can only say what 1,000 ImageNet classes can say.")
         for note in r.notices:
             st.warning(note)
+        if upload is None:
+            st.page_link("apps/gradcam/page_streamlit.py", label=f"Where does the classifier look? Grad-CAM on {sample}",
+                         icon="🔥", query_params={"image": sample})
+        else:
+            st.caption("🔥 Where does the classifier look? Open Grad-CAM and upload the same image there.")
         st.plotly_chart(logic.bars_figure(r, threshold), width="stretch")
         tab_matrix, tab_search, tab_learn = st.tabs(["Images × labels", "Text → image search", "How CLIP learns"])
         with tab_matrix:

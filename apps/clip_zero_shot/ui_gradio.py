@@ -34,13 +34,23 @@ def clip_api(image: FileData, labels: list[str] | str, model: str = logic.DEFAUL
     return logic.api_payload(result, clock)
 
 
-def _status(r: logic.ClipResult, threshold: float) -> str:
+def _gradcam_link(src) -> str:
+    """Where does the classifier look? The Grad-CAM page opens on the same gallery image (uploads cannot
+    travel in a link: upload the file there)."""
+    name = next((n for n, p in logic.SAMPLES.items() if str(p) == str(src)), None)
+    if name is None:
+        return "🔥 *Where does the classifier look?* Open **Grad-CAM** and upload the same image there."
+    return f"🔥 [Where does the classifier look? Open Grad-CAM on *{name}*](gradcam?image={name})"
+
+
+def _status(r: logic.ClipResult, threshold: float, src=None) -> str:
     lines = [f"**Model:** {r.model_label}", logic.verdict(r, threshold)]
     if r.model == "conse":
         lines.append("This is **not CLIP**: an ImageNet classifier's top classes, mixed in a sentence model's "
                      "space (ConSE). It can only say what 1,000 ImageNet classes can say, and nothing was trained "
                      "to pull images and captions together.")
     lines += [f"⚠️ {n}" for n in r.notices]
+    lines.append(_gradcam_link(src))
     return "\n\n".join(lines)
 
 
@@ -53,7 +63,7 @@ def run(src, labels, model, templates, mode, threshold):
         matrix = logic.similarity_matrix([logic.SAMPLES[n] for n in names], r.labels, r.model, templates)
     except UserError as exc:
         return keep_others(str(exc), 3)
-    return _status(r, threshold), logic.bars_figure(r, threshold), logic.matrix_figure(names, r.labels, matrix)
+    return _status(r, threshold, src), logic.bars_figure(r, threshold), logic.matrix_figure(names, r.labels, matrix)
 
 
 def search(query, model, templates):

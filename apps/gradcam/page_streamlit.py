@@ -18,6 +18,9 @@ st.write("Pick an image. The heatmap shows which regions raised the score of the
 left, right = st.columns([1, 2], gap="large")
 with left:
     names = list(logic.SAMPLES)
+    linked = st.query_params.get("image")  # a link from another page names a gallery sample
+    if linked in names and st.session_state.get("gc_linked") != linked:
+        st.session_state["gc_sample"], st.session_state["gc_linked"] = names.index(linked), linked
     st.caption("Sample image")
     sample = names[thumbnail_picker([(n, logic.SAMPLES[n]) for n in names], "gc_sample", names.index("cat"))]
     upload = st.file_uploader("…or upload an image (max 20 MB)", type=["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff",

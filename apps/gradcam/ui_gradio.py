@@ -164,6 +164,18 @@ def build() -> None:
         user_set(control)(run, inputs, outputs, **last)
     alpha.input(reblend, [results, alpha], [out_a, out_b, export], **last)
 
+    def from_link(request: gr.Request):
+        """A link from another page (e.g. CLIP's "where does the classifier look?") names a gallery
+        sample in ?image=: the page opens on it, computed. Anything else leaves the page as it is."""
+        name = (request.query_params.get("image") or "") if request else ""
+        if name not in logic.SAMPLES:
+            return (gr.update(),) * (1 + len(outputs))
+        path = str(logic.SAMPLES[name])
+        return (path, *run(path, logic.DEFAULT_MODEL, "gradcam", "gradcam++", None, layer_names[0], 0.5))
+
+    root = gr.context.Context.root_block  # the hub (or this page alone): its load event fires per page
+    if root is not None:
+        root.load(from_link, None, [source, *outputs], **hidden)
     gr.api(gradcam_api, api_name="gradcam")
 
 

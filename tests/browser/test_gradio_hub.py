@@ -344,3 +344,15 @@ def test_clip_zero_shot(page, gradio_url):
     box.press("Enter")
     page.wait_for_function("document.querySelector('#clip-learn-matrix').innerText.includes('Step 0:')",
                            timeout=30_000)
+
+
+def test_clip_links_to_gradcam_on_the_same_image(page, gradio_url):
+    page.goto(f"{gradio_url}/clip_zero_shot")
+    page.locator("#clip-gallery button.thumbnail-item").nth(2).click()  # the coffee cup
+    page.wait_for_function("document.querySelector('#clip-status').innerText.includes('Best label')", timeout=90_000)
+    href = page.get_by_role("link", name="Where does the classifier look?").get_attribute("href")
+    assert href == "gradcam?image=coffee"
+    page.goto(f"{gradio_url}/{href}")
+    page.wait_for_function("document.querySelector('#gradcam-status').innerText.includes('Explaining espresso')",
+                           timeout=90_000)
+    page.wait_for_selector("#gradcam-overlay-a img", timeout=30_000)

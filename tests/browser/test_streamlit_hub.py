@@ -200,3 +200,15 @@ def test_streamlit_clip(page, streamlit_url):
     page.get_by_text("A tiny CLIP trained here in").wait_for(timeout=30_000)
     settle(page)
     assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_streamlit_clip_links_to_gradcam_on_the_same_image(page, streamlit_url):
+    page.goto(f"{streamlit_url}/clip_zero_shot")
+    page.get_by_text("Best label:").wait_for(timeout=90_000)
+    settle(page)
+    page.get_by_role("button", name="coffee", exact=True).click()
+    page.get_by_text("Best label: a cup of coffee").wait_for(timeout=60_000)
+    settle(page)
+    page.get_by_role("link", name="Where does the classifier look?").click()
+    page.get_by_text("Explaining espresso").wait_for(timeout=90_000)
+    assert "image=coffee" in page.url
