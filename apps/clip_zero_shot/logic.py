@@ -221,11 +221,12 @@ def api_payload(result: ClipResult, clock: api.Clock) -> dict:
     }, clock, result.notices)
 
 
-def manifest() -> dict:
-    """The stand-in's measured numbers (training/measure_conse.py)."""
+def manifest(entry: str = "conse") -> dict:
+    """Measured numbers from assets/models/MANIFEST.json: "conse" (training/measure_conse.py) or
+    "tiny_clip" (training/train_tiny_clip.py); {} when not measured yet."""
     import json
 
-    return json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text()).get("conse", {})
+    return json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text()).get(entry, {})
 
 
 def explainer_values() -> dict[str, str]:
@@ -233,9 +234,7 @@ def explainer_values() -> dict[str, str]:
 
 
 def _tiny_values() -> str:
-    import json
-
-    m = json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text()).get("tiny_clip")
+    m = manifest("tiny_clip")
     if not m:
         return "not measured yet (run training/train_tiny_clip.py)"
     z = m["zero_shot"]
@@ -256,9 +255,7 @@ def _conse_values() -> dict[str, str]:
 
 def tiny_clip_text() -> str:
     """What the tiny CLIP learned, from its manifest entry (training/train_tiny_clip.py)."""
-    import json
-
-    m = json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text()).get("tiny_clip")
+    m = manifest("tiny_clip")
     if not m:
         return "The tiny CLIP has not been trained yet: run `training/train_tiny_clip.py`."
     z = m["zero_shot"]

@@ -353,6 +353,7 @@ def test_clip_links_to_gradcam_on_the_same_image(page, gradio_url):
     href = page.get_by_role("link", name="Where does the classifier look?").get_attribute("href")
     assert href == "gradcam?image=coffee"
     page.goto(f"{gradio_url}/{href}")
-    page.wait_for_function("document.querySelector('#gradcam-status').innerText.includes('Explaining espresso')",
-                           timeout=90_000)
+    page.wait_for_selector("#gradcam-status", timeout=60_000)
+    page.wait_for_function("(document.querySelector('#gradcam-status')?.innerText || '')"
+                           ".includes('Explaining espresso')", timeout=90_000)
     page.wait_for_selector("#gradcam-overlay-a img", timeout=30_000)

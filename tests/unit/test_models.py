@@ -48,6 +48,10 @@ def test_every_entry_is_complete():
         elif spec.task == "diffusion":
             assert {"channels", "size", "classes"} <= set(spec.preprocessing)
             assert len(models.labels(spec.labels)) == spec.preprocessing["classes"], name
+        elif spec.task == "zero-shot":
+            assert {"input", "side"} <= set(spec.preprocessing), name  # how the image is sized for it
+            parts = [spec.preprocessing[k] for k in ("classifier", "text") if k in spec.preprocessing]
+            assert all(models.MODELS[p].is_offline_model for p in parts), f"{name} is assembled from offline models"
         else:
             assert spec.task == "text-attention" and {"max_tokens", "causal"} <= set(spec.preprocessing)
 
