@@ -305,12 +305,11 @@ def bundled_marker() -> str:
 
 
 def build_module(name: str):
-    """A fresh, uncached module for an offline model: for builders that assemble one model from others."""
-    spec = get_spec(name)
-    found = weights.resolve(spec.name, spec.hub, spec.bundled, spec.hub_extra)
-    if found.path is None:
-        raise RuntimeError(f"No weights for {spec.title}: {found.reason}.")
-    return weights.import_ref(spec.builder)(spec, found.path)
+    """A fresh, uncached CPU module for an offline model: for builders that assemble one model from others."""
+    built = _build(name, "cpu")
+    if isinstance(built, tuple):  # only hub models have a fallback; an assembled model wants the real parts
+        raise RuntimeError(f"No weights for {get_spec(name).title}: {built[1]}.")
+    return built.module
 
 
 def _build(name: str, device: str) -> Loaded | tuple[str, str]:
