@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -224,9 +225,14 @@ def api_payload(result: ClipResult, clock: api.Clock) -> dict:
 def manifest(entry: str = "conse") -> dict:
     """Measured numbers from assets/models/MANIFEST.json: "conse" (training/measure_conse.py) or
     "tiny_clip" (training/train_tiny_clip.py); {} when not measured yet."""
+    return _manifest().get(entry, {})
+
+
+@lru_cache(maxsize=1)
+def _manifest() -> dict:
     import json
 
-    return json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text()).get(entry, {})
+    return json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text())  # read once per process
 
 
 def explainer_values() -> dict[str, str]:
@@ -243,12 +249,12 @@ def _tiny_values() -> str:
 
 
 def _conse_values() -> dict[str, str]:
-    g = manifest().get("gallery", {})
+    m = manifest()
+    g = m.get("gallery", {})
     if not g:
         return {"gallery_accuracy": "not measured yet (run training/measure_conse.py)"}
     t, b = g["templates"], g["bare_labels"]
-    wrong = [f"{name} read as '{pick}'" for name, pick in b["picks"].items()
-             if pick != manifest()["gallery_labels"][name]]
+    wrong = [f"{name} read as '{pick}'" for name, pick in b["picks"].items() if pick != m["gallery_labels"][name]]
     return {"gallery_accuracy": f"**{t['correct']} of {t['of']}** right with the templates, {b['correct']} of "
                                 f"{b['of']} with the bare labels" + (f" ({'; '.join(wrong)})" if wrong else "")}
 
