@@ -259,12 +259,6 @@ def thumbnail(m: np.ndarray, size: int = 96) -> np.ndarray:
     return np.kron(rgb, np.ones((reps, reps, 1), dtype=np.uint8))
 
 
-def model_view(result: AttentionResult) -> list[tuple[np.ndarray, str]]:
-    """Every layer x head as a thumbnail, row-major (layer 0 head 0, layer 0 head 1, ...)."""
-    return [(thumbnail(result.attentions[layer, head]), f"L{layer} H{head}")
-            for layer in range(result.n_layers) for head in range(result.n_heads)]
-
-
 GRID_CELL = 72  # pixels per head in the model-view sheet: 12 heads fit a 1024-pixel projector
 GRID_MARGIN = (64, 24)  # left (layer labels), top (head labels)
 

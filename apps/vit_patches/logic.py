@@ -310,9 +310,9 @@ def position_grid(result: ViTResult) -> np.ndarray:
 def position_at(result: ViTResult, x: float, y: float) -> int:
     """The position whose tile is under a click at (x, y) on the position_grid picture."""
     rows, cols = result.grid
-    cell = _grid_cell(result)
-    r = int(np.clip(y // (rows * cell + GRID_GAP), 0, rows - 1))
-    c = int(np.clip(x // (cols * cell + GRID_GAP), 0, cols - 1))
+    tile_w, tile_h = position_tile(result)
+    r = int(np.clip(y // tile_h, 0, rows - 1))
+    c = int(np.clip(x // tile_w, 0, cols - 1))
     return r * cols + c
 
 
