@@ -15,8 +15,9 @@ import traceback
 
 import gradio as gr
 
-from apps.gradio_common import page_footer, serve, start_warmup
+from apps.gradio_common import page_footer, serve
 from apps.registry import DEMOS, Demo
+from core import warmup
 
 log = logging.getLogger("glassbox.hub")
 
@@ -96,7 +97,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     demo = build_hub()
     serve(demo)
-    start_warmup([d.warmup for d in DEMOS if d.built and d.warmup])
+    warmup.start([d.warmup for d in DEMOS if d.built and d.warmup])
     demo.block_thread()
 
 

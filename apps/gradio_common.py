@@ -24,7 +24,6 @@ from gradio.state_holder import SessionState, StateHolder
 
 from core import explainer as core_explainer
 from core import files, images, models
-from core.warmup import start as start_warmup  # noqa: F401 - the hub starts it after launch
 
 log = logging.getLogger("glassbox.hub")
 

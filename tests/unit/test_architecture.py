@@ -81,7 +81,7 @@ def broken_warmup():
 
 
 def test_warmup_runs_in_the_background_and_can_be_turned_off(monkeypatch):
-    from apps.gradio_common import start_warmup
+    from core.warmup import start as start_warmup
 
     CALLS.clear()
     monkeypatch.setenv("GLASSBOX_WARMUP", "1")
