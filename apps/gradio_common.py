@@ -115,6 +115,25 @@ def keep_others(message: str, n_outputs: int) -> tuple:
     return (f"### ⚠️ {message}", *(gr.update() for _ in range(n_outputs - 1)))
 
 
+def image_picker(samples: dict[str, Path], elem_prefix: str,
+                 upload_label: str = "…or upload an image (max 20 MB)") -> tuple[gr.State, list]:
+    """The sample gallery and upload box an image page starts with, and the session's State holding the
+    chosen image's path. Returns (source, events): chain `.then(...)` on each event to react to a new image
+    (a gallery pick or an upload)."""
+    items = list(samples.items())
+    gallery = gr.Gallery(value=[(str(p), name) for name, p in items], label="Sample gallery (click one)",
+                         columns=3, height="auto", allow_preview=False, buttons=[], elem_id=f"{elem_prefix}-gallery")
+    upload = gr.File(label=upload_label, file_types=["image"], type="filepath", height=150,
+                     elem_id=f"{elem_prefix}-upload")
+    source = gr.State(None)  # path of the current image; per browser session
+
+    def pick(evt: gr.SelectData) -> str:
+        return str(items[evt.index][1])
+
+    hidden = {"api_visibility": "private"}
+    return source, [gallery.select(pick, None, source, **hidden), upload.upload(lambda f: f, upload, source, **hidden)]
+
+
 def user_set(component):
     """The event for "the learner gave this control a new value".
 

@@ -43,6 +43,17 @@ def top5_chart(top5: list[dict], height: int = 220) -> None:
 
 # --- pickers ------------------------------------------------------------------------------------
 
+def sample_or_upload(samples: dict[str, Any], key: str, default: str, types: list[str]) -> tuple[Any, str, Any]:
+    """The sample thumbnails and the upload box an image page starts with: (the image to use: the upload's
+    bytes when there is one, else the chosen sample's path; the sample's name; the upload or None).
+    Session keys: f"{key}_sample" (the thumbnail chosen) and f"{key}_upload"."""
+    names = list(samples)
+    st.caption("Sample image")
+    sample = names[thumbnail_picker([(n, samples[n]) for n in names], f"{key}_sample", names.index(default))]
+    upload = st.file_uploader("…or upload an image (max 20 MB)", type=types, key=f"{key}_upload")
+    return (upload.getvalue() if upload is not None else samples[sample]), sample, upload
+
+
 def _square(rgb: np.ndarray, side: int) -> np.ndarray:
     """The centre square, at side pixels: every thumbnail the same shape, so the buttons line up."""
     from PIL import Image

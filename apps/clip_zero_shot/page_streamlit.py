@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from apps.clip_zero_shot import logic, tiny
-from apps.streamlit_common import compute_or_last, load_model, thumbnail_picker
+from apps.streamlit_common import compute_or_last, load_model, sample_or_upload
 from core import explainer, models
 
 HERE = Path(__file__).parent
@@ -18,9 +18,7 @@ st.write("Images and labels become vectors in one space; the label closest to th
 left, right = st.columns([1, 2], gap="large")
 with left:
     names = list(logic.SAMPLES)
-    st.caption("Sample image")
-    sample = names[thumbnail_picker([(n, logic.SAMPLES[n]) for n in names], "clip_sample", names.index("cat"))]
-    upload = st.file_uploader("…or upload an image (max 20 MB)", type=["png", "jpg", "jpeg", "webp"], key="clip_upload")
+    source, sample, upload = sample_or_upload(logic.SAMPLES, "clip", "cat", ["png", "jpg", "jpeg", "webp"])
     labels = st.text_area("Labels, one per line", "\n".join(logic.DEFAULT_LABELS), height=160, key="clip_labels")
     templates = st.checkbox("Prompt templates ('a photo of a …', averaged over 8)", True, key="clip_templates")
     mode = st.radio("How to read the scores", list(logic.MODES), format_func=logic.MODES.get, key="clip_mode")
@@ -38,7 +36,6 @@ def compute(source, labels, model, templates, mode):
 
 
 with right:
-    source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
     shown = compute_or_last("clip", lambda: compute(source, labels, model, templates, mode))
     if shown is not None:
         r, matrix = shown

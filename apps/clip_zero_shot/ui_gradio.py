@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.clip_zero_shot import logic, tiny
-from apps.gradio_common import explainer, keep_others, user_set
+from apps.gradio_common import explainer, image_picker, keep_others, user_set
 from core import api, models, vision
 from core.errors import UserError
 
@@ -77,16 +77,11 @@ def search(query, model, templates):
 
 def build() -> None:
     """Add the CLIP zero-shot page (and its /clip API endpoint) to the current Blocks context."""
-    samples = list(logic.SAMPLES.items())
     gr.Markdown("# 🏷️ CLIP zero-shot: classify with labels you type\n"
                 "Images and labels become vectors in one space; the label closest to the image wins.")
-    source = gr.State(None)
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            gallery = gr.Gallery(value=[(str(p), name) for name, p in samples], label="Sample gallery (click one)",
-                                 columns=3, height="auto", allow_preview=False, buttons=[], elem_id="clip-gallery")
-            upload = gr.File(label="…or upload an image (max 20 MB)", file_types=["image"], type="filepath",
-                             height=150, elem_id="clip-upload")
+            source, image_changed = image_picker(logic.SAMPLES, "clip")
             labels = gr.Textbox("\n".join(logic.DEFAULT_LABELS), lines=6, label="Labels, one per line",
                                 elem_id="clip-labels")
             go = gr.Button("Classify", variant="primary", elem_id="clip-go")
@@ -123,11 +118,8 @@ def build() -> None:
     inputs = [source, labels, model, templates, mode, threshold]
     outputs = [status, bars, matrix]
 
-    def pick_sample(evt: gr.SelectData):
-        return str(samples[evt.index][1])
-
-    gallery.select(pick_sample, None, source, **hidden).then(run, inputs, outputs, **hidden)
-    upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
+    for changed in image_changed:
+        changed.then(run, inputs, outputs, **hidden)
     go.click(run, inputs, outputs, **hidden)
     labels.submit(run, inputs, outputs, **hidden)
     for control in (model, templates, mode):

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from apps.fgsm import logic
-from apps.streamlit_common import compute_or_last, load_model, thumbnail_picker, top5_chart
+from apps.streamlit_common import compute_or_last, load_model, sample_or_upload, top5_chart
 from core import explainer, models
 from core.errors import UserError
 
@@ -18,11 +18,7 @@ st.write("Every pixel moves by at most ε/255, in the direction that hurts the m
 
 left, right = st.columns([1, 2], gap="large")
 with left:
-    names = list(logic.SAMPLES)
-    st.caption("Sample image")
-    sample = names[thumbnail_picker([(n, logic.SAMPLES[n]) for n in names], "fg_sample", names.index("coffee"))]
-    upload = st.file_uploader("…or upload an image (max 20 MB)", type=["png", "jpg", "jpeg", "webp", "bmp", "tif",
-                                                                      "tiff"], key="fg_upload")
+    source, _, _ = sample_or_upload(logic.SAMPLES, "fg", "coffee", ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff"])
     model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="fg_model")
     attack = st.radio("Attack", list(logic.ATTACKS), format_func=logic.ATTACKS.get, key="fg_attack")
     epsilon = st.slider("ε (in 1/255 units)", 0.0, logic.EPS_MAX, 4.0, 0.5, key="fg_eps")
@@ -65,7 +61,6 @@ def show(r, before, after) -> None:
 
 
 with right:
-    source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
     shown = compute_or_last("fgsm", lambda: compute(source, model, epsilon, attack, steps, target))
     if shown is not None:
         show(*shown)

@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.fgsm import logic
-from apps.gradio_common import explainer, export_file, keep_others, user_set
+from apps.gradio_common import explainer, export_file, image_picker, keep_others, user_set
 from core import api, models, vision
 from core.errors import UserError
 
@@ -102,16 +102,11 @@ def run_curve(model, progress=gr.Progress()):
 
 def build() -> None:
     """Add the FGSM page (and its /fgsm API endpoint) to the current Blocks context."""
-    samples = list(logic.SAMPLES.items())
     gr.Markdown("# 🎯 Adversarial FGSM: fool a classifier with invisible changes\n"
                 "Pick an image and an ε. Every pixel moves by at most ε/255 in the direction that hurts the model most.")
-    source = gr.State(None)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            gallery = gr.Gallery(value=[(str(p), name) for name, p in samples], label="Sample gallery (click one)",
-                                 columns=3, height="auto", allow_preview=False, buttons=[], elem_id="fgsm-gallery")
-            upload = gr.File(label="…or upload an image (max 20 MB)", file_types=["image"], type="filepath",
-                             height=150, elem_id="fgsm-upload")
+            source, image_changed = image_picker(logic.SAMPLES, "fgsm")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
             attack = gr.Radio(ATTACK_LABELS, value="fgsm", label="Attack")
             epsilon = gr.Slider(0, logic.EPS_MAX, value=4, step=0.5, label="ε (in 1/255 units)", elem_id="fgsm-eps")
@@ -157,11 +152,8 @@ def build() -> None:
     # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
     last = {**hidden, "trigger_mode": "always_last"}
 
-    def pick_sample(evt: gr.SelectData):
-        return str(samples[evt.index][1])
-
-    gallery.select(pick_sample, None, source, **hidden).then(run, inputs, outputs, **hidden)
-    upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
+    for changed in image_changed:
+        changed.then(run, inputs, outputs, **hidden)
     for control in (model, attack, target):
         user_set(control)(run, inputs, outputs, **last)
     for slider in (epsilon, steps):

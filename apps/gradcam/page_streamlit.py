@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from apps.gradcam import logic
-from apps.streamlit_common import compute_or_last, load_model, thumbnail_picker, top5_chart
+from apps.streamlit_common import compute_or_last, load_model, sample_or_upload, top5_chart
 from core import explainer, models
 
 HERE = Path(__file__).parent
@@ -21,10 +21,8 @@ with left:
     linked = st.query_params.get("image")  # a link from another page names a gallery sample
     if linked in names and st.session_state.get("gc_linked") != linked:
         st.session_state["gc_sample"], st.session_state["gc_linked"] = names.index(linked), linked
-    st.caption("Sample image")
-    sample = names[thumbnail_picker([(n, logic.SAMPLES[n]) for n in names], "gc_sample", names.index("cat"))]
-    upload = st.file_uploader("…or upload an image (max 20 MB)", type=["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff",
-                                                                      "gif"], key="gc_upload")
+    source, sample, upload = sample_or_upload(logic.SAMPLES, "gc", "cat",
+                                              ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"])
     model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="gc_model")
     method_keys = list(logic.METHODS)
     method_a = st.selectbox("Method (left)", method_keys, format_func=lambda k: logic.METHODS[k][1], key="gc_a")
@@ -75,7 +73,6 @@ def show(results, faith, alpha) -> None:
 
 
 with right:
-    source = upload.getvalue() if upload is not None else logic.SAMPLES[sample]
     shown = compute_or_last("gradcam", lambda: compute(source, model, method_a, method_b, target, layer))
     if shown is not None:
         show(*shown, alpha)

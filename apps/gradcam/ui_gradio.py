@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.gradcam import logic
-from apps.gradio_common import explainer, export_file, keep_others, user_set
+from apps.gradio_common import explainer, export_file, image_picker, keep_others, user_set
 from core import api, models, vision
 from core.errors import UserError
 
@@ -106,17 +106,13 @@ def layer_update(model):
 
 def build() -> None:
     """Add the Grad-CAM page (and its /gradcam API endpoint) to the current Blocks context."""
-    samples = list(logic.SAMPLES.items())
     gr.Markdown("# 🔥 Grad-CAM: where does the network look?\n"
                 "Pick an image. The heatmap shows which regions raised the score of the chosen class.")
-    source = gr.State(None)  # path of the current image; per browser session
     results = gr.State(None)  # the CamResults shown, so the opacity slider needs no recompute
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            gallery = gr.Gallery(value=[(str(p), name) for name, p in samples], label="Sample gallery (click one)",
-                                 columns=3, height="auto", allow_preview=False, buttons=[], elem_id="gradcam-gallery")
-            upload = gr.File(label="…or upload an image (PNG, JPEG, WebP, TIFF; max 20 MB)",
-                             file_types=["image"], type="filepath", height=150, elem_id="gradcam-upload")
+            source, image_changed = image_picker(logic.SAMPLES, "gradcam",
+                                                 "…or upload an image (PNG, JPEG, WebP, TIFF; max 20 MB)")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
             with gr.Row():
                 method_a = gr.Dropdown(METHOD_LABELS, value="gradcam", label="Method (left)")
@@ -149,16 +145,11 @@ def build() -> None:
     # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
     last = {**hidden, "trigger_mode": "always_last"}
 
-    def pick_sample(evt: gr.SelectData):
-        return str(samples[evt.index][1])
-
     def reset_target(src):  # a new image: explain its own top-1 until the user picks a class
         return gr.update(value=None, choices=[])
 
-    gallery.select(pick_sample, None, source, **hidden).then(reset_target, source, target, **hidden).then(
-        run, inputs, outputs, **hidden)
-    upload.upload(lambda f: f, upload, source, **hidden).then(reset_target, source, target, **hidden).then(
-        run, inputs, outputs, **hidden)
+    for changed in image_changed:
+        changed.then(reset_target, source, target, **hidden).then(run, inputs, outputs, **hidden)
     user_set(model)(layer_update, model, layer, **last).then(run, inputs, outputs, **hidden)
     for control in (method_a, method_b, target, layer):
         user_set(control)(run, inputs, outputs, **last)
