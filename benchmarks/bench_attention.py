@@ -7,11 +7,9 @@ Each timed call changes one word so the result cache never answers.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
-from common import ROOT, free_port, pct, rest_call, start, stop
+from common import ROOT, free_port, median_seconds, pct, rest_call, start, stop
 
 sys.path.insert(0, str(ROOT))
 
@@ -29,13 +27,8 @@ def bare_forward(n: int) -> tuple[float, int]:
 
     tm = models.load("minilm", "cpu").module
     enc = tm.tokenizer(sentence(0), return_tensors="pt")
-    times = []
-    for _ in range(n + 3):
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            tm(**enc)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times[3:]), enc["input_ids"].shape[1]
+    with torch.no_grad():
+        return median_seconds(lambda: tm(**enc), n), enc["input_ids"].shape[1]
 
 
 def main() -> None:

@@ -9,11 +9,9 @@ python benchmarks/bench_clip.py [--n 30]   (target: warm p50 <= 300 ms)
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
-from common import ROOT, free_port, pct, rest_call, start, stop
+from common import ROOT, free_port, median_seconds, pct, rest_call, start, stop
 
 sys.path.insert(0, str(ROOT))
 from core import images, vision  # noqa: E402
@@ -46,12 +44,7 @@ def main() -> None:
     loaded = models.load("conse", "cpu")
     x = vision.to_tensor(vision.to_model_input(imgs[0], vision.input_size(loaded.spec, imgs[0].shape[:2])))
     loaded.module.encode_image(x)  # class-name embeddings built once
-    times = []
-    for _ in range(args.n + 3):
-        t0 = time.perf_counter()
-        loaded.module.encode_image(x)
-        times.append(time.perf_counter() - t0)
-    bare = statistics.median(times[3:])
+    bare = median_seconds(lambda: loaded.module.encode_image(x), args.n)
     p50 = pct(warm, 50)
     print(f"{base_img.shape[1]}x{base_img.shape[0]} photo, a new one per call, 6 labels, ConSE on cpu, n={args.n}")
     print(f"/clip first call (cold models) : {first * 1000:7.1f} ms")

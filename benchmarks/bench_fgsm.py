@@ -7,11 +7,9 @@ python benchmarks/bench_fgsm.py [--n 20]
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
-from common import ROOT, free_port, pct, rest_call, start, stop
+from common import ROOT, free_port, median_seconds, pct, rest_call, start, stop
 
 sys.path.insert(0, str(ROOT))
 from core import images, vision  # noqa: E402
@@ -39,16 +37,14 @@ def floor_cost(n: int) -> tuple[float, tuple[int, int]]:
     rgb = images.load_image(SAMPLE)
     size = vision.input_size(loaded.spec, rgb.shape[:2])
     x = vision.to_tensor(vision.to_model_input(rgb, size))  # (1, 3, h, w)
-    times = []
-    for _ in range(n + 3):
-        t0 = time.perf_counter()
+    def floor() -> None:  # one forward+backward (the gradient's sign), then one forward of the attacked image
         xg = x.clone().requires_grad_(True)
         logits = loaded.module(xg)  # (1, 1000)
         (g,) = torch.autograd.grad(F.cross_entropy(logits, logits.argmax(-1)), xg)
         with torch.no_grad():
             loaded.module((x + 4 / 255 * g.sign()).clamp(0, 1))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times[3:]), size
+
+    return median_seconds(floor, n), size
 
 
 def main() -> None:

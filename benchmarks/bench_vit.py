@@ -6,11 +6,9 @@ python benchmarks/bench_vit.py [--n 30]   (target: <= 1.5x the bare forward, <= 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
-from common import ROOT, free_port, pct, rest_call, start, stop
+from common import ROOT, free_port, median_seconds, pct, rest_call, start, stop
 
 sys.path.insert(0, str(ROOT))
 from apps.vit_patches import data  # noqa: E402
@@ -38,13 +36,8 @@ def main() -> None:
         stop(proc)
     m = models.load("vit_digits", "cpu").module
     x = torch.from_numpy(imgs[0]).permute(2, 0, 1)[None].float() / 255
-    times = []
-    for _ in range(args.n + 3):
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            m(x)
-        times.append(time.perf_counter() - t0)
-    bare = statistics.median(times[3:])
+    with torch.no_grad():
+        bare = median_seconds(lambda: m(x), args.n)
     p50 = pct(warm, 50)
     print(f"64x64 generated digit, tiny ViT (4 layers x 4 heads, 65 tokens) on cpu, n={args.n}")
     print(f"/vit first call (cold model)  : {first * 1000:7.1f} ms")

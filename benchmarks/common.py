@@ -51,6 +51,16 @@ def stop(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
+def median_seconds(fn, n: int, warmup: int = 3) -> float:
+    """The median wall time of fn() over n runs, after `warmup` runs left out (caches, lazy set-up)."""
+    times = []
+    for _ in range(n + warmup):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[warmup:])
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 

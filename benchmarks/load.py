@@ -20,7 +20,7 @@ import time
 
 import requests
 
-from common import ROOT, free_port, pct, start, stop
+from common import ROOT, free_port, median_seconds, pct, start, stop
 
 sys.path.insert(0, str(ROOT))
 from clients import BrowserTab, data_url, rest, variant_png  # noqa: E402
@@ -49,13 +49,8 @@ def _bare_vit() -> float:
 
     m = models.load("vit_digits", "cpu").module
     x = torch.rand(1, 3, 64, 64)
-    times = []
-    for _ in range(40):
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            m(x)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times[5:])
+    with torch.no_grad():
+        return median_seconds(lambda: m(x), 35, warmup=5)
 
 
 SENTENCE = "Learner {i} read that the robot kicked the ball because it was round."
