@@ -76,6 +76,9 @@ def test_streamlit_vit(page, streamlit_url):
     page.goto(f"{streamlit_url}/vit_patches")
     page.get_by_text("tokens").first.wait_for(timeout=90_000)
     settle(page)
+    # The text arrives before the widgets and charts are drawn: wait for the two clickable pictures.
+    page.wait_for_selector(".st-key-vit_pick_sheet .js-plotly-plot image", timeout=60_000)
+    page.wait_for_selector(".st-key-vit_grid .js-plotly-plot image", timeout=60_000)
     page.wait_for_timeout(800)
     assert page.locator("[data-testid=stException]").count() == 0
     compare_screenshot(page, "streamlit_vit")
