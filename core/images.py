@@ -103,6 +103,12 @@ def load_image(src: Any, *, max_side: int = WORK_SIDE) -> np.ndarray:
     src: a file path, raw bytes, a data URL, a gradio FileData dict, a PIL image, or an
     HWC/HW numpy array. Raises ImageError with a message fit for the user.
     """
+    return load_image_sized(src, max_side=max_side)[0]
+
+
+def load_image_sized(src: Any, *, max_side: int = WORK_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+    """load_image, and the (height, width) the upload had before it was shrunk: for coordinates a caller
+    gives in the uploaded image's pixels."""
     if isinstance(src, np.ndarray):
         img = _from_array(src)
     else:
@@ -119,6 +125,7 @@ def load_image(src: Any, *, max_side: int = WORK_SIDE) -> np.ndarray:
                 raise ImageError(_too_many_pixels_message(None, str(exc))) from exc
         # The header is parsed, no pixel decoded yet: check the size before load().
         w, h = img.size
+        header_wh = (w, h)
         if w * h > MAX_PIXELS:
             raise ImageError(_too_many_pixels_message((w, h)))
         if isinstance(raw, bytes) and img.format == "JPEG" and max(w, h) > 2 * max_side:
@@ -130,13 +137,16 @@ def load_image(src: Any, *, max_side: int = WORK_SIDE) -> np.ndarray:
             raise ImageError(f"The image file is damaged or truncated ({exc}).") from exc
         except Image.DecompressionBombError as exc:
             raise ImageError(_too_many_pixels_message(img.size)) from exc
+        if (img.size[0] >= img.size[1]) != (header_wh[0] >= header_wh[1]):  # EXIF turned it a quarter
+            header_wh = header_wh[::-1]
     w, h = img.size
+    original_hw = (header_wh[1], header_wh[0]) if not isinstance(src, np.ndarray) else (h, w)
     if min(w, h) < MIN_SIDE:
         raise ImageError(f"The image is {w}x{h} pixels; it needs to be at least {MIN_SIDE}x{MIN_SIDE}.")
     if max(w, h) > max_side:
         scale = max_side / max(w, h)
         img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
-    return np.ascontiguousarray(_to_rgb(img))
+    return np.ascontiguousarray(_to_rgb(img)), original_hw
 
 
 def _from_array(arr: np.ndarray) -> Image.Image:

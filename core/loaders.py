@@ -270,3 +270,144 @@ def build_open_clip(spec: ModelSpec, path: Path) -> OpenCLIP:
     size = size[0] if isinstance(size, (tuple, list)) else size
     return OpenCLIP(model.eval(), open_clip.get_tokenizer(name), cfg.get("mean", (0.48145466, 0.4578275, 0.40821073)),
                     cfg.get("std", (0.26862954, 0.26130258, 0.27577711)), size).eval()
+
+
+# --- Segment Anything ------------------------------------------------------------------------------------
+
+# The three published SAM sizes, told apart by the image encoder's width (their checkpoints carry no config).
+SAM_PUBLISHED = {768: ("vit_b", 12, 12, (2, 5, 8, 11)), 1024: ("vit_l", 24, 16, (5, 11, 17, 23)),
+                 1280: ("vit_h", 32, 16, (7, 15, 23, 31))}
+
+
+def sam_config(**overrides) -> dict:
+    """Every size setting of a SAM built from segment_anything's modules: ViT-B's by default."""
+    cfg = {"img_size": 1024, "patch_size": 16, "embed_dim": 768, "depth": 12, "num_heads": 12,
+           "global_attn_indexes": [2, 5, 8, 11], "window_size": 14, "use_rel_pos": True, "out_chans": 256,
+           "mask_in_chans": 16, "decoder_depth": 2, "decoder_mlp_dim": 2048, "decoder_heads": 8, "iou_hidden": 256,
+           "pixel_mean": [123.675, 116.28, 103.53], "pixel_std": [58.395, 57.12, 57.375]}
+    unknown = set(overrides) - set(cfg)
+    if unknown:
+        raise ValueError(f"unknown SAM settings {sorted(unknown)}")
+    return {**cfg, **overrides}
+
+
+def sam_from_config(cfg: dict) -> nn.Module:
+    """A segment_anything `Sam` (random weights) of the given sizes: the published ones or a toy one."""
+    from functools import partial
+
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    side = cfg["img_size"] // cfg["patch_size"]  # the image embedding is side x side (64 for SAM)
+    return Sam(
+        image_encoder=ImageEncoderViT(
+            img_size=cfg["img_size"], patch_size=cfg["patch_size"], embed_dim=cfg["embed_dim"], depth=cfg["depth"],
+            num_heads=cfg["num_heads"], mlp_ratio=4, out_chans=cfg["out_chans"], qkv_bias=True,
+            norm_layer=partial(nn.LayerNorm, eps=1e-6), use_rel_pos=cfg["use_rel_pos"],
+            window_size=cfg["window_size"], global_attn_indexes=tuple(cfg["global_attn_indexes"])),
+        prompt_encoder=PromptEncoder(embed_dim=cfg["out_chans"], image_embedding_size=(side, side),
+                                     input_image_size=(cfg["img_size"], cfg["img_size"]),
+                                     mask_in_chans=cfg["mask_in_chans"]),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(depth=cfg["decoder_depth"], embedding_dim=cfg["out_chans"],
+                                          mlp_dim=cfg["decoder_mlp_dim"], num_heads=cfg["decoder_heads"]),
+            transformer_dim=cfg["out_chans"], iou_head_depth=3, iou_head_hidden_dim=cfg["iou_hidden"]),
+        pixel_mean=cfg["pixel_mean"], pixel_std=cfg["pixel_std"]).eval()
+
+
+def save_sam(model: nn.Module, cfg: dict, path: Path) -> None:
+    """A SAM as safetensors with its size settings in the file's metadata (how build_sam reads it back)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path), metadata={"sam_config": json.dumps(cfg)})
+
+
+def read_sam_config(path: Path, state: dict[str, torch.Tensor]) -> dict:
+    """The sizes of the SAM in a checkpoint: from its metadata (ours), else from the encoder width (Meta's)."""
+    import json
+
+    if Path(path).suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        if "sam_config" in meta:
+            return sam_config(**json.loads(meta["sam_config"]))
+    width = int(state["image_encoder.patch_embed.proj.weight"].shape[0])
+    if width not in SAM_PUBLISHED:
+        raise ValueError(f"a SAM image encoder {width} wide is none of ViT-B/L/H and the file names no sizes")
+    _, depth, heads, global_idx = SAM_PUBLISHED[width]
+    return sam_config(embed_dim=width, depth=depth, num_heads=heads, global_attn_indexes=list(global_idx))
+
+
+class SamModel(nn.Module):
+    """A segment_anything Sam behind the SAM page's two calls: encode once per image, decode per prompt.
+
+    The math is SamPredictor's (resize the longest side, pad, normalise; map prompts the same way; upsample
+    the low-resolution masks back to the image), but the image embedding is returned to the caller instead
+    of kept inside a shared predictor, so many users' images can be cached side by side.
+    """
+
+    kind = "sam"
+
+    def __init__(self, sam: nn.Module, cfg: dict):
+        super().__init__()
+        self.sam = sam
+        self.cfg = dict(cfg)
+
+    @property
+    def embedding_shape(self) -> tuple[int, int, int]:
+        side = self.cfg["img_size"] // self.cfg["patch_size"]
+        return self.cfg["out_chans"], side, side
+
+    @torch.no_grad()
+    def encode(self, rgb) -> dict:
+        """HWC uint8 RGB -> {"features": (1, C, s, s), "original_size", "input_size"}: the heavy part."""
+        from segment_anything.utils.transforms import ResizeLongestSide
+
+        transform = ResizeLongestSide(self.sam.image_encoder.img_size)
+        resized = transform.apply_image(rgb)  # (h', W', 3) uint8, longest side = img_size
+        device = self.sam.device
+        x = torch.as_tensor(resized, device=device).permute(2, 0, 1).contiguous()[None].float()  # (1, 3, h', w')
+        features = self.sam.image_encoder(self.sam.preprocess(x))  # (1, C, s, s)
+        return {"features": features, "original_size": tuple(rgb.shape[:2]), "input_size": tuple(resized.shape[:2])}
+
+    @torch.no_grad()
+    def decode(self, state: dict, points, box, multimask: bool):
+        """points: (N, 3) [x, y, label] in image pixels (may be empty); box: [x0, y0, x1, y1] or None.
+        -> masks (K, H, W) bool, scores (K,) predicted IoU: K = 3 with multimask, else 1."""
+        import numpy as np
+        from segment_anything.utils.transforms import ResizeLongestSide
+
+        transform = ResizeLongestSide(self.sam.image_encoder.img_size)
+        device = self.sam.device
+        pts = None
+        if points is not None and len(points):
+            arr = np.asarray(points, dtype=np.float32)
+            coords = transform.apply_coords(arr[:, :2], state["original_size"])  # (N, 2) in the model's frame
+            pts = (torch.as_tensor(coords, device=device)[None], torch.as_tensor(arr[:, 2], device=device)[None])
+        boxes = None
+        if box is not None:
+            b = transform.apply_boxes(np.asarray(box, dtype=np.float32)[None], state["original_size"])  # (1, 4)
+            boxes = torch.as_tensor(b, device=device)
+        sparse, dense = self.sam.prompt_encoder(points=pts, boxes=boxes, masks=None)  # (1, n, C), (1, C, s, s)
+        low, iou = self.sam.mask_decoder(image_embeddings=state["features"], image_pe=self.sam.prompt_encoder.get_dense_pe(),
+                                         sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                         multimask_output=multimask)  # (1, K, 4s, 4s), (1, K)
+        masks = self.sam.postprocess_masks(low, state["input_size"], state["original_size"])  # (1, K, H, W)
+        return (masks[0] > self.sam.mask_threshold).cpu().numpy(), iou[0].float().cpu().numpy()
+
+
+def build_sam(spec: ModelSpec, path: Path) -> SamModel:
+    """Segment Anything from a checkpoint: Meta's .pth files (read with weights_only=True) or safetensors
+    with the sizes in their metadata (our tiny SAM, and the random ones tests make)."""
+    import segment_anything  # noqa: F401 - optional at run time: without it the classical engine runs
+
+    state = read_state_dict(path)
+    cfg = read_sam_config(path, state)
+    sam = sam_from_config(cfg)
+    sam.load_state_dict(state, strict=True)
+    return SamModel(sam.eval(), cfg).eval()
