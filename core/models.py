@@ -182,6 +182,40 @@ MODELS: dict[str, ModelSpec] = {
             builder="core.loaders:build_open_clip",
             license="MIT (OpenAI CLIP weights), open_clip code",
         ),
+        # Promptable segmentation (the SAM page). The offline default for any photo is not SAM: a classical
+        # engine with SAM's interface, labelled as such. The tiny SAM is SAM's own modules at toy size.
+        ModelSpec(
+            name="sam_classic",
+            title="classical promptable segmenter (colour regions, watershed cuts, GrabCut; no learned weights, "
+                  "not SAM)",
+            task="segmentation",
+            arch="classic",
+            bundled="core.models:bundled_marker",  # no weights: nothing to read
+            labels="",
+            builder="apps.sam.classic:build",
+            license="Apache-2.0 (Glassbox), OpenCV (Apache-2.0)",
+        ),
+        ModelSpec(
+            name="sam_tiny",
+            title="tiny SAM trained here on generated scenes (segment_anything modules, 64x64 input)",
+            task="segmentation",
+            arch="segment_anything:toy",
+            bundled="assets/models/sam_tiny.safetensors",  # made by training/train_tiny_sam.py
+            labels="",
+            builder="core.loaders:build_sam",
+            license="Apache-2.0 (Glassbox; segment_anything code Apache-2.0)",
+        ),
+        ModelSpec(
+            name="sam_vit_b",
+            title="Segment Anything ViT-B (Meta, SA-1B)",
+            task="segmentation",
+            arch="segment_anything:vit_b",
+            hub=("ybelkada/segment-anything", "checkpoints/sam_vit_b_01ec64.pth"),  # Meta's file, mirrored
+            fallback="sam_classic",
+            labels="",
+            builder="core.loaders:build_sam",
+            license="Apache-2.0 (Meta Segment Anything weights and code)",
+        ),
         # Text transformers for the attention demo. Loaded with eager attention: the fused
         # kernels return no attention weights.
         ModelSpec(

@@ -1,0 +1,166 @@
+"""SAM prompting page for Streamlit (the same logic as the Gradio page). Run via streamlit_app.py.
+
+Streamlit reports clicks on a chart, not on a picture, so the picture is a plotly figure with a fine grid of
+invisible markers (streamlit_common.grid_figure): a click lands on the centre of the cell under the pointer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from apps.sam import logic
+from apps.streamlit_common import clicked_cell, compute_or_last, grid_figure, load_model, sample_or_upload
+from core import explainer, images, models
+
+HERE = Path(__file__).parent
+GRID = 64  # click cells across the picture's longer side
+MODES = {"pos": "➕ keep (positive click)", "neg": "➖ leave out (negative click)",
+         "box": "🔲 box: click two opposite corners"}
+
+st.title("✂️ SAM prompting: click, get masks")
+st.write("Click on an object (➕), click what should be left out (➖), or draw a box. The image is encoded once; "
+         "every click after that only runs the small decoder.")
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    mode = st.radio("A click on the picture adds", list(MODES), format_func=MODES.get, key="sam_mode")
+    b1, b2 = st.columns(2)
+    undo = b1.button("Undo", key="sam_undo", width="stretch")
+    clear = b2.button("Clear", key="sam_clear", width="stretch")
+    multimask = st.checkbox("Three candidates (multimask output, for ambiguous clicks)", True, key="sam_multimask")
+    model = st.selectbox("Engine", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title.split(" (")[0],
+                         key="sam_model")
+    names = list(logic.SAMPLES)
+    linked = st.query_params.get("image")  # a link (Grad-CAM's heat peak) names a sample and a click on it
+    if linked in names and st.session_state.get("sam_linked") != linked:
+        st.session_state["sam_sample"], st.session_state["sam_linked"] = names.index(linked), linked
+        try:
+            st.session_state["sam_link_click"] = (float(st.query_params["x"]), float(st.query_params["y"]), 1)
+        except (KeyError, ValueError):
+            pass
+    use_scene = st.toggle("Generated scene instead of a photo", False, key="sam_use_scene")
+    if use_scene:
+        seed = int(st.number_input("Scene seed", 0, 2**31 - 1, 0, key="sam_seed"))
+        source, source_key = None, f"scene:{seed}"
+    else:
+        source, sample, upload = sample_or_upload(logic.SAMPLES, "sam", logic.START_SAMPLE,
+                                                  ["png", "jpg", "jpeg", "webp"])
+        source_key = f"upload:{upload.file_id}" if upload is not None else f"sample:{sample}"
+
+
+def picture():
+    return logic.scene(int(source_key.split(":")[1])) if source is None else images.load_image(source)
+
+
+rgb = compute_or_last("sam_image", picture)
+state = st.session_state
+if rgb is not None and state.get("sam_source") != source_key:  # a new picture: one click in its middle
+    h, w = rgb.shape[:2]
+    state.sam_source = source_key
+    first = logic.first_click((h, w), None if source is None or upload is not None else sample)
+    link = state.pop("sam_link_click", None)
+    if link is not None and 0 <= link[0] < w and 0 <= link[1] < h:
+        first = link
+    state.sam_prompt = {"points": [first], "box": None, "corner": None}
+    state.sam_choice = -1
+prompt = state.get("sam_prompt", {"points": [], "box": None, "corner": None})
+if clear:
+    prompt = state.sam_prompt = {"points": [], "box": None, "corner": None}
+if undo:
+    if prompt["corner"] is not None:
+        prompt["corner"] = None
+    elif prompt["points"]:
+        prompt["points"].pop()
+    else:
+        prompt["box"] = None
+
+
+def on_click() -> None:
+    """A click on the picture (a marker of the grid): a point, or a corner of the box."""
+    img = state.get("sam_shown")
+    event = state.get("sam_canvas")
+    if img is None or event is None:
+        return
+    h, w = img.shape[:2]
+    cols, rows, cell = _grid(h, w)
+    i = clicked_cell(event, rows * cols)
+    if i is None:
+        return
+    r, c = divmod(i, cols)
+    x, y = min(w - 1, (c + 0.5) * cell), min(h - 1, (r + 0.5) * cell)
+    p = state.sam_prompt
+    if state.sam_mode == "box":
+        if p["corner"] is None:
+            p["corner"] = (x, y)
+        else:
+            (ax, ay), p["corner"] = p["corner"], None
+            p["box"] = (min(ax, x), min(ay, y), max(ax, x), max(ay, y))
+    else:
+        p["points"].append((x, y, 1 if state.sam_mode == "pos" else 0))
+    state.sam_choice = -1
+
+
+def _grid(h: int, w: int) -> tuple[int, int, float]:
+    cell = max(h, w) / GRID
+    return max(1, round(w / cell)), max(1, round(h / cell)), cell
+
+
+with right:
+    result = None
+    if rgb is not None and (prompt["points"] or prompt["box"] is not None):
+        load_model(model)
+        result = compute_or_last("sam", lambda: logic.segment(rgb, prompt["points"], prompt["box"], model,
+                                                              multimask))
+    if rgb is None:
+        st.info("Pick a sample image, a generated scene or upload one.")
+    else:
+        choice = state.get("sam_choice", -1)
+        if result is not None:
+            k = choice if 0 <= choice < len(result.masks) else result.best
+            st.markdown(f"**Engine:** {result.model_label}")
+            st.caption(logic.engine_note(result.model))
+            for note in result.notices:
+                st.warning(note)
+            shown = logic.draw_prompt(result.image, result.prompt, result.masks[k], prompt["corner"])
+        else:
+            k = -1
+            st.info("Now click the opposite corner of the box." if prompt["corner"] is not None
+                    else "Click on an object to segment it.")
+            shown = logic.draw_prompt(rgb, logic.Prompt([], None), None, prompt["corner"])
+        state.sam_shown = shown
+        h, w = shown.shape[:2]
+        cols, rows, cell = _grid(h, w)
+        st.plotly_chart(grid_figure(shown, rows, cols, (cell, cell), width=640), key="sam_canvas",
+                        on_select=on_click, selection_mode="points", width="content",
+                        config={"displayModeBar": False})
+        if result is not None:
+            st.markdown(logic.timing_text(result))
+            tab_c, tab_e = st.tabs(["Candidates", "Everything mode"])
+            with tab_c:
+                strip = logic.candidates_strip(result)
+                cols_ = st.columns(len(strip))
+                for i, (col, (pic, caption)) in enumerate(zip(cols_, strip)):
+                    col.image(pic, caption=caption, width="stretch")
+                    if col.button(f"Choose #{i + 1}", key=f"sam_pick_{i}", width="stretch"):
+                        state.sam_choice = i
+                        st.rerun()
+                c1, c2 = st.columns(2)
+                c1.image(logic.cutout(result.image, result.masks[k]), caption="Cut-out (transparent outside)",
+                         width=260)
+                c2.download_button("⬇️ Mask PNG (white inside)", images.to_png_bytes(logic.mask_png(result.masks[k])),
+                                   file_name=f"sam-{result.model}-mask{k + 1}.png", mime="image/png",
+                                   key="sam_download")
+            with tab_e:
+                if st.button("Segment everything (a grid of clicks)", key="sam_everything"):
+                    bar = st.progress(0.0, text="Prompting the grid…")
+                    found = logic.everything(rgb, model, progress=lambda i, n: bar.progress(i / n,
+                                                                                            text=f"prompt {i} of {n}"))
+                    bar.empty()
+                    st.markdown(f"**{len(found)} masks** from an {logic.EVERYTHING_GRID} × {logic.EVERYTHING_GRID} "
+                                f"grid of clicks (repeats with IoU above {logic.DEDUPE_IOU} dropped).")
+                    st.image(logic.everything_picture(rgb, found), width=640)
+
+with st.expander("How SAM works (and what each engine here is)"):
+    st.markdown(explainer.load(HERE, logic.explainer_values()))

@@ -1,0 +1,230 @@
+"""SAM prompting page for Gradio. Runnable alone: python -m apps.sam.ui_gradio"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+from gradio import FileData
+
+from apps.gradio_common import explainer, export_file, image_picker, keep_others, user_set
+from apps.sam import logic
+from core import api, images, models
+from core.errors import UserError
+
+HERE = Path(__file__).parent
+MODEL_LABELS = [(models.MODELS[m].title.split(" (")[0], m) for m in logic.MODEL_CHOICES]
+MODES = [("➕ keep (positive click)", "pos"), ("➖ leave out (negative click)", "neg"),
+         ("🔲 box: click two opposite corners", "box")]
+
+
+def sam_api(image: FileData, points: list | str | None = None, box: list | str | None = None,
+            model: str = logic.DEFAULT_MODEL, multimask: bool = True) -> dict:
+    """Masks for clicks and/or a box on one image. See the README for the returned fields.
+
+    points: [[x, y, label], ...] in the image's pixels, label 1 (part of the object) or 0 (not); box:
+    [x0, y0, x1, y1] or null.
+    """
+    clock = api.Clock()
+    try:
+        rgb, original = images.load_image_sized(image)
+        clock.lap("decode")
+        # The image is worked on at most 1024 pixels wide; points and masks stay in the upload's own pixels.
+        result = logic.segment(rgb, points, box, model or logic.DEFAULT_MODEL,
+                               True if multimask is None else bool(multimask), original_size=original)
+        clock.lap("model")
+    except UserError as exc:
+        raise gr.Error(str(exc)) from exc
+    return logic.api_payload(result, clock)
+
+
+def _image(src):
+    """The current picture: a gallery path or upload (decoded with size caps), or a generated scene."""
+    if isinstance(src, str) and src.startswith("scene:"):
+        return logic.scene(int(src.split(":", 1)[1]))
+    return images.load_image(src)
+
+
+def _empty_prompt() -> dict:
+    return {"points": [], "box": None, "corner": None}
+
+
+def _status(r: logic.SamResult) -> str:
+    best = r.best
+    lines = [f"**Engine:** {r.model_label}", logic.engine_note(r.model)]
+    lines += [f"⚠️ {n}" for n in r.notices]
+    lines.append(f"Best mask: **#{best + 1}** of {len(r.masks)}, score {r.scores[best]:.2f}, "
+                 f"{int(r.masks[best].sum()):,} pixels. Click again to add points, or pick another candidate.")
+    return "\n\n".join(lines)
+
+
+def _outputs(r: logic.SamResult, prompt: dict, choice: int):
+    choice = choice if 0 <= choice < len(r.masks) else r.best
+    mask = r.masks[choice]
+    key = logic.image_key(r.image)[:12]
+    stem = f"sam-{r.model}-{key}-{len(r.prompt.points)}pts{'-box' if r.prompt.box else ''}-mask{choice + 1}"
+    png = export_file(f"{stem}.png", images.to_png_bytes(logic.mask_png(mask)))
+    cut = logic.cutout(r.image, mask)
+    return (_status(r), logic.draw_prompt(r.image, r.prompt, mask, prompt.get("corner")), logic.timing_text(r),
+            logic.candidates_strip(r), cut, png, prompt, choice)
+
+
+N_OUT = 8
+
+
+def compute(src, prompt: dict, model, multimask, choice: int = -1):
+    """Segment with the current prompt; the outputs of the page (status first)."""
+    if not src:
+        return ("Pick a sample image, a generated scene or upload one, then click on an object.",
+                *([gr.update()] * (N_OUT - 1)))
+    try:
+        rgb = _image(src)
+        if not prompt["points"] and prompt["box"] is None:
+            msg = ("Click on an object to segment it." if prompt.get("corner") is None
+                   else "Now click the opposite corner of the box.")
+            canvas = logic.draw_prompt(rgb, logic.Prompt([], None), None, prompt.get("corner"))
+            return (msg, canvas, "", [], None, None, prompt, -1)
+        r = logic.segment(rgb, prompt["points"], prompt["box"], model, multimask)
+    except UserError as exc:
+        return keep_others(str(exc), N_OUT)
+    return _outputs(r, prompt, choice)
+
+
+def click(src, prompt: dict, mode, model, multimask, evt: gr.SelectData):
+    """A click on the picture: a positive or negative point, or a box corner (two clicks make a box)."""
+    prompt = {"points": list(prompt["points"]), "box": prompt["box"], "corner": prompt.get("corner")}
+    x, y = (float(v) for v in evt.index)
+    if mode == "box":
+        if prompt["corner"] is None:
+            prompt["corner"] = (x, y)
+        else:
+            (ax, ay), prompt["corner"] = prompt["corner"], None
+            x0, x1, y0, y1 = min(ax, x), max(ax, x), min(ay, y), max(ay, y)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                return keep_others("That box is too thin: click two opposite corners of the object.", N_OUT)
+            prompt["box"] = (x0, y0, x1, y1)
+    else:
+        prompt["points"].append((x, y, 1 if mode == "pos" else 0))
+    return compute(src, prompt, model, multimask)
+
+
+def undo(src, prompt: dict, model, multimask):
+    """Take back the last thing added: a half-drawn box's corner, else the last click, else the box."""
+    new = {"points": list(prompt["points"]), "box": prompt["box"], "corner": None}
+    if prompt.get("corner") is None:
+        if new["points"]:
+            new["points"].pop()
+        else:
+            new["box"] = None
+    return compute(src, new, model, multimask)
+
+
+def new_image(src, model, multimask):
+    """A new picture starts with one positive click (in its middle), so there is a mask at once."""
+    if not src:
+        return compute(src, _empty_prompt(), model, multimask)
+    try:
+        h, w = _image(src).shape[:2]
+    except UserError as exc:
+        return keep_others(str(exc), N_OUT)
+    name = next((n for n, p in logic.SAMPLES.items() if str(p) == str(src)), None)
+    prompt = {**_empty_prompt(), "points": [logic.first_click((h, w), name)]}
+    return compute(src, prompt, model, multimask)
+
+
+def run_everything(src, model, progress=gr.Progress()):
+    if not src:
+        return "Pick an image first.", None
+    try:
+        rgb = _image(src)
+        found = logic.everything(rgb, model, progress=lambda i, n: progress(i / n, desc=f"prompt {i} of {n}"))
+    except UserError as exc:
+        return f"⚠️ {exc}", gr.update()
+    return (f"**{len(found)} masks** from an {logic.EVERYTHING_GRID} × {logic.EVERYTHING_GRID} grid of clicks "
+            f"(repeats with IoU above {logic.DEDUPE_IOU} dropped). SAM's automatic mode does the same with a "
+            "32 × 32 grid, then keeps only confident, stable masks."), logic.everything_picture(rgb, found)
+
+
+def build() -> None:
+    """Add the SAM page (and its /sam API endpoint) to the current Blocks context."""
+    gr.Markdown("# ✂️ SAM prompting: click, get masks\n"
+                "Click on an object (➕), click what should be left out (➖), or draw a box. The image is encoded "
+                "once; every click after that only runs the small decoder.")
+    prompt = gr.State(_empty_prompt())
+    choice = gr.State(-1)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            mode = gr.Radio(MODES, value="pos", label="A click on the picture adds", elem_id="sam-mode")
+            with gr.Row():
+                undo_btn = gr.Button("Undo", size="sm", elem_id="sam-undo")
+                clear_btn = gr.Button("Clear", size="sm", elem_id="sam-clear")
+            multimask = gr.Checkbox(True, label="Three candidates (multimask output, for ambiguous clicks)")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Engine", elem_id="sam-model")
+            source, image_changed = image_picker(logic.SAMPLES, "sam")
+            with gr.Row():
+                seed = gr.Number(0, precision=0, minimum=0, maximum=2**31 - 1, label="Scene seed", min_width=90)
+                scene_btn = gr.Button("Generated scene", elem_id="sam-scene")
+        with gr.Column(scale=2):
+            status = gr.Markdown("Computing the first example…", elem_id="sam-status")
+            canvas = gr.Image(label="Click on the picture", interactive=False, buttons=[], elem_id="sam-canvas",
+                              height=430)
+            timing = gr.Markdown(elem_id="sam-timing")
+            with gr.Tabs():
+                with gr.Tab("Candidates"):
+                    strip = gr.Gallery(label="The candidates (click one to choose it)", columns=3, height="auto",
+                                       allow_preview=False, buttons=[], elem_id="sam-candidates")
+                    with gr.Row():
+                        cut = gr.Image(label="Cut-out (transparent outside the mask)", interactive=False,
+                                       image_mode="RGBA", format="png", height=200, elem_id="sam-cutout")
+                        download = gr.DownloadButton("⬇️ Mask PNG (white inside)", elem_id="sam-download")
+                with gr.Tab("Everything mode"):
+                    every_btn = gr.Button("Segment everything (a grid of clicks)", elem_id="sam-everything")
+                    every_text = gr.Markdown()
+                    every_img = gr.Image(label="Every mask found", interactive=False, buttons=[], height=360,
+                                         elem_id="sam-everything-image")
+    explainer("How SAM works (and what each engine here is)", HERE, logic.explainer_values())
+
+    hidden = {"api_visibility": "private"}
+    last = {**hidden, "trigger_mode": "always_last"}
+    outputs = [status, canvas, timing, strip, cut, download, prompt, choice]
+
+    for changed in image_changed:
+        changed.then(new_image, [source, model, multimask], outputs, **hidden)
+    scene_btn.click(lambda s: f"scene:{int(s or 0)}", seed, source, **hidden).then(
+        new_image, [source, model, multimask], outputs, **hidden)
+    canvas.select(click, [source, prompt, mode, model, multimask], outputs, **hidden)
+    undo_btn.click(undo, [source, prompt, model, multimask], outputs, **hidden)
+    clear_btn.click(lambda s, m, mm: compute(s, _empty_prompt(), m, mm), [source, model, multimask], outputs,
+                    **hidden)
+    for control in (model, multimask):
+        user_set(control)(compute, [source, prompt, model, multimask], outputs, **last)
+
+    def pick_candidate(src, p, m, mm, evt: gr.SelectData):
+        return compute(src, p, m, mm, int(evt.index))
+
+    strip.select(pick_candidate, [source, prompt, model, multimask], outputs, **hidden)
+    every_btn.click(run_everything, [source, model], [every_text, every_img], **hidden)
+
+    def opening(request: gr.Request):
+        """The page opens computed: on ?image=<sample>&x=..&y=.. (a link from Grad-CAM's heat peak), or on
+        the start example."""
+        q = request.query_params if request else {}
+        name = q.get("image") or ""
+        src = str(logic.SAMPLES[name if name in logic.SAMPLES else logic.START_SAMPLE])
+        try:
+            x, y = float(q.get("x", "")), float(q.get("y", ""))
+        except ValueError:
+            return (src, *new_image(src, logic.DEFAULT_MODEL, True))
+        p = {**_empty_prompt(), "points": [(x, y, 1)]}
+        return (src, *compute(src, p, logic.DEFAULT_MODEL, True))
+
+    root = gr.context.Context.root_block  # the hub (or this page alone): its load event fires per page
+    if root is not None:
+        root.load(opening, None, [source, *outputs], **hidden)
+    gr.api(sam_api, api_name="sam")
+
+
+if __name__ == "__main__":
+    from apps.gradio_common import launch_page
+
+    launch_page(build, "Glassbox · SAM prompting")
