@@ -341,6 +341,15 @@ def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None
     )
 
 
+def heat_peak(result: CamResult) -> tuple[int, int]:
+    """(x, y) in the image's pixels of the heatmap's hottest cell: where a SAM click would go to segment
+    what the network looked at."""
+    hh, hw = result.heatmap.shape
+    r, c = np.unravel_index(int(np.argmax(result.heatmap)), (hh, hw))
+    h, w = result.image.shape[:2]
+    return int((c + 0.5) * w / hw), int((r + 0.5) * h / hh)
+
+
 def faithfulness(result: CamResult, fraction: float = 0.2, seed: int = 0) -> dict:
     """How much the target's probability drops when the hottest `fraction` of pixels is removed,
     beside removing the same number of random pixels.

@@ -59,6 +59,12 @@ def show(results, faith, alpha) -> None:
     for notice in a.notices:
         st.warning(notice)
     st.markdown(f"Explaining **{a.target['label']}** (class {a.target['index']})")
+    if upload is None:
+        x, y = logic.heat_peak(a)
+        st.page_link("apps/sam/page_streamlit.py", label="Segment what the network looks at (SAM, click at the "
+                     "heat peak)", icon="✂️", query_params={"image": sample, "x": str(x), "y": str(y)})
+    else:
+        st.caption("✂️ Segment what the network looks at: open SAM prompting and upload the same image there.")
     cols = st.columns(3)
     cols[0].image(a.model_input, caption="Model input (whole image, no crop)", width="stretch")
     for col, r in zip(cols[1:], results):

@@ -47,6 +47,17 @@ def _caption(r: logic.CamResult) -> str:
     return f"{logic.METHODS[r.method][1].split(' (')[0]} · {r.target['label']} · {r.layer}"
 
 
+def _sam_link(src, r: logic.CamResult) -> str:
+    """Segment what the CNN looks at: the SAM page opens on the same gallery image with a click at the heat
+    peak (uploads cannot travel in a link)."""
+    name = next((n for n, p in logic.SAMPLES.items() if str(p) == str(src)), None)
+    if name is None:
+        return "✂️ *Segment what the network looks at*: open **SAM prompting** and upload the same image there."
+    x, y = logic.heat_peak(r)
+    return f"✂️ [Segment what the network looks at: SAM with a click at the heat peak]" \
+           f"(sam?image={name}&x={x}&y={y})"
+
+
 def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progress(track_tqdm=True)):
     """Compute one or two CAMs. Returns the page's outputs; errors become a visible message."""
     blank = (None, None, None, None, "", "", None, None, gr.update())
@@ -71,6 +82,7 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
     status = f"**Model:** {a.model_label}"
     status += "".join(f"\n\n⚠️ {n}" for n in a.notices)
     status += f"\n\nExplaining **{a.target['label']}** (class {a.target['index']})"
+    status += "\n\n" + _sam_link(src, a)
     top5 = {f"{t['label']} ({t['index']})": t["prob"] for t in a.top5}
     out_b = results[1].overlay(alpha) if len(results) > 1 else None
     target_choices = [t["label"] for t in a.top5]
