@@ -316,6 +316,7 @@ def test_every_endpoint_starts_with_the_same_header(client):
         "/vit": client.predict(image=cat, api_name="/vit"),
         "/diffusion": client.predict(seed=11, steps=4, label=2, api_name="/diffusion"),
         "/clip": client.predict(image=cat, labels=["a cat", "a dog"], api_name="/clip"),
+        "/sam": client.predict(image=cat, points=[[200, 150, 1]], api_name="/sam"),
     }
     for name, out in outs.items():
         assert list(out)[:len(HEADER)] == HEADER, name
@@ -342,6 +343,7 @@ OFFERED = {  # every model each endpoint's API offers
     "/vit": ["vit_digits", "vit_b16", "deit_tiny", "dino_vits16"],
     "/diffusion": ["ddpm_digits", "ddpm_cifar10"],
     "/clip": ["conse", "clip_vit_b32"],
+    "/sam": ["sam_classic", "sam_tiny", "sam_vit_b"],
 }
 
 
@@ -357,6 +359,8 @@ def test_every_model_of_every_endpoint_answers_offline(client, endpoint, model):
         {"seed": 5, "steps": 3} if endpoint == "/diffusion" else {"image": handle_file(str(SAMPLES / "cat.png"))}
     if endpoint == "/clip":
         args["labels"] = "a cat\na dog"
+    if endpoint == "/sam":
+        args["points"] = [[200, 150, 1]]
     out = client.predict(model=model, api_name=endpoint, **args)
     assert out["offline"] is True and models.MODELS[out["model"]].is_offline_model
     if models.MODELS[model].is_offline_model:
@@ -384,3 +388,54 @@ def test_clip_endpoint_order_modes_and_bad_input(client):
                             ({"labels": ["a", "b" * 10_000]}, "characters"), ({"labels": "a,b", "mode": "x"}, "mode")):
         with pytest.raises(AppError, match=message):
             client.predict(image=cat, api_name="/clip", **kwargs)
+
+
+def test_sam_endpoint_masks_scores_and_the_cached_embedding(client, tmp_path):
+    """A scene whose truth is known: one click finds the object, the masks are image-sized black-and-white
+    PNGs, and the second click on the same image is answered from the cached embedding."""
+    from gradio_client import handle_file
+
+    from apps.sam import scenes
+
+    s = scenes.make_scene(424_242, 256, twins=0.0)
+    path = tmp_path / "scene.png"
+    Image.fromarray(s.image).save(path)
+    target = max(s.targets, key=lambda t: t.mask.sum() if t.kind == "object" else 0)
+    x, y = scenes.inside_point(target.mask, np.random.default_rng(0), 4)
+    first = client.predict(image=handle_file(str(path)), points=[[x, y, 1]], api_name="/sam")
+    assert first["model"] == "sam_classic" and first["offline"] is True
+    assert first["timing"]["embedding_cached"] is False and first["timing"]["encode_ms"] > 0
+    assert len(first["masks"]) >= 1 and 0 <= first["best"] < len(first["masks"])
+    best = images.from_data_url(first["masks"][first["best"]]["mask"])
+    assert best.shape[:2] == (256, 256) and set(np.unique(best)) <= {0, 255}
+    assert first["masks"][first["best"]]["area"] == int((best[..., 0] > 127).sum())
+    assert scenes.iou(best[..., 0] > 127, target.mask) > 0.85
+    again = client.predict(image=handle_file(str(path)), points=[[x, y, 1]], box=list(scenes.box_of(target.mask)),
+                           multimask=False, api_name="/sam")
+    assert again["timing"]["embedding_cached"] is True and again["timing"]["encode_ms"] == 0
+    assert len(again["masks"]) == 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"points": [[999, 10, 1]]}, "outside the image"),
+    ({"points": [[10, 10, 3]]}, "label"),
+    ({"points": [], "box": [90, 10, 20, 50]}, "x1 <= x0"),
+    ({"points": []}, "Give a prompt"),
+    ({"points": [[10, 10, 1]], "model": "resnet50"}, "not a segmentation model"),
+])
+def test_sam_bad_prompts_give_clear_errors(client, kwargs, message):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        client.predict(image=handle_file(str(SAMPLES / "cat.png")), api_name="/sam", **kwargs)
+
+
+def test_sam_refuses_a_non_image(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    with pytest.raises(AppError, match="not an image"):
+        client.predict(image=handle_file(str(bad)), points=[[1, 1, 1]], api_name="/sam")

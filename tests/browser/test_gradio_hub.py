@@ -357,3 +357,49 @@ def test_clip_links_to_gradcam_on_the_same_image(page, gradio_url):
     page.wait_for_function("(document.querySelector('#gradcam-status')?.innerText || '')"
                            ".includes('Explaining espresso')", timeout=90_000)
     page.wait_for_selector("#gradcam-overlay-a img", timeout=30_000)
+
+
+def test_sam_opens_computed_and_takes_clicks_and_a_box(page, gradio_url):
+    page.goto(f"{gradio_url}/sam")
+    page.wait_for_function("(document.querySelector('#sam-status')?.innerText || '').includes('Best mask')", timeout=90_000)
+    assert "not SAM" in page.locator("#sam-status").inner_text()
+    page.wait_for_selector("#sam-candidates button.thumbnail-item", timeout=30_000)
+    compare_screenshot(page, "gradio_sam", mask=[page.locator("#gb-footer"), page.locator("#sam-timing")])
+    canvas = page.locator("#sam-canvas img")
+    box = canvas.bounding_box()
+    page.get_by_label("➖ leave out (negative click)").check()
+    page.mouse.click(box["x"] + 0.5 * box["width"], box["y"] + 0.12 * box["height"])
+    page.wait_for_function("(document.querySelector('#sam-timing')?.innerText || '').includes('2 point(s)')",
+                           timeout=30_000)
+    assert "cache hit" in page.locator("#sam-timing").inner_text()  # only the decoder ran for this click
+    page.locator("#sam-undo").click()
+    page.wait_for_function("(document.querySelector('#sam-timing')?.innerText || '').includes('1 point(s)')",
+                           timeout=30_000)
+    page.locator("#sam-clear").click()
+    page.wait_for_function("(document.querySelector('#sam-status')?.innerText || '').includes('Click on an object')",
+                           timeout=30_000)
+    page.get_by_label("🔲 box: click two opposite corners").check()
+    box = canvas.bounding_box()  # the shorter message above moved the picture up
+    for fx, fy in ((0.2, 0.05), (0.7, 0.62)):  # the cup, corner to corner
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        page.wait_for_timeout(700)
+    page.wait_for_function("(document.querySelector('#sam-timing')?.innerText || '').includes('+ box')", timeout=30_000)
+    page.get_by_role("tab", name="Everything mode").click()
+    page.locator("#sam-everything").click()
+    page.wait_for_selector("#sam-everything-image img", timeout=60_000)
+
+
+def test_gradcam_links_to_sam_with_a_click_at_the_heat_peak(page, gradio_url):
+    page.goto(f"{gradio_url}/gradcam?image=coffee")
+    page.wait_for_function("(document.querySelector('#gradcam-status')?.innerText || '').includes('Explaining')",
+                           timeout=90_000)
+    link = page.get_by_role("link", name="Segment what the network looks at")
+    href = link.get_attribute("href")
+    assert "image=coffee" in href and "x=" in href and "y=" in href
+    page.goto(f"{gradio_url}/{href}")  # the link opens a new tab; the same address here
+    page.wait_for_selector("#sam-status", timeout=60_000)
+    page.wait_for_function("(document.querySelector('#sam-status')?.innerText || '').includes('Best mask')",
+                           timeout=90_000)
+    x, y = (int(v) for v in re.findall(r"[xy]=(\d+)", href))
+    assert "1 point(s)" in page.locator("#sam-timing").inner_text()
+    assert 0 < x < 600 and 0 < y < 400  # inside the coffee picture

@@ -215,3 +215,30 @@ def test_streamlit_clip_links_to_gradcam_on_the_same_image(page, streamlit_url):
     page.get_by_role("link", name="Where does the classifier look?").click()
     page.get_by_text("Explaining espresso").wait_for(timeout=90_000)
     assert "image=coffee" in page.url
+
+
+def test_streamlit_sam_clicks_on_the_picture(page, streamlit_url):
+    page.goto(f"{streamlit_url}/sam")
+    page.get_by_text("Encode:").wait_for(timeout=90_000)  # opens on the coffee, one click computed
+    settle(page)
+    body = page.locator("body").inner_text()
+    assert "not SAM" in body and "1 point(s)" in body
+    assert page.locator("[data-testid=stException]").count() == 0
+    compare_screenshot(page, "streamlit_sam")
+    page.get_by_text("➖ leave out (negative click)").click()
+    settle(page)
+    click_on_picture(page, "sam_canvas", 0.5, 0.12)  # a negative click on the table above the cup
+    page.get_by_text("2 point(s)").wait_for(timeout=30_000)
+    assert "cache hit" in page.locator("body").inner_text()  # the second click reused the encoding
+    page.get_by_role("button", name="Undo").click()
+    page.get_by_text("1 point(s)").wait_for(timeout=30_000)
+
+
+def test_streamlit_gradcam_links_to_sam_at_the_heat_peak(page, streamlit_url):
+    page.goto(f"{streamlit_url}/gradcam?image=coffee")
+    page.get_by_text("Explaining espresso").wait_for(timeout=90_000)
+    settle(page)
+    page.get_by_role("link", name="Segment what the network looks at").click()
+    page.get_by_text("Encode:").wait_for(timeout=90_000)
+    assert "image=coffee" in page.url and "x=" in page.url
+    assert page.locator("[data-testid=stException]").count() == 0

@@ -133,6 +133,7 @@ def test_every_demo_loads_and_runs_its_model_on_the_lane(monkeypatch, sample_cat
     from apps.diffusion import logic as diffusion
     from apps.fgsm import logic as fgsm
     from apps.gradcam import logic as gradcam
+    from apps.sam import logic as sam
     from apps.vit_patches import logic as vit
     from core import models
 
@@ -146,7 +147,7 @@ def test_every_demo_loads_and_runs_its_model_on_the_lane(monkeypatch, sample_cat
 
     monkeypatch.setattr(models, "load", watched)
     for cache in (gradcam._cache, gradcam._faith_cache, fgsm._cache, attention._cache, vit._cache, diffusion._cache,
-                  clip._image_cache):
+                  clip._image_cache, sam._states):
         cache.clear()
     r = gradcam.explain(sample_cat)
     gradcam.faithfulness(r)
@@ -158,4 +159,6 @@ def test_every_demo_loads_and_runs_its_model_on_the_lane(monkeypatch, sample_cat
     diffusion.run(diffusion.check(steps=3, label=1)[0])
     clip.classify(sample_cat, ["a lane", "a cat"])
     clip.retrieve("a cat", {"cat": sample_cat})
+    sam.segment(sample_cat, [[100, 100, 1]])
+    sam.segment(sample_cat, [], [10, 10, 200, 200], model="sam_tiny")
     assert off_lane == []
