@@ -411,3 +411,91 @@ def build_sam(spec: ModelSpec, path: Path) -> SamModel:
     sam = sam_from_config(cfg)
     sam.load_state_dict(state, strict=True)
     return SamModel(sam.eval(), cfg).eval()
+
+
+# --- GANs ------------------------------------------------------------------------------------------
+
+# (kernel, stride, padding) of the generator's four transposed convolutions; each doubles the side after the first.
+GAN_LAYOUTS = {
+    "dcgan32": [(4, 1, 0), (4, 2, 1), (4, 2, 1), (4, 2, 1)],  # 1 -> 4 -> 8 -> 16 -> 32 (ours)
+    "punks24": [(3, 1, 0), (3, 2, 1), (4, 2, 0), (4, 2, 1)],  # 1 -> 3 -> 5 -> 12 -> 24 (nateraw/cryptopunks-gan)
+}
+
+
+class DCGANGenerator(nn.Module):
+    """The DCGAN generator (Radford et al. 2015): transposed convolutions with batch norm and ReLU, tanh out;
+    no pooling and no fully connected layer. Key names follow the common `network.N` layout."""
+
+    def __init__(self, z_dim: int, ngf: int, nc: int, layout: str = "dcgan32"):
+        super().__init__()
+        (k0, s0, p0), (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = GAN_LAYOUTS[layout]
+        self.z_dim, self.nc, self.layout = z_dim, nc, layout
+        self.network = nn.Sequential(
+            nn.ConvTranspose2d(z_dim, ngf * 4, k0, s0, p0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, k1, s1, p1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, k2, s2, p2, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, k3, s3, p3, bias=False), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, z_dim) -> (B, nc, S, S) in [-1, 1]
+        return self.network(z[:, :, None, None])
+
+
+class GanModel(nn.Module):
+    """A generator and what the GAN page knows about its latent space: the attribute directions measured on it
+    (unit vectors, with the length of the mean difference they came from). Hub GANs come without directions."""
+
+    kind = "gan"
+
+    def __init__(self, generator: DCGANGenerator, directions: dict[str, torch.Tensor] | None = None,
+                 offsets: dict[str, float] | None = None):
+        super().__init__()
+        self.generator = generator
+        self.z_dim = generator.z_dim
+        self.attribute_names = sorted(directions or {})
+        for name in self.attribute_names:
+            self.register_buffer(f"dir_{name}", directions[name].float())
+        self.offsets = dict(offsets or {})
+
+    def direction(self, name: str) -> torch.Tensor:  # (z_dim,) unit vector
+        return getattr(self, f"dir_{name}")
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor) -> torch.Tensor:  # (B, z_dim) -> (B, S, S, 3) uint8 (RGB; alpha over white)
+        x = self.generator(z.to(next(self.generator.parameters()).device))  # (B, nc, S, S)
+        x = ((x.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1)  # (B, S, S, nc) in [0, 255]
+        if x.shape[-1] == 4:  # RGBA (the punks): composite over white, the way they are shown
+            a = x[..., 3:] / 255
+            x = x[..., :3] * a + 255 * (1 - a)
+        return x.round().to(torch.uint8).cpu()
+
+
+def save_gan(model: GanModel, path: Path, meta: dict) -> None:
+    import json
+
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    g = model.generator
+    cfg = {"z_dim": g.z_dim, "nc": g.nc, "layout": g.layout, "offsets": model.offsets, **meta}
+    save_file(state, str(path), metadata={"gan_config": json.dumps(cfg)})
+
+
+def build_gan(spec: ModelSpec, path: Path) -> GanModel:
+    """A DCGAN generator from safetensors (ours: sizes and attribute directions inside) or a plain state dict
+    (the punks generator on the hub: sizes read from its tensors, no directions)."""
+    import json
+
+    state = read_state_dict(path)
+    cfg: dict = {}
+    if Path(path).suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            cfg = json.loads((f.metadata() or {}).get("gan_config", "{}"))
+    prefix = "generator." if any(k.startswith("generator.") for k in state) else ""
+    first, last = state[f"{prefix}network.0.weight"], state[f"{prefix}network.9.weight"]  # (z, 4ngf, k, k), (ngf, nc, k, k)
+    layout = cfg.get("layout") or ("punks24" if first.shape[-1] == 3 else "dcgan32")
+    gen = DCGANGenerator(int(first.shape[0]), int(first.shape[1]) // 4, int(last.shape[1]), layout)
+    gen.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix + "network.")})
+    directions = {k[len("dir_"):]: v for k, v in state.items() if k.startswith("dir_")}
+    return GanModel(gen.eval(), directions, cfg.get("offsets")).eval()

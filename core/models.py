@@ -216,6 +216,28 @@ MODELS: dict[str, ModelSpec] = {
             builder="core.loaders:build_sam",
             license="Apache-2.0 (Meta Segment Anything weights and code)",
         ),
+        # GANs (the latent arithmetic page). The offline one was trained here on faces whose attributes are known.
+        ModelSpec(
+            name="gan_faces",
+            title="Glassbox faces DCGAN (32x32, trained here on generated cartoon faces)",
+            task="gan",
+            arch="dcgan:dcgan32",
+            bundled="assets/models/gan_faces.safetensors",  # made by training/train_gan_faces.py
+            labels="",
+            builder="core.loaders:build_gan",
+            license="Apache-2.0 (Glassbox)",
+        ),
+        ModelSpec(
+            name="gan_punks",
+            title="CryptoPunks DCGAN (nateraw/cryptopunks-gan, 24x24)",
+            task="gan",
+            arch="dcgan:punks24",
+            hub=("nateraw/cryptopunks-gan", "generator.pth"),  # a plain state dict, read with weights_only=True
+            fallback="gan_faces",
+            labels="",
+            builder="core.loaders:build_gan",
+            license="see the model card of nateraw/cryptopunks-gan (the punks' images belong to Larva Labs)",
+        ),
         # Text transformers for the attention demo. Loaded with eager attention: the fused
         # kernels return no attention weights.
         ModelSpec(
