@@ -1,0 +1,111 @@
+"""GAN latent arithmetic page for Streamlit (the same logic as the Gradio page). Run via streamlit_app.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from apps.gan_latent import lab, logic
+from apps.streamlit_common import compute_or_last, load_model
+from core import explainer, lane, models
+
+HERE = Path(__file__).parent
+ATTRIBUTES = ["smiling", "glasses", "hat", "bright_background"]
+
+st.title("🧮 GAN latent arithmetic: walk, blend and add vectors")
+st.write("A generator turns a random vector z into a face. Nearby vectors give similar faces, and some directions "
+         "mean something: add the 'glasses' direction and glasses appear.")
+model = st.selectbox("Generator", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="gan_model")
+load_model(model)
+
+
+def row(imgs, captions, side: int = 96) -> None:
+    cols = st.columns(len(imgs))
+    for col, im, cap in zip(cols, imgs, captions):
+        col.image(logic.enlarge(im, side), caption=cap, width="stretch")
+
+
+tab_s, tab_i, tab_a, tab_an, tab_r, tab_lab = st.tabs(["Samples", "Interpolate", "Attributes", "Analogy A − B + C",
+                                                       "Real training faces", "GAN Lab lite (2-D)"])
+with tab_s:
+    c1, c2 = st.columns(2)
+    start = int(c1.number_input("First seed", 0, logic.MAX_SEED, 0, key="gan_start"))
+    trunc = c2.slider("Truncation ψ (z × ψ)", 0.1, 2.0, 1.0, 0.05, key="gan_trunc")
+    r = compute_or_last("gan_samples", lambda: logic.sample(list(range(start, start + 16)), trunc, model))
+    if r is not None:
+        st.markdown(f"**Model:** {r.model_label}")
+        for note in r.notices:
+            st.warning(note)
+        for k in range(0, 16, 8):
+            row(r.images[k:k + 8], [f"seed {s}" for s in r.extra["seeds"][k:k + 8]])
+with tab_i:
+    c1, c2, c3 = st.columns(3)
+    a = int(c1.number_input("Seed A", 0, logic.MAX_SEED, 3, key="gan_a"))
+    b = int(c2.number_input("Seed B", 0, logic.MAX_SEED, 7, key="gan_b"))
+    steps = c3.slider("Steps", 3, 15, 9, key="gan_steps")
+    paths = compute_or_last("gan_paths", lambda: (logic.interpolate(a, b, steps, "slerp", model),
+                                                  logic.interpolate(a, b, steps, "lerp", model)))
+    if paths is not None:
+        s, li = paths
+        st.markdown("**slerp** (along the arc: every point as long as a typical latent)")
+        row(s.images, [f"|z| {n:.1f}" for n in s.latent_norms], 64)
+        st.markdown("**lerp** (the straight line: the middle is shorter than any typical latent)")
+        row(li.images, [f"|z| {n:.1f}" for n in li.latent_norms], 64)
+        st.plotly_chart(logic.norms_figure(li.latent_norms, s.latent_norms, len(s.latents[0]) ** 0.5), width="stretch")
+        st.download_button("⬇️ GIF of the slerp path", logic.gif_bytes(s.images),
+                           f"gan-{s.model}-slerp-{a}-{b}-{steps}.gif", "image/gif", key="gan_gif")
+with tab_a:
+    c1, c2 = st.columns(2)
+    attribute = c1.radio("Attribute", ATTRIBUTES, index=1, key="gan_attr", horizontal=True)
+    strength = c2.slider("Strength (negative removes)", -4.0, 4.0, float(logic.best_strength(attribute)), 0.25,
+                         key=f"gan_strength_{attribute}")
+    st.caption(f"Measured: {logic.success_text(attribute)}.")
+    edited = compute_or_last("gan_edit", lambda: logic.edit(list(range(6)), attribute, strength, model))
+    if edited is not None:
+        before, after = edited
+        row(before.images, [f"seed {s}" for s in range(6)])
+        row(after.images, ["edited"] * 6)
+        row([logic.diff_image(x, y) for x, y in zip(before.images, after.images)], ["what changed"] * 6)
+with tab_an:
+    c1, c2, c3 = st.columns(3)
+    sa = int(c1.number_input("A", 0, logic.MAX_SEED, 0, key="gan_an_a"))
+    sb = int(c2.number_input("B", 0, logic.MAX_SEED, 1, key="gan_an_b"))
+    sc = int(c3.number_input("C", 0, logic.MAX_SEED, 2, key="gan_an_c"))
+    an = compute_or_last("gan_analogy", lambda: logic.analogy(sa, sb, sc, model))
+    if an is not None:
+        row(an.images, [f"A (seed {sa})", f"B (seed {sb})", f"C (seed {sc})", "A − B + C"], 128)
+with tab_r:
+    st.write("What the faces GAN learned from: generated faces with four known attributes. The GAN never saw the "
+             "labels.")
+    imgs, attrs = logic.real(16, 0)
+    for k in range(0, 16, 8):
+        row(imgs[k:k + 8], [", ".join(n.replace("_", " ") for n, v in x.items() if v) or "none" for x in attrs[k:k + 8]])
+with tab_lab:
+    st.write("A tiny GAN learns a ring of 8 blobs, live. **Standard** training tends to collapse onto a few blobs; "
+             "**WGAN-GP** covers them all. The shading is the discriminator's view.")
+    c1, c2 = st.columns(2)
+    loss = c1.radio("Training", list(lab.LOSSES), format_func=lab.LOSSES.get, key="gan_lab_loss", horizontal=True)
+    seed = int(c2.number_input("Seed", 0, 10_000, 0, key="gan_lab_seed"))
+    run = st.session_state.get("gan_lab_run")
+    if run is None or run.loss != loss or run.seed != seed:
+        run = st.session_state["gan_lab_run"] = lane.run(lambda: lab.new_run(loss, seed), "gan_lab")
+    b1, b2, b3 = st.columns(3)
+    if b1.button("Step (+100)", key="gan_lab_step", width="stretch"):
+        lane.run(lambda: lab.train(run, 100), "gan_lab")
+    play = b2.button("▶️ Play (+1,000)", key="gan_lab_play", width="stretch")
+    if b3.button("Reset", key="gan_lab_reset", width="stretch"):
+        run = st.session_state["gan_lab_run"] = lane.run(lambda: lab.new_run(loss, seed), "gan_lab")
+    plot = st.empty()
+    if play:
+        bar = st.progress(0.0, text="training…")
+        for k in range(20):
+            lane.run(lambda: lab.train(run, 50), "gan_lab")
+            bar.progress((k + 1) / 20, text=f"step {run.step}")
+            plot.plotly_chart(lane.run(lambda: lab.figure(run), "gan_lab"), width="stretch", key=f"gan_lab_{k}")
+        bar.empty()
+    else:
+        plot.plotly_chart(lane.run(lambda: lab.figure(run), "gan_lab"), width="stretch", key="gan_lab_plot")
+
+with st.expander("How GANs work: the game, the latent space, and why training is hard"):
+    st.markdown(explainer.load(HERE, logic.explainer_values()))
