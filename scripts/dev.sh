@@ -57,7 +57,7 @@ case "$cmd" in
   bench) setup_python requirements-test.txt
     "$PY" benchmarks/bench_hub_start.py; "$PY" benchmarks/bench_gradcam.py; "$PY" benchmarks/bench_fgsm.py
     "$PY" benchmarks/bench_attention.py; "$PY" benchmarks/bench_vit.py; "$PY" benchmarks/bench_clip.py
-    "$PY" benchmarks/bench_sam.py
+    "$PY" benchmarks/bench_sam.py; "$PY" benchmarks/bench_gan.py
     exec "$PY" benchmarks/bench_diffusion.py ;;
   *) echo "usage: bash scripts/dev.sh {setup|run|test|streamlit|bench}" >&2; exit 2 ;;
 esac

@@ -317,6 +317,10 @@ def test_every_endpoint_starts_with_the_same_header(client):
         "/diffusion": client.predict(seed=11, steps=4, label=2, api_name="/diffusion"),
         "/clip": client.predict(image=cat, labels=["a cat", "a dog"], api_name="/clip"),
         "/sam": client.predict(image=cat, points=[[200, 150, 1]], api_name="/sam"),
+        "/gan_sample": client.predict(seeds=[1, 2], api_name="/gan_sample"),
+        "/gan_interpolate": client.predict(seed_a=1, seed_b=2, api_name="/gan_interpolate"),
+        "/gan_edit": client.predict(seeds=[1], attribute="hat", api_name="/gan_edit"),
+        "/gan_analogy": client.predict(a=1, b=2, c=3, api_name="/gan_analogy"),
     }
     for name, out in outs.items():
         assert list(out)[:len(HEADER)] == HEADER, name
@@ -344,6 +348,7 @@ OFFERED = {  # every model each endpoint's API offers
     "/diffusion": ["ddpm_digits", "ddpm_cifar10"],
     "/clip": ["conse", "clip_vit_b32"],
     "/sam": ["sam_classic", "sam_tiny", "sam_vit_b"],
+    "/gan_sample": ["gan_faces", "gan_punks"],
 }
 
 
@@ -361,6 +366,8 @@ def test_every_model_of_every_endpoint_answers_offline(client, endpoint, model):
         args["labels"] = "a cat\na dog"
     if endpoint == "/sam":
         args["points"] = [[200, 150, 1]]
+    if endpoint == "/gan_sample":
+        args = {"seeds": [1, 2]}
     out = client.predict(model=model, api_name=endpoint, **args)
     assert out["offline"] is True and models.MODELS[out["model"]].is_offline_model
     if models.MODELS[model].is_offline_model:
@@ -439,3 +446,35 @@ def test_sam_refuses_a_non_image(client, tmp_path):
     bad.write_text("not a picture")
     with pytest.raises(AppError, match="not an image"):
         client.predict(image=handle_file(str(bad)), points=[[1, 1, 1]], api_name="/sam")
+
+
+def test_gan_endpoints_return_the_documented_fields(client):
+    real = client.predict(n=4, seed=1, api_name="/gan_real")
+    assert len(real["images"]) == 4 and real["attribute_names"] == ["smiling", "glasses", "hat", "bright_background"]
+    assert set(real["attributes"][0]) == set(real["attribute_names"])
+    assert images.from_data_url(real["images"][0]).shape == (32, 32, 3)
+    s = client.predict(seeds=[5, 6, 5], api_name="/gan_sample")
+    assert s["model"] == "gan_faces" and s["images"][0] == s["images"][2] and len(s["latent_norms"]) == 3
+    path = client.predict(seed_a=5, seed_b=6, steps=5, mode="slerp", api_name="/gan_interpolate")
+    assert path["images"][0] == s["images"][0] and path["images"][-1] == s["images"][1]
+    lerp = client.predict(seed_a=5, seed_b=6, steps=5, mode="lerp", api_name="/gan_interpolate")
+    assert lerp["latent_norms"][2] < path["latent_norms"][2]
+    e = client.predict(seeds=[1, 2], attribute="hat", api_name="/gan_edit")
+    assert len(e["images"]) == len(e["edited"]) == 2 and e["images"][0] == client.predict(
+        seeds=[1], api_name="/gan_sample")["images"][0] and e["strength"] > 0
+    a = client.predict(a=1, b=2, c=3, api_name="/gan_analogy")
+    assert a["image"].startswith("data:image/png;base64,") and len(a["inputs"]) == 3
+
+
+@pytest.mark.parametrize("api, kwargs, message", [
+    ("/gan_sample", {"seeds": list(range(10_000))}, "10,000 seeds"),
+    ("/gan_interpolate", {"seed_a": 1, "seed_b": 2, "steps": 0}, "steps"),
+    ("/gan_edit", {"seeds": [1], "attribute": "moustache"}, "Unknown attribute"),
+    ("/gan_edit", {"seeds": [1], "attribute": "hat", "strength": float("nan")}, "strength"),
+    ("/gan_real", {"n": 100_000}, "n must be"),
+])
+def test_gan_bad_input_gives_clear_errors(client, api, kwargs, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        client.predict(api_name=api, **kwargs)

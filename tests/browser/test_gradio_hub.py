@@ -403,3 +403,25 @@ def test_gradcam_links_to_sam_with_a_click_at_the_heat_peak(page, gradio_url):
     x, y = (int(v) for v in re.findall(r"[xy]=(\d+)", href))
     assert "1 point(s)" in page.locator("#sam-timing").inner_text()
     assert 0 < x < 600 and 0 < y < 400  # inside the coffee picture
+
+
+def test_gan_page_opens_computed_and_the_lab_trains(page, gradio_url):
+    page.goto(f"{gradio_url}/gan_latent")
+    page.wait_for_function("(document.querySelector('#gan-status')?.innerText || '').includes('Model:')",
+                           timeout=90_000)
+    page.wait_for_selector("#gan-grid button.thumbnail-item", timeout=30_000)
+    assert page.locator("#gan-grid button.thumbnail-item").count() == 16
+    compare_screenshot(page, "gradio_gan", mask=[page.locator("#gb-footer")])
+    page.get_by_role("tab", name="Interpolate").click()
+    page.wait_for_selector("#gan-norms .js-plotly-plot", timeout=30_000)
+    assert page.locator("#gan-slerp button.thumbnail-item").count() == 9
+    page.get_by_role("tab", name="Attributes").click()
+    page.get_by_label("hat").check()
+    page.wait_for_function("(document.querySelector('#gan-edit-text')?.innerText || '').includes('hat')",
+                           timeout=30_000)
+    assert "switches it on for" in page.locator("#gan-edit-text").inner_text()
+    page.get_by_role("tab", name="GAN Lab lite (2-D)").click()
+    page.locator("#gan-lab-step").click()
+    page.wait_for_function("(document.querySelector('#gan-lab-text')?.innerText || '').includes('Step 100')",
+                           timeout=60_000)
+    assert "blobs" in page.locator("#gan-lab-text").inner_text()

@@ -242,3 +242,17 @@ def test_streamlit_gradcam_links_to_sam_at_the_heat_peak(page, streamlit_url):
     page.get_by_text("Encode:").wait_for(timeout=90_000)
     assert "image=coffee" in page.url and "x=" in page.url
     assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_streamlit_gan(page, streamlit_url):
+    page.goto(f"{streamlit_url}/gan_latent")
+    page.get_by_text("seed 15").wait_for(timeout=90_000)
+    settle(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    compare_screenshot(page, "streamlit_gan")
+    page.get_by_role("tab", name="GAN Lab lite (2-D)").click()
+    page.get_by_role("button", name="Step (+100)").click()
+    settle(page)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot .gtitle'))"
+                           ".some(t => t.textContent.includes('step 100'))", timeout=60_000)
+    assert page.locator("[data-testid=stException]").count() == 0

@@ -132,6 +132,8 @@ def test_every_demo_loads_and_runs_its_model_on_the_lane(monkeypatch, sample_cat
     from apps.clip_zero_shot import logic as clip
     from apps.diffusion import logic as diffusion
     from apps.fgsm import logic as fgsm
+    from apps.gan_latent import lab
+    from apps.gan_latent import logic as gan
     from apps.gradcam import logic as gradcam
     from apps.sam import logic as sam
     from apps.vit_patches import logic as vit
@@ -161,4 +163,9 @@ def test_every_demo_loads_and_runs_its_model_on_the_lane(monkeypatch, sample_cat
     clip.retrieve("a cat", {"cat": sample_cat})
     sam.segment(sample_cat, [[100, 100, 1]])
     sam.segment(sample_cat, [], [10, 10, 200, 200], model="sam_tiny")
+    gan.sample([1, 2])
+    gan.interpolate(1, 2, 3)
+    gan.edit([1], "hat")
+    gan.analogy(1, 2, 3)
+    lane.run(lambda: lab.train(lab.new_run("standard", 0), 2))
     assert off_lane == []
