@@ -34,7 +34,8 @@ def test_streamlit_home(page, streamlit_url):
     page.get_by_text("Glassbox", exact=False).first.wait_for(timeout=60_000)
     from apps.registry import DEMOS
 
-    page.get_by_text("coming soon").first.wait_for()
+    page.get_by_role("link", name="Open").first.wait_for()
+    assert page.get_by_role("link", name="Open").count() == sum(d.built for d in DEMOS)
     assert page.get_by_text("coming soon").count() == sum(not d.built for d in DEMOS)
     assert page.locator("[data-testid=stException]").count() == 0
 
