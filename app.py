@@ -74,7 +74,7 @@ def build_hub() -> gr.Blocks:
     for d in DEMOS:
         if not d.built:
             continue
-        with demo.route(f"{d.icon} {d.title}", f"/{d.slug}"):
+        with demo.route(d.nav_label, f"/{d.slug}"):
             with gr.Column() as page:
                 try:
                     importlib.import_module(f"apps.{d.slug}.ui_gradio").build()
