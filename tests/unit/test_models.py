@@ -52,6 +52,9 @@ def test_every_entry_is_complete():
             assert {"input", "side"} <= set(spec.preprocessing), name  # how the image is sized for it
             parts = [spec.preprocessing[k] for k in ("classifier", "text") if k in spec.preprocessing]
             assert all(models.MODELS[p].is_offline_model for p in parts), f"{name} is assembled from offline models"
+        elif spec.task == "gan":  # a generator; hub GANs fall back to the one trained here
+            assert callable(__import__("core.weights", fromlist=["x"]).import_ref(spec.builder)), name
+            assert spec.fallback is None or models.MODELS[spec.fallback].task == "gan", name
         elif spec.task == "segmentation":  # an engine with encode/decode; hub SAMs fall back to an offline engine
             assert callable(__import__("core.weights", fromlist=["x"]).import_ref(spec.builder)), name
             assert spec.fallback is None or models.MODELS[spec.fallback].task == "segmentation", name
