@@ -360,6 +360,16 @@ def bundled_marker() -> str:
     return str(ROOT)
 
 
+@lru_cache(maxsize=1)
+def _manifest_file() -> dict:
+    return json.loads((ASSETS / "models" / "MANIFEST.json").read_text())  # read once per process
+
+
+def manifest(entry: str) -> dict:
+    """The measured numbers our training/ scripts wrote for `entry` in assets/models/MANIFEST.json ({} if none)."""
+    return _manifest_file().get(entry, {})
+
+
 def build_module(name: str):
     """A fresh, uncached CPU module for an offline model: for builders that assemble one model from others."""
     built = _build(name, "cpu")

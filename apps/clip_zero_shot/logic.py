@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
@@ -225,14 +224,7 @@ def api_payload(result: ClipResult, clock: api.Clock) -> dict:
 def manifest(entry: str = "conse") -> dict:
     """Measured numbers from assets/models/MANIFEST.json: "conse" (training/measure_conse.py) or
     "tiny_clip" (training/train_tiny_clip.py); {} when not measured yet."""
-    return _manifest().get(entry, {})
-
-
-@lru_cache(maxsize=1)
-def _manifest() -> dict:
-    import json
-
-    return json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text())  # read once per process
+    return models.manifest(entry)
 
 
 def explainer_values() -> dict[str, str]:

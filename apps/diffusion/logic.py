@@ -7,7 +7,6 @@ Pure: no gradio, no streamlit. torch and diffusers load inside functions, on fir
 from __future__ import annotations
 
 import io
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ MAX_STEPS = 1000  # every model here was trained with 1,000 timesteps; a sampler
 MAX_GUIDANCE = 20.0
 MAX_SEED = 2**32 - 1
 EPS_RANGE = 3.0  # predicted noise is shown on a fixed [-3, 3] scale so that frames compare
-MANIFEST = models.ASSETS / "models" / "MANIFEST.json"
 FORWARD_SCHEDULES = {"linear": "linear (DDPM: beta 1e-4 to 0.02)", "cosine": "cosine (improved DDPM)"}
 
 _cache = ResultCache(maxsize=24)  # finished trajectories, keyed by every setting that changes them
@@ -42,10 +40,9 @@ class DiffusionInputError(UserError):
     """A setting no sampler can use; the message says what would work."""
 
 
-@lru_cache(maxsize=1)
 def manifest() -> dict:
     """The bundled digits model's MANIFEST.json entry (training settings and measured quality)."""
-    return json.loads(MANIFEST.read_text()).get("ddpm_digits", {})
+    return models.manifest("ddpm_digits")
 
 
 def default_guidance() -> float:

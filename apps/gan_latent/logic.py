@@ -9,7 +9,6 @@ Same seed, same latent, same image: the latent of a seed is drawn with its own n
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -172,12 +171,6 @@ def interpolate(seed_a, seed_b, steps: int = 9, mode: str = "slerp", model: str 
     return r
 
 
-def attribute_names(model: str = DEFAULT_MODEL) -> list[str]:
-    from core import lane
-
-    return list(lane.run(lambda: models.load(check_model(model)).module.attribute_names, "gan_attributes"))
-
-
 def edit(seeds, attribute: str, strength: float | None = None, model: str = DEFAULT_MODEL) -> tuple[GanResult, GanResult]:
     """Each seed's sample before and after z + strength * offset * d, d the attribute's unit direction and offset
     the length of the mean difference it was measured from; negative strengths remove the attribute.
@@ -261,12 +254,7 @@ def _judge_net():
 # --- measured numbers --------------------------------------------------------------------------------
 
 def manifest() -> dict:
-    return _manifest().get("gan_faces", {})
-
-
-@lru_cache(maxsize=1)
-def _manifest() -> dict:
-    return json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text())  # read once per process
+    return models.manifest("gan_faces")
 
 
 def best_strength(attribute: str) -> float:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps.gan_latent import lab, logic
+from apps.gan_latent import faces, lab, logic
 from apps.streamlit_common import compute_or_last, load_model
 from core import explainer, lane, models
 
 HERE = Path(__file__).parent
-ATTRIBUTES = ["smiling", "glasses", "hat", "bright_background"]
+ATTRIBUTES = list(faces.ATTRIBUTES)
 
 st.title("🧮 GAN latent arithmetic: walk, blend and add vectors")
 st.write("A generator turns a random vector z into a face. Nearby vectors give similar faces, and some directions "

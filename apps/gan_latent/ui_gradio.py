@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
-from apps.gan_latent import lab, logic
+from apps.gan_latent import faces, lab, logic
 from apps.gradio_common import explainer, export_file, user_set
 from core import api, lane, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title.split(" (")[0], m) for m in logic.MODEL_CHOICES]
-ATTRIBUTES = ["smiling", "glasses", "hat", "bright_background"]
+ATTRIBUTES = list(faces.ATTRIBUTES)
 
 
 # --- API -----------------------------------------------------------------------------------------------
@@ -31,11 +32,9 @@ def gan_real(n: int = 16, seed: int = 0) -> dict:
     def go():
         clock = api.Clock()
         imgs, attrs = logic.real(16 if n is None else n, 0 if seed is None else seed)
-        from apps.gan_latent import faces
-
         clock.lap("model")
         head = logic.GanResult("training-data", "the training data: generated cartoon faces (no model runs)", "cpu",
-                               True, imgs, logic.np.zeros((len(imgs), 1)))
+                               True, imgs, np.zeros((len(imgs), 1)))
         return logic.payload(head, clock, {"images": logic.urls(imgs), "attributes": attrs,
                                            "attribute_names": list(faces.ATTRIBUTES)})
     return _api(go)

@@ -15,11 +15,11 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
 
+from apps.sam import scenes
 from core import api, images, models
 from core.cache import ResultCache
 from core.device import run_with_fallback
@@ -212,16 +212,11 @@ def everything(image, model: str = DEFAULT_MODEL, grid: int = EVERYTHING_GRID,
         x, y = (i % grid + 0.5) * w / grid, (i // grid + 0.5) * h / grid
         r = segment(rgb, [[x, y, 1]], None, model, True, device)
         m, s = r.masks[r.best], float(r.scores[r.best])
-        if m.sum() >= 0.001 * h * w and not any(_iou(m, f["mask"]) > DEDUPE_IOU for f in found):
+        if m.sum() >= 0.001 * h * w and not any(scenes.iou(m, f["mask"]) > DEDUPE_IOU for f in found):
             found.append({"mask": m, "score": s, "area": int(m.sum()), "point": (x, y)})
         if progress:
             progress(i + 1, n)
     return sorted(found, key=lambda f: -f["score"])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 # --- pictures -----------------------------------------------------------------------------------
@@ -338,12 +333,7 @@ def engine_note(model: str) -> str:
 
 def manifest() -> dict:
     """The tiny SAM's measured numbers (training/train_tiny_sam.py); {} before it is trained."""
-    return _manifest().get("sam_tiny", {})
-
-
-@lru_cache(maxsize=1)
-def _manifest() -> dict:
-    return json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text())  # read once per process
+    return models.manifest("sam_tiny")
 
 
 def explainer_values() -> dict[str, str]:
@@ -374,8 +364,6 @@ def first_click(hw: tuple[int, int], name: str | None = None) -> tuple[float, fl
 
 def scene(seed: int, size: int = 256) -> np.ndarray:
     """A generated scene (flat shapes, parts inside wholes, touching twins) as HWC uint8."""
-    from apps.sam import scenes
-
     return scenes.make_scene(int(seed), int(size)).image
 
 

@@ -174,7 +174,7 @@ def test_everything_mode_finds_the_objects_once_each():
     for t in plain_objects(s):
         assert max(scenes.iou(f["mask"], t.mask) for f in found) > 0.85
     for i, f in enumerate(found):  # no two kept masks repeat each other
-        assert all(logic._iou(f["mask"], g["mask"]) <= logic.DEDUPE_IOU for g in found[i + 1:])
+        assert all(scenes.iou(f["mask"], g["mask"]) <= logic.DEDUPE_IOU for g in found[i + 1:])
 
 
 def test_classic_scores_are_stabilities_in_0_1():
