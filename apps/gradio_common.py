@@ -10,6 +10,7 @@ one-shots only briefly, and a housekeeping thread that bounds uploads and export
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import os
 import tempfile
@@ -23,7 +24,7 @@ import gradio as gr
 from gradio.state_holder import SessionState, StateHolder
 
 from core import explainer as core_explainer
-from core import files, images, models
+from core import files, images, models, share
 
 log = logging.getLogger("glassbox.hub")
 
@@ -50,7 +51,41 @@ body:has(.gb-cards) footer .show-api {display:none;}
 /* A dropdown's text stops short of its arrow instead of running under it. */
 .secondary-wrap input {padding-right:26px !important; text-overflow:ellipsis;}
 #gb-footer {font-size:.85rem; opacity:.85; border-top:1px solid var(--border-color-primary); padding-top:6px;}
+.gb-share {align-items:end;} .gb-share-note {font-size:.85rem; opacity:.85;}
+.gb-lesson {align-items:center; border:1px solid var(--border-color-primary); border-radius:8px; padding:2px 6px;}
+.gb-lesson-text p {margin:0;}
+/* Lecture mode (?lecture=1 or the toggle): every text size 1.5x (the theme defines them on :root, so the
+   class goes on <html> too), bigger figures and plot labels, advanced controls out of the way. */
+html.gb-lecture {font-size:150%; --text-xxs:14px; --text-xs:15px; --text-sm:18px; --text-md:21px; --text-lg:24px;
+                 --text-xl:33px; --text-xxl:39px;}
+html.gb-lecture .prose h1 {font-size:2.2rem;}
+html.gb-lecture .gb-advanced {display:none !important;}
+html.gb-lecture .js-plotly-plot .main-svg text {font-size:18px !important;}
+html.gb-lecture .gb-share-note {font-size:1rem;}
 """
+
+# Runs once in every page's <head>: lecture mode from the URL before the first paint, and the lesson's arrow keys.
+HEAD = """<script>
+(function () {
+  const q = new URLSearchParams(window.location.search);
+  if (["1", "true", "yes", "on"].includes((q.get("lecture") || "").toLowerCase())) {
+    document.documentElement.classList.add("gb-lecture");
+  }
+  function press(cls) {
+    const el = document.querySelector("." + cls);
+    const btn = el && (el.tagName === "BUTTON" ? el : el.querySelector("button"));
+    if (btn) { btn.click(); return true; }
+    return false;
+  }
+  document.addEventListener("keydown", function (e) {
+    const t = e.target;
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+    if (e.key === "ArrowRight" && press("gb-lesson-next")) e.preventDefault();
+    if (e.key === "ArrowLeft" && press("gb-lesson-prev")) e.preventDefault();
+  });
+})();
+</script>"""
 
 
 # Gradio's default theme asks for Source Sans Pro at 400 and 600, but the SemiBold file it ships is a
@@ -94,6 +129,7 @@ def launch_kwargs() -> dict:
         "css": CSS,
         "theme": theme(),
         "footer_links": ["api"],
+        "head": HEAD,
         # Gradio 6 can record every public call for a run-history page; a lecture has no use for it.
         "run_history": False,
     }
@@ -368,3 +404,192 @@ def launch_page(build: Callable[[], None], title: str) -> None:
         page_footer(demo)
     serve(demo)
     demo.block_thread()
+
+
+# --- links, lecture mode, lessons, export: the bar every page carries -----------------------------------
+
+# After the server sends a page's query string: keep the address bar in step (so the browser's own
+# copy and reload work too) and show the whole link, with this page's path, in the link box.
+_LINK_JS = """(q) => {
+  if (typeof q !== "string" || !q.startsWith("?")) return q;
+  window.history.replaceState(window.history.state, "", window.location.pathname + q);
+  return window.location.origin + window.location.pathname + q;
+}"""
+_LECTURE_JS = "(on) => { document.documentElement.classList.toggle('gb-lecture', !!on); return []; }"
+
+
+def _is_update(x) -> bool:
+    return isinstance(x, dict) and x.get("__type__") == "update"
+
+
+def _json_safe(x):
+    """Results for the JSON export: numpy to lists and numbers; data-URL images stay in the PNG."""
+    import numpy as np
+
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _json_safe(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, str) and x.startswith("data:image/"):
+        return "(an image: see the PNG download)"
+    return x
+
+
+def export_name(slug: str, values: dict, suffix: str) -> str:
+    """A download's name: the demo, then its settings (model first), then a short key of all of them."""
+    import hashlib
+    import re
+
+    shown = [values.get("model")] + [v for k, v in values.items() if k != "model"]
+    words = [re.sub(r"[^A-Za-z0-9.+]+", "_", str(v)).strip("_")[:16] for v in shown if v not in (None, "")]
+    stem = "-".join([slug, *words])[:100]
+    key = hashlib.sha1(repr(sorted(values.items())).encode()).hexdigest()[:8]
+    return f"{stem}-{key}{suffix}"
+
+
+class ShareBar:
+    """A page's link to its current view (kept in the address bar too), lecture-mode toggle, lesson
+    stepper and JSON export. Create it where it should appear, then `wire` it once the page's controls exist.
+
+    The page gives a dict of setting name -> control (a component or a gr.State), a function `show` from
+    the controls' values to the page's outputs (its usual run), and optionally `record`, the results for
+    the JSON export. Conversions between a control's value and the link's (a gallery path and its name)
+    go in to_param / to_control.
+    """
+
+    def __init__(self, view: share.View, title: str = "") -> None:
+        self.view = view
+        slug = view.slug
+        with gr.Row(elem_classes="gb-share"):
+            self.link = gr.Textbox(label="🔗 Link to this view (copy it into a slide)", interactive=False, lines=1,
+                                   max_lines=1, buttons=["copy"], elem_id=f"{slug}-link", scale=5, min_width=260)
+            self.lecture = gr.Checkbox(False, label="🎓 Lecture mode", elem_id=f"{slug}-lecture", scale=1,
+                                       min_width=150)
+            self.json = gr.DownloadButton("⬇️ JSON of this view", elem_id=f"{slug}-json", scale=1, size="sm",
+                                          min_width=150)
+        self.note = gr.Markdown("", elem_id=f"{slug}-link-note", elem_classes="gb-share-note")
+        self.cross = gr.Markdown("", elem_id=f"{slug}-crosslinks")  # links to other pages, carrying this view
+        self.beat = gr.State(-1)  # the lesson beat shown (-1: none yet)
+        self.link_notices = gr.State([])  # what was wrong with the link this page opened on
+        self.has_lesson = bool(view.lesson)
+        if view.lesson:  # a plain row, not an accordion: Gradio leaves a closed accordion's buttons out of the page
+            with gr.Row(equal_height=True, elem_id=f"{slug}-lesson", elem_classes="gb-lesson"):
+                self.prev = gr.Button("⬅️ Back", elem_id=f"{slug}-lesson-prev", elem_classes="gb-lesson-prev",
+                                      scale=0, min_width=100, size="sm")
+                self.beat_text = gr.Markdown(self._beat_md(-1), elem_id=f"{slug}-lesson-text",
+                                             elem_classes="gb-lesson-text")
+                self.next = gr.Button("Next ➡️", elem_id=f"{slug}-lesson-next", elem_classes="gb-lesson-next",
+                                      variant="primary", scale=0, min_width=100, size="sm")
+
+    def _beat_md(self, i: int) -> str:
+        lesson = self.view.lesson
+        if i < 0:
+            return (f"📖 **Lesson, {len(lesson)} steps:** press **Next ➡️** or the → key (← goes back). "
+                    "Each step is a link of its own.")
+        b = lesson[i]
+        end = "" if b.title[-1:] in ".?!" else "."
+        return f"📖 **Step {i + 1} of {len(lesson)}: {b.title}{end}** {b.text}"
+
+    def wire(self, controls: dict, outputs: list, show: Callable[..., tuple],
+             to_param: dict[str, Callable] | None = None, to_control: dict[str, Callable] | None = None,
+             record: Callable[[dict], dict] | None = None, links: Callable[[dict], str] | None = None) -> None:
+        """links: markdown of links to other pages that carry the current view (from the controls' values)."""
+        view = self.view
+        assert list(controls) == view.names, f"{view.slug}: controls {list(controls)} != settings {view.names}"
+        to_param, to_control = to_param or {}, to_control or {}
+        comps = list(controls.values())
+        extra = [o for o in outputs if all(o is not c for c in comps)]
+        hidden = {"api_visibility": "private"}
+
+        def params_of(raw: dict) -> dict:
+            return {k: to_param[k](v) if k in to_param else v for k, v in raw.items()}
+
+        def controls_of(values: dict) -> dict:
+            return {k: to_control[k](v) if k in to_control else v for k, v in values.items()}
+
+        def merged(raw: dict, outs: tuple) -> list:
+            """Updates for comps + extra: where the page's outputs set a control, the page's value wins (it
+            clamps a layer to the model's last one, picks the middle patch); else the link's value."""
+            res = dict(zip((id(o) for o in outputs), outs))
+            result = []
+            for k, c in controls.items():
+                out = res.get(id(c), raw[k])
+                result.append({**out, "value": raw[k]} if _is_update(out) and "value" not in out else out)
+            return result + [res[id(o)] for o in extra]
+
+        def shown(updates: list) -> dict:
+            """The controls' values after merged()'s updates: what the link must say."""
+            vals = [u.get("value") if _is_update(u) else u for u in updates[:len(comps)]]
+            return dict(zip(controls, vals))
+
+        def link_state(raw: dict, lecture: bool, beat: int, notices: list) -> tuple:
+            values = params_of(raw)
+            on_beat = beat >= 0 and all(values.get(k) == v for k, v in view.beat_values(beat).items())
+            query = "?" + view.query(values, bool(lecture), beat + 1 if on_beat else None)
+            lines = [f"⚠️ {n}" for n in notices] + [f"ℹ️ {n}" for n in view.missing_notes(values)]
+            if not lines and view.note_when_missing:
+                lines = [share.UPLOAD_HINT]
+            download = None
+            if record is not None:
+                try:
+                    results = _json_safe(record(raw))
+                except Exception as exc:  # noqa: BLE001 - the export must never break the page
+                    results = {"error": str(exc)}
+                doc = {"demo": view.slug, "share_url": view.url(values, bool(lecture)), "settings": values,
+                       **results}
+                download = export_file(export_name(view.slug, values, ".json"),
+                                       json.dumps(doc, indent=1, ensure_ascii=False))
+            cross = ""
+            if links is not None:
+                try:
+                    cross = links(raw)
+                except Exception:  # noqa: BLE001 - a link that cannot be made is left out, the page goes on
+                    log.exception("%s: cross-links failed", view.slug)
+            return query, "\n\n".join(lines), download, cross
+
+        def on_change(*args):
+            *vals, lecture, beat, notices = args
+            return link_state(dict(zip(controls, vals)), lecture, beat, notices)
+
+        link_outputs = [self.link, self.note, self.json, self.cross]
+        link_inputs = [*comps, self.lecture, self.beat, self.link_notices]
+        gr.on([c.change for c in comps] + [self.lecture.change], on_change, link_inputs, link_outputs,
+              trigger_mode="always_last", show_progress="hidden", **hidden).then(
+            None, self.link, self.link, js=_LINK_JS, **hidden)
+        self.lecture.change(None, self.lecture, None, js=_LECTURE_JS, **hidden)
+
+        lesson_outputs = [self.beat_text] if self.has_lesson else []
+        all_outputs = [*comps, *extra, *link_outputs, self.lecture, self.beat, self.link_notices, *lesson_outputs]
+
+        def open_view(values: dict, lecture: bool, beat: int, notices: list) -> list:
+            raw = controls_of(values)
+            updates = merged(raw, show(raw))
+            lesson = [self._beat_md(beat)] if self.has_lesson else []
+            return [*updates, *link_state(shown(updates), lecture, beat, notices), lecture, beat, notices, *lesson]
+
+        def on_load(request: gr.Request):
+            q = dict(request.query_params) if request is not None else {}
+            values, notices = view.parse(q)
+            beat = view.beat_index(q)
+            if beat is None and share.LESSON in q and view.lesson:
+                notices.append(f"The link's lesson={q[share.LESSON]!r} is not a step of this lesson "
+                               f"(1 to {len(view.lesson)}).")
+            return open_view(values, share.lecture_on(q), -1 if beat is None else beat, notices)
+
+        root = gr.context.Context.root_block  # the hub (or the page alone): its load event fires per page
+        if root is not None:
+            root.load(on_load, None, all_outputs, **hidden).then(None, self.link, self.link, js=_LINK_JS, **hidden)
+        if self.has_lesson:
+            def step(delta: int):
+                def go(beat: int, lecture: bool):
+                    i = min(max(beat + delta, 0), len(view.lesson) - 1)
+                    return open_view(view.beat_values(i), lecture, i, [])
+                return go
+
+            for btn, delta in ((self.prev, -1), (self.next, 1)):
+                btn.click(step(delta), [self.beat, self.lecture], all_outputs, trigger_mode="always_last",
+                          **hidden).then(None, self.link, self.link, js=_LINK_JS, **hidden)

@@ -212,12 +212,16 @@ _LUT: np.ndarray | None = None
 
 
 def colormap_lut() -> np.ndarray:
-    """(256, 3) uint8 'jet'-like LUT, the colour scale Grad-CAM papers use; blue = cold, red = hot."""
+    """(256, 3) uint8 LUT of 'viridis': dark purple = cold, yellow = hot.
+
+    Not the 'jet' of the Grad-CAM papers: jet's red and green look alike to about one man in twelve, and its
+    bright cyan and yellow bands draw edges that are not in the data. Viridis reads the same in greyscale,
+    to colour-blind eyes and on a washed-out projector."""
     global _LUT
     if _LUT is None:
         from matplotlib import colormaps  # lazy: matplotlib costs ~0.3 s to import
 
-        _LUT = (colormaps["jet"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+        _LUT = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
     return _LUT
 
 

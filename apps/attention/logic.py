@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core import api, images, models
+from core import api, images, models, share
 from core.cache import ResultCache
 from core.device import run_with_fallback
 from core.errors import UserError
@@ -334,3 +334,44 @@ def api_payload(result: AttentionResult, clock: api.Clock) -> dict:
 
 def warmup() -> None:
     attend(next(iter(PRESETS.values())), DEFAULT_MODEL)
+
+
+# --- the page's settings as a link, and its lesson ---------------------------------------------------
+
+_ROBOT, _BALL = PRESETS["Coreference: 'it' = the robot"], PRESETS["Coreference: 'it' = the ball"]
+VIEW = share.View("attention", (
+    share.text("text", _ROBOT, 500),
+    share.text("pair", "", 500),
+    share.choice("model", DEFAULT_MODEL, MODEL_CHOICES),
+    share.number("layer", 5, 0, 47, integer=True),  # the page clamps it to the model's last layer
+    share.choice("head", "mean", ["mean", *map(str, range(64))]),
+    share.number("token", 7, 0, 511, integer=True),
+), lesson=(
+    share.Beat("One row, one token",
+               "Each row of the heatmap is one token's attention: how much of every other token it mixes into "
+               "its new vector. Every row adds up to 1.", {}),
+    share.Beat("What does 'it' read?",
+               "Token 7 is 'it'. The Head view tab draws its attention as lines; the heatmap's row 7 holds the "
+               "same numbers. Does 'it' lean on 'robot'?", {"token": 7}),
+    share.Beat("Change one word",
+               "'round' fits the ball, not the robot. Compare row 7 with the last step: attention shifts less "
+               "than the meaning does, which is one reason attention is not an explanation.",
+               {"text": _BALL, "token": 7}),
+    share.Beat("One head, not the mean",
+               "The mean over 12 heads blurs them together. A single head often has one simple habit, such as "
+               "the next token, the [SEP] token or itself. Step through the heads with the dropdown.",
+               {"head": "0"}),
+    share.Beat("The first layer",
+               "Layer 0 works on the raw word vectors, before any mixing. Compare its rows with layer 5's: which "
+               "one looks further across the sentence?", {"layer": 0}),
+    share.Beat("A repeated word",
+               "Both 'cat's and both 'mat's: the same word at two positions gets two different rows, because each "
+               "position adds its own position vector.",
+               {"text": PRESETS["A repeated word"]}),
+))
+
+
+def share_values(result: AttentionResult, asked_model: str, text: str, pair: str | None) -> dict:
+    """The link settings of a computed sentence (the API's share_url): the last layer, the mean head."""
+    return {"text": text, "pair": pair or "", "model": asked_model, "layer": result.n_layers - 1, "head": "mean",
+            "token": min(7, len(result.tokens) - 1)}

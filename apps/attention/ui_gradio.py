@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from apps.attention import logic
-from apps.gradio_common import explainer, export_file, keep_others, user_set
+from apps.gradio_common import ShareBar, explainer, export_file, keep_others, user_set
 from core import api, models
 from core.errors import UserError
 
@@ -23,7 +23,8 @@ def attention_api(text: str, model: str = logic.DEFAULT_MODEL, text_pair: str | 
     try:
         result = logic.attend(text, model or logic.DEFAULT_MODEL, text_pair)
         clock.lap("model")
-        return logic.api_payload(result, clock)
+        values = logic.share_values(result, model or logic.DEFAULT_MODEL, text, text_pair)
+        return {**logic.api_payload(result, clock), "share_url": logic.VIEW.url(values)}
     except UserError as exc:
         raise gr.Error(str(exc)) from exc
 
@@ -43,6 +44,7 @@ def views(r: logic.AttentionResult | None, layer, head_choice, token):
         return (None,) * 5
     layer = min(int(layer), r.n_layers - 1)
     head = _head(head_choice)
+    head = head if head is None or head < r.n_heads else None  # a link's head the model lacks: the mean
     token = min(int(token or 0), len(r.tokens) - 1)
     png = export_file(f"{_stem(r, layer, head)}.png", logic.heatmap_png(r, layer, head))
     # None for the HTML file: one prepared for another view would no longer match the screen
@@ -86,15 +88,16 @@ def build() -> None:
     gr.Markdown("# 🔦 Attention heatmaps: what does each head look at?\n"
                 "Type a sentence. Every row of a heatmap is one token's attention: how it mixes the other tokens.")
     result = gr.State(None)  # the AttentionResult of this session: the sliders only redraw it
+    bar = ShareBar(logic.VIEW)
     with gr.Row():
         with gr.Column(scale=2):
             text = gr.Textbox(value=next(iter(logic.PRESETS.values())), label="Sentence", lines=2,
                               elem_id="attention-text")
             pair = gr.Textbox(label="Second sentence (optional; joined with [SEP], bidirectional models only)",
-                              elem_id="attention-pair")
+                              elem_id="attention-pair", elem_classes="gb-advanced")
         with gr.Column(scale=1):
             preset = gr.Dropdown(list(logic.PRESETS), value=None, label="Presets that teach")
-            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model", elem_classes="gb-advanced")
             go = gr.Button("Show attention", variant="primary")
     status = gr.Markdown(elem_id="attention-status")
     with gr.Row():
@@ -158,6 +161,23 @@ def build() -> None:
 
     for tab, kind, plot in ((head_tab, "head", head_view), (roll_tab, "rollout", roll), (stats_tab, "stats", stats)):
         tab.select(redraw(kind), [result, layer, token], plot, show_progress="hidden", **hidden)
+
+    def show(c: dict) -> tuple:
+        return run(c["text"], c["pair"], c["model"], c["layer"], c["head"], c["token"])
+
+    def record(c: dict) -> dict:
+        return logic.api_payload(logic.attend(c["text"], c["model"], c["pair"] or None), api.Clock())
+
+    def links(c: dict) -> str:  # the same layer and head, over patches instead of words
+        head_ = "mean" if _head(c["head"]) is None else str(_head(c["head"]))
+        return (f"🧩 [Attention over image patches instead of words: the ViT patch viewer at layer {c['layer']}, "
+                f"{c['head'] or MEAN}](vit_patches?layer={c['layer']}&head={head_})")
+
+    bar.wire({"text": text, "pair": pair, "model": model, "layer": layer, "head": head, "token": token},
+             outputs, show,
+             to_param={"head": lambda h: "mean" if _head(h) is None else str(_head(h)),
+                       "token": lambda t: 7 if t is None else int(t), "pair": lambda p: p or ""},
+             to_control={"head": lambda h: MEAN if h == "mean" else f"head {h}"}, record=record, links=links)
     gr.api(attention_api, api_name="attention")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core import api, models
+from core import api, models, share
 from core.cache import ResultCache
 from core.device import run_with_fallback
 from core.errors import UserError
@@ -319,3 +319,39 @@ def matrix_figure(names: list[str], labels: list[str], matrix: np.ndarray):
                       yaxis={"autorange": "reversed"}, height=120 + 48 * len(names),
                       margin={"l": 10, "r": 10, "t": 50, "b": 10}, font={"size": 14})
     return fig
+
+
+# --- the page's settings as a link, and its lesson ---------------------------------------------------
+
+_NO_FIT = "a car\na boat\nan airplane"
+VIEW = share.View("clip_zero_shot", (
+    share.choice("image", "cat", SAMPLES),
+    share.text("labels", "\n".join(DEFAULT_LABELS), MAX_LABELS * 40),
+    share.choice("model", DEFAULT_MODEL, MODEL_CHOICES),
+    share.flag("templates", True),
+    share.choice("mode", "softmax", MODES),
+    share.number("threshold", NONE_THRESHOLD, 0.0, 1.0),
+), lesson=(
+    share.Beat("Labels you type",
+               "The image and each label become vectors in one space; the label whose vector points the most the "
+               "same way as the image's wins. Six labels, one clear winner.", {}),
+    share.Beat("No right answer, a confident pick anyway",
+               "None of car, boat or airplane is in the photo, yet a softmax over the three must share out 100%: "
+               "one label still 'wins' with most of it.", {"labels": _NO_FIT}),
+    share.Beat("Each label on its own",
+               "Scored one at a time against a content-free label, no label fits: the page says 'none of these'. "
+               "The softmax could not say that.", {"labels": _NO_FIT, "mode": "independent"}),
+    share.Beat("Finer labels",
+               "Zero-shot means any labels, including ones the model was never trained to tell apart by name. "
+               "Which cat word wins?", {"labels": "a tabby cat\na tiger\na lion\na dog"}),
+    share.Beat("Another photo",
+               "The rocket with the six starting labels. Below, the matrix scores every gallery image against "
+               "every label at once: the diagonal-like pattern is zero-shot classification for all of them.",
+               {"image": "rocket"}),
+), note_when_missing={"image": share.UPLOAD_NOTE})
+
+
+def share_values(result: ClipResult, image: str | None, asked_model: str, templates: bool, mode: str) -> dict:
+    """The link settings of a computed classification (the API's share_url)."""
+    return {"image": image, "labels": "\n".join(result.labels), "model": asked_model, "templates": bool(templates),
+            "mode": mode, "threshold": NONE_THRESHOLD}

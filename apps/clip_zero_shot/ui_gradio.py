@@ -8,8 +8,8 @@ import gradio as gr
 from gradio import FileData
 
 from apps.clip_zero_shot import logic, tiny
-from apps.gradio_common import explainer, image_picker, keep_others, user_set
-from core import api, models, vision
+from apps.gradio_common import ShareBar, explainer, image_picker, keep_others, user_set
+from core import api, models, share, vision
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -31,7 +31,9 @@ def clip_api(image: FileData, labels: list[str] | str, model: str = logic.DEFAUL
         clock.lap("model")
     except UserError as exc:
         raise gr.Error(str(exc)) from exc
-    return logic.api_payload(result, clock)
+    values = logic.share_values(result, share.sample_name(rgb), model or logic.DEFAULT_MODEL,
+                                True if templates is None else templates, mode or "softmax")
+    return {**logic.api_payload(result, clock), "share_url": logic.VIEW.url(values)}
 
 
 def _gradcam_link(src) -> str:
@@ -50,7 +52,6 @@ def _status(r: logic.ClipResult, threshold: float, src=None) -> str:
                      "space (ConSE). It can only say what 1,000 ImageNet classes can say, and nothing was trained "
                      "to pull images and captions together.")
     lines += [f"⚠️ {n}" for n in r.notices]
-    lines.append(_gradcam_link(src))
     return "\n\n".join(lines)
 
 
@@ -79,19 +80,21 @@ def build() -> None:
     """Add the CLIP zero-shot page (and its /clip API endpoint) to the current Blocks context."""
     gr.Markdown("# 🏷️ CLIP zero-shot: classify with labels you type\n"
                 "Images and labels become vectors in one space; the label closest to the image wins.")
+    bar = ShareBar(logic.VIEW)
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             source, image_changed = image_picker(logic.SAMPLES, "clip")
             labels = gr.Textbox("\n".join(logic.DEFAULT_LABELS), lines=6, label="Labels, one per line",
                                 elem_id="clip-labels")
             go = gr.Button("Classify", variant="primary", elem_id="clip-go")
-            templates = gr.Checkbox(True, label="Prompt templates ('a photo of a …', averaged over 8)")
+            templates = gr.Checkbox(True, label="Prompt templates ('a photo of a …', averaged over 8)",
+                                    elem_classes="gb-advanced")
             mode = gr.Radio(MODE_LABELS, value="softmax", label="How to read the scores")
             threshold = gr.Slider(0, 1, value=logic.NONE_THRESHOLD, step=0.05,
                                   label="'None of these' line (each-on-its-own mode)")
-            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model", elem_classes="gb-advanced")
         with gr.Column(scale=2):
-            status = gr.Markdown("Pick a sample image or upload one to start.", elem_id="clip-status")
+            status = gr.Markdown("Computing the first example…", elem_id="clip-status")
             bars = gr.Plot(label="Scores", elem_id="clip-bars")
             with gr.Tabs():
                 with gr.Tab("Images × labels"):
@@ -135,6 +138,19 @@ def build() -> None:
 
     learn_tab.select(open_learning, None, [learn_text, probe, step, learn_matrix, learn_loss, learn_space], **hidden)
     step.input(tiny.matrix_figure, step, learn_matrix, show_progress="hidden", **last)
+
+    def show(c: dict) -> tuple:
+        return run(c["image"], c["labels"], c["model"], c["templates"], c["mode"], c["threshold"])
+
+    def record(c: dict) -> dict:
+        r = logic.classify(c["image"], c["labels"], c["model"], c["templates"], c["mode"])
+        return logic.api_payload(r, api.Clock())
+
+    bar.wire({"image": source, "labels": labels, "model": model, "templates": templates, "mode": mode,
+              "threshold": threshold}, outputs, show,
+             to_param={"image": lambda p: share.name_of(p, logic.SAMPLES)},
+             to_control={"image": lambda n: str(logic.SAMPLES[n])}, record=record,
+             links=lambda c: _gradcam_link(c["image"]))
     gr.api(clip_api, api_name="clip")
 
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from apps.diffusion import digits
 from apps.diffusion.sampling import SCHEDULERS
-from core import api, images, lane, models
+from core import api, images, lane, models, share
 from core.cache import ResultCache
 from core.device import stream_with_fallback
 from core.errors import UserError
@@ -456,4 +456,49 @@ def forward_stats(t: int, kind: str) -> str:
 
 
 def warmup() -> None:
+    """The page's opening view (and the API's defaults): computed once, then served from the cache."""
+    d = VIEW.defaults()
+    run(check(d["model"], d["scheduler"], d["steps"], d["eta"], d["seed"], d["label"], d["guidance"])[0])
     run(check()[0])
+
+
+# --- the page's settings as a link, and its lesson (the reverse-process tab) ----------------------------
+
+LABELS = ["none", *map(str, range(10))]
+VIEW = share.View("diffusion", (
+    share.choice("model", DEFAULT_MODEL, MODEL_CHOICES),
+    share.choice("scheduler", "ddim", SCHEDULERS),
+    share.number("steps", 50, 1, MAX_STEPS, integer=True),
+    share.number("eta", 0.0, 0.0, 1.0),
+    share.number("seed", 0, 0, MAX_SEED, integer=True),
+    share.choice("label", "3", LABELS),
+    share.number("guidance", default_guidance(), 0.0, MAX_GUIDANCE),
+    share.number("step", 49, 0, MAX_STEPS - 1, integer=True),  # the frame shown; past the last: the last
+), lesson=(
+    share.Beat("From noise to a digit",
+               "Fifty DDIM steps turn pure noise into a 3. At each step the model predicts the noise in x_t; the "
+               "sampler removes part of it and moves to a less noisy x_t.", {}),
+    share.Beat("x_t vs predicted x₀ at step 10",
+               "x_t is still mostly noise, but the predicted x₀ (the model's guess at the clean image, right now) "
+               "is already a rough, blurry digit. Drag the step slider to watch the guess sharpen.", {"step": 9}),
+    share.Beat("The very first step",
+               "At step 1 the model sees pure noise. Its guess at x₀ is a smooth blur: the average of every "
+               "digit that could still come out.", {"step": 0}),
+    share.Beat("Ten steps instead of fifty",
+               "DDIM can skip: ten bigger jumps along the same path still end on a digit, five times faster.",
+               {"steps": 10, "step": 9}),
+    share.Beat("No label, no guidance",
+               "Unconditional sampling from the same seed: the noise alone decides which digit appears.",
+               {"label": "none", "guidance": 0.0}),
+    share.Beat("DDPM: fresh noise at every step",
+               "DDPM adds new random noise after each step, so its path is stochastic. Compare its final sample "
+               "with DDIM's from the same seed.", {"scheduler": "ddpm", "steps": 100, "step": 99}),
+))
+
+
+def share_values(settings: Settings, step: int | None = None) -> dict:
+    """The link settings of a run (the API's share_url opens on its last frame)."""
+    return {"model": settings.model, "scheduler": settings.scheduler, "steps": settings.steps,
+            "eta": float(settings.eta), "seed": settings.seed, "label": "none" if settings.label is None
+            else str(settings.label), "guidance": float(settings.guidance),
+            "step": settings.steps - 1 if step is None else int(step)}

@@ -8,7 +8,7 @@ import gradio as gr
 
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
-from apps.gradio_common import LATEX, explainer, export_file, keep_others
+from apps.gradio_common import ShareBar, LATEX, explainer, export_file, keep_others
 from core import api, models
 from core.errors import UserError
 
@@ -32,7 +32,7 @@ def diffusion_api(seed: int = 0, scheduler: str = "ddim", steps: int = 50, eta: 
         raise gr.Error(str(exc)) from exc
     except RuntimeError as exc:  # no weights for any source: a clear error, the server keeps serving
         raise gr.Error(f"The model could not run: {exc}") from exc
-    return logic.api_payload(traj, clock, notices)
+    return {**logic.api_payload(traj, clock, notices), "share_url": logic.VIEW.url(logic.share_values(settings))}
 
 
 def _bar(done: int, total: int) -> str:
@@ -165,6 +165,7 @@ def build() -> None:
     gr.Markdown("# 🌫️ Diffusion step-through: from noise to a digit\n"
                 "A diffusion model learns to remove a little noise at a time. Start from pure noise, ask the model "
                 "what clean image it sees and which noise to take away, step, repeat. Every step is kept: scrub it.")
+    bar = ShareBar(logic.VIEW)
     traj_state = gr.State(None)
     hidden = {"api_visibility": "private"}
     # A control's events run for its latest value: a change made while the last one is still computing is
@@ -183,9 +184,11 @@ def build() -> None:
                                          label=f"Guidance scale (0 = unconditional; {g0:g} reads best, measured)")
                     scheduler = gr.Radio(SCHED_LABELS, value="ddim", label="Scheduler (diffusers)")
                     steps = gr.Slider(1, logic.MAX_STEPS, value=50, step=1, label="Steps")
-                    eta = gr.Slider(0, 1, value=0, step=0.05, label="eta (DDIM only: 0 = deterministic)")
+                    eta = gr.Slider(0, 1, value=0, step=0.05, label="eta (DDIM only: 0 = deterministic)",
+                                    elem_classes="gb-advanced")
                     seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-                    model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+                    model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model",
+                                        elem_classes="gb-advanced")
                 with gr.Column(scale=3):
                     status = gr.Markdown("Press **Generate**.", elem_id="diff-status")
                     timing = gr.Markdown(elem_id="diff-timing")
@@ -292,6 +295,33 @@ def build() -> None:
     undo.click(undo_point, typed, [typed, pad], show_progress="hidden", **hidden)
     clear.click(lambda: ("", toy2d.pad_image("")), None, [typed, pad], show_progress="hidden", **hidden)
     typed.input(toy2d.pad_image, typed, pad, show_progress="hidden", **last)
+
+    def show(c: dict) -> tuple:
+        """A link's run, finished (from the cache when it ran before), on the link's frame."""
+        out = None
+        for out in generate(c["model"], c["scheduler"], c["steps"], c["eta"], c["seed"], c["label"], c["guidance"]):
+            pass
+        out = list(out)
+        traj = out[gen_outputs.index(traj_state)]
+        if isinstance(traj, logic.Trajectory):
+            i = min(int(c["step"]), traj.n - 1)
+            out[2:5] = _frame_outputs(traj, i)
+            out[gen_outputs.index(step)] = gr.update(maximum=max(traj.n - 1, 1), value=i, interactive=traj.n > 1)
+            out[gen_outputs.index(png)] = frame_export(traj, i)
+        return tuple(out)
+
+    def record(c: dict) -> dict:
+        settings, notices = logic.check(c["model"], c["scheduler"], c["steps"], c["eta"], c["seed"], c["label"],
+                                        c["guidance"])
+        traj = logic.run(settings)
+        i = min(int(c["step"]), traj.n - 1)
+        # The numbers only (the frames are in the GIF and PNG downloads): this runs on every scrub.
+        return api.respond(traj, {"timesteps": list(traj.timesteps), "shown_step": i, "shown_t": traj.timesteps[i],
+                                  "seconds": round(traj.seconds, 3)}, api.Clock(), [*notices, *traj.notices])
+
+    bar.wire({"model": model, "scheduler": scheduler, "steps": steps, "eta": eta, "seed": seed, "label": label,
+              "guidance": guidance, "step": step}, gen_outputs, show,
+             to_param={"seed": lambda v: int(v or 0), "steps": int, "step": int}, record=record)
     gr.api(diffusion_api, api_name="diffusion")
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from apps.gradcam.logic import explain as gradcam_explain
-from core import api, images, lane, models
+from core import api, images, lane, models, share
 from core.cache import ResultCache
 from core.device import run_with_fallback
 from core.errors import UserError
@@ -437,3 +437,42 @@ def api_payload(result: AttackResult, clock: api.Clock) -> dict:
 def warmup() -> None:
     attack(SAMPLES["coffee"], DEFAULT_MODEL, 4, "fgsm")
 
+
+
+# --- the page's settings as a link, and its lesson ---------------------------------------------------
+
+VIEW = share.View("fgsm", (
+    share.choice("image", "coffee", SAMPLES),
+    share.choice("model", DEFAULT_MODEL, MODEL_CHOICES),
+    share.choice("attack", "fgsm", ATTACKS),
+    share.number("epsilon", 4.0, 0.0, EPS_MAX),
+    share.number("steps", 10, 1, STEPS_MAX, integer=True),
+    share.text("target", "", 80),
+), lesson=(
+    share.Beat("Half a grey level does nothing",
+               "ε = 0.5/255 rounds away when the image is saved as 8-bit: the picture and the answer stay the "
+               "same.", {"epsilon": 0.5}),
+    share.Beat("ε = 1/255 flips it",
+               "Every pixel moves by at most one grey level, in the direction that lowers the espresso score. "
+               "The label flips, and the Grad-CAM maps below show the evidence moving.", {"epsilon": 1.0}),
+    share.Beat("More steps, more confidence",
+               "PGD repeats small FGSM steps and stays inside the same ε box. Same budget, but the wrong answer "
+               "now comes with near-certainty.", {"epsilon": 1.0, "attack": "pgd"}),
+    share.Beat("Choose the wrong answer",
+               "A targeted attack descends towards a class of our choosing instead of just away from the right "
+               "one. It needs a slightly bigger ε.", {"epsilon": 2.0, "attack": "pgd", "target": "goldfish"}),
+    share.Beat("Not just this photo",
+               "The cat falls for the same one-grey-level step. Try the defences below: blur or JPEG often give "
+               "the label back, at a price in accuracy.", {"image": "cat", "epsilon": 1.0}),
+), note_when_missing={"image": share.UPLOAD_NOTE})
+
+
+def share_values(result: AttackResult, image_name: str | None, asked_model: str, target=None) -> dict:
+    """The link settings of a computed attack (the API's share_url)."""
+    return {"image": image_name, "model": asked_model, "attack": result.attack, "epsilon": float(result.epsilon),
+            "steps": int(result.steps), "target": "" if target in (None, "") else str(target)}
+
+
+def hand_over(result: AttackResult) -> str:
+    """Keep the adversarial image where another page can open it by link (Grad-CAM), and return its key."""
+    return share.SHELF.put(result.adversarial, "adv")

@@ -8,8 +8,8 @@ import gradio as gr
 from gradio import FileData
 
 from apps.fgsm import logic
-from apps.gradio_common import explainer, export_file, image_picker, keep_others, user_set
-from core import api, models, vision
+from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, user_set
+from core import api, models, share, vision
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -28,7 +28,8 @@ def fgsm_api(image: FileData, model: str = logic.DEFAULT_MODEL, epsilon: float =
         clock.lap("model")
     except UserError as exc:
         raise gr.Error(str(exc)) from exc
-    return logic.api_payload(result, clock)
+    values = logic.share_values(result, share.sample_name(rgb), model or logic.DEFAULT_MODEL, target)
+    return {**logic.api_payload(result, clock), "share_url": logic.VIEW.url(values)}
 
 
 def _labels(top5: list[dict]) -> dict:
@@ -104,17 +105,19 @@ def build() -> None:
     """Add the FGSM page (and its /fgsm API endpoint) to the current Blocks context."""
     gr.Markdown("# 🎯 Adversarial FGSM: fool a classifier with invisible changes\n"
                 "Pick an image and an ε. Every pixel moves by at most ε/255 in the direction that hurts the model most.")
+    bar = ShareBar(logic.VIEW)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             source, image_changed = image_picker(logic.SAMPLES, "fgsm")
-            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model", elem_classes="gb-advanced")
             attack = gr.Radio(ATTACK_LABELS, value="fgsm", label="Attack")
             epsilon = gr.Slider(0, logic.EPS_MAX, value=4, step=0.5, label="ε (in 1/255 units)", elem_id="fgsm-eps")
-            steps = gr.Slider(1, logic.STEPS_MAX, value=10, step=1, label="Steps (BIM / PGD)")
+            steps = gr.Slider(1, logic.STEPS_MAX, value=10, step=1, label="Steps (BIM / PGD)",
+                              elem_classes="gb-advanced")
             target = gr.Dropdown([], value=None, allow_custom_value=True, label="Target class (optional)",
                                  info="Empty: untargeted (any wrong class). Or type an ImageNet class, e.g. 'goldfish'.")
         with gr.Column(scale=2):
-            status = gr.Markdown("Pick a sample image or upload one to start.", elem_id="fgsm-status")
+            status = gr.Markdown("Computing the first example…", elem_id="fgsm-status")
             with gr.Row(equal_height=True):
                 orig = gr.Image(label="Original (model input)", interactive=False, height=260, buttons=["fullscreen"],
                                 elem_id="fgsm-original")
@@ -161,6 +164,24 @@ def build() -> None:
     defend_btn.click(run_defences, inputs + [quality, sigma, bits], defences, **hidden)
     curve_btn.click(run_curve, model, [curve_plot, curve_note], **hidden)
 
+
+    def show(c: dict) -> tuple:
+        return run(c["image"], c["model"], c["attack"], c["epsilon"], c["steps"], c["target"])
+
+    def links(c: dict) -> str:
+        """The adversarial image travels to Grad-CAM under a key this server keeps (its newest 64)."""
+        r = logic.attack(c["image"], c["model"], c["epsilon"], c["attack"], c["steps"], c["target"] or None)
+        return (f"🔥 [Open the adversarial image in Grad-CAM: where does the model look now?]"
+                f"(gradcam?image={logic.hand_over(r)}&model={r.model})")
+
+    def record(c: dict) -> dict:
+        r = logic.attack(c["image"], c["model"], c["epsilon"], c["attack"], c["steps"], c["target"] or None)
+        return logic.api_payload(r, api.Clock())
+
+    bar.wire({"image": source, "model": model, "attack": attack, "epsilon": epsilon, "steps": steps,
+              "target": target}, outputs, show,
+             to_param={"image": lambda p: share.name_of(p, logic.SAMPLES)},
+             to_control={"image": lambda n: str(logic.SAMPLES[n])}, record=record, links=links)
     gr.api(fgsm_api, api_name="fgsm")
 
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from core import api, images, models
+from core import api, images, models, share
 from core.device import run_with_fallback
 from core.errors import UserError
 
@@ -336,3 +336,54 @@ def payload(result: GanResult, clock: api.Clock, body: dict) -> dict:
 
 def urls(imgs: list[np.ndarray]) -> list[str]:
     return [images.to_data_url(i) for i in imgs]
+
+
+# --- the page's settings as a link, and its lesson ---------------------------------------------------
+
+def _view() -> share.View:
+    from apps.gan_latent import faces
+
+    seed = lambda name, default: share.number(name, default, 0, MAX_SEED, integer=True)  # noqa: E731
+    return share.View("gan_latent", (
+        share.choice("model", DEFAULT_MODEL, MODEL_CHOICES),
+        seed("start", 0),
+        share.number("count", 16, 4, 32, integer=True),
+        share.number("truncation", 1.0, 0.1, 2.0),
+        seed("seed_a", 3),
+        seed("seed_b", 7),
+        share.number("steps", 9, 3, 15, integer=True),
+        share.choice("attribute", "glasses", faces.ATTRIBUTES),
+        share.number("strength", best_strength("glasses"), -4.0, 4.0),
+        seed("edit_start", 0),
+        seed("a", 0),
+        seed("b", 1),
+        seed("c", 2),
+    ), lesson=(
+        share.Beat("A seed is a face",
+                   "Each seed draws a random vector z; the generator turns it into a face. The same seed always "
+                   "gives the same face, on any machine.", {}),
+        share.Beat("Truncation: towards the average face",
+                   "Multiplying every z by ψ = 0.5 pulls it towards the centre of the latent space: the faces get "
+                   "more typical and more alike. Variety is traded for safety.", {"truncation": 0.5}),
+        share.Beat("Walk from one face to another",
+                   "On the Interpolate tab: seed 3 to seed 7. Along the arc (slerp) every step is a plausible face; "
+                   "the straight line (lerp) passes through short vectors the generator rarely saw.", {}),
+        share.Beat("Add a direction: a hat",
+                   f"On the Attributes tab: z + {best_strength('hat'):g} × the 'hat' direction, found from the "
+                   f"faces a classifier judged with and without one. Measured {success_text('hat')}.",
+                   {"attribute": "hat", "strength": best_strength("hat")}),
+        share.Beat("Directions are tangled",
+                   f"Glasses at {best_strength('glasses'):g}: measured {success_text('glasses')}. One direction "
+                   "in z moves more than one thing in the picture; look at 'What changed'.", {}),
+        share.Beat("Arithmetic on faces",
+                   "On the Analogy tab: A − B + C. Whatever separates B from A, added to C. It works only as far "
+                   "as the directions are straight and untangled.", {}),
+    ))
+
+
+VIEW = _view()
+
+
+def share_values(**settings) -> dict:
+    """The link settings of an API call: the page's defaults with the call's own on top."""
+    return {**VIEW.defaults(), **{k: v for k, v in settings.items() if v is not None}}

@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 
 from apps.gan_latent import faces, lab, logic
-from apps.gradio_common import explainer, export_file, user_set
+from apps.gradio_common import ShareBar, explainer, export_file, user_set
 from core import api, lane, models
 from core.errors import UserError
 
@@ -19,12 +19,23 @@ ATTRIBUTES = list(faces.ATTRIBUTES)
 
 # --- API -----------------------------------------------------------------------------------------------
 
-def _api(fn):
-    """Run one endpoint: user errors become a clear gr.Error, the server stays up."""
+def _api(fn, **link):
+    """Run one endpoint: user errors become a clear gr.Error, the server stays up. link: the page settings
+    that show the same thing (the response's share_url)."""
     try:
-        return fn()
+        out = fn()
     except UserError as exc:
         raise gr.Error(str(exc)) from exc
+    return {**out, "share_url": logic.VIEW.url(logic.share_values(**link))}
+
+
+def _first_and_count(seeds) -> tuple[int | None, int | None]:
+    """The Samples tab shows seeds start, start+1, ...: the link's start and count for a list of seeds."""
+    try:
+        s = logic.check_seeds(seeds)
+    except UserError:
+        return None, None
+    return s[0], min(max(len(s), 4), 32)
 
 
 def gan_real(n: int = 16, seed: int = 0) -> dict:
@@ -37,7 +48,7 @@ def gan_real(n: int = 16, seed: int = 0) -> dict:
                                True, imgs, np.zeros((len(imgs), 1)))
         return logic.payload(head, clock, {"images": logic.urls(imgs), "attributes": attrs,
                                            "attribute_names": list(faces.ATTRIBUTES)})
-    return _api(go)
+    return _api(go)  # the training data has no page settings of its own: the link opens the page's defaults
 
 
 def gan_sample(seeds: list[int] | str, truncation: float = 1.0, model: str = logic.DEFAULT_MODEL) -> dict:
@@ -48,7 +59,8 @@ def gan_sample(seeds: list[int] | str, truncation: float = 1.0, model: str = log
         clock.lap("model")
         return logic.payload(r, clock, {"images": logic.urls(r.images), "latent_norms": r.latent_norms,
                                         "seeds": r.extra["seeds"], "truncation": r.extra["truncation"]})
-    return _api(go)
+    start, count = _first_and_count(seeds)
+    return _api(go, model=model, start=start, count=count, truncation=truncation)
 
 
 def gan_interpolate(seed_a: int, seed_b: int, steps: int = 9, mode: str = "slerp",
@@ -60,7 +72,7 @@ def gan_interpolate(seed_a: int, seed_b: int, steps: int = 9, mode: str = "slerp
         clock.lap("model")
         return logic.payload(r, clock, {"images": logic.urls(r.images), "latent_norms": r.latent_norms,
                                         "mode": r.extra["mode"]})
-    return _api(go)
+    return _api(go, model=model, seed_a=seed_a, seed_b=seed_b, steps=steps)
 
 
 def gan_edit(seeds: list[int] | str, attribute: str, strength: float | None = None,
@@ -72,7 +84,8 @@ def gan_edit(seeds: list[int] | str, attribute: str, strength: float | None = No
         clock.lap("model")
         return logic.payload(after, clock, {"images": logic.urls(before.images), "edited": logic.urls(after.images),
                                             "attribute": attribute, "strength": after.extra["strength"]})
-    return _api(go)
+    return _api(go, model=model, attribute=attribute, strength=strength if strength is not None else
+                logic.best_strength(attribute or "glasses"), edit_start=_first_and_count(seeds)[0])
 
 
 def gan_analogy(a: int, b: int, c: int, model: str = logic.DEFAULT_MODEL) -> dict:
@@ -82,7 +95,7 @@ def gan_analogy(a: int, b: int, c: int, model: str = logic.DEFAULT_MODEL) -> dic
         r = logic.analogy(a, b, c, model)
         clock.lap("model")
         return logic.payload(r, clock, {"image": logic.urls(r.images[3:])[0], "inputs": logic.urls(r.images[:3])})
-    return _api(go)
+    return _api(go, model=model, a=a, b=b, c=c)
 
 
 # --- page ----------------------------------------------------------------------------------------------
@@ -184,6 +197,7 @@ def build() -> None:
     gr.Markdown("# 🧮 GAN latent arithmetic: walk, blend and add vectors\n"
                 "A generator turns a random vector z into a face. Nearby vectors give similar faces, and some "
                 "directions mean something: add the 'glasses' direction and glasses appear.")
+    bar = ShareBar(logic.VIEW)
     with gr.Row():
         model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Generator", elem_id="gan-model",
                             scale=2)
@@ -271,17 +285,32 @@ def build() -> None:
     for c in (reset_btn.click, loss.input):
         c(lab_reset, [loss, lab_seed], [run_state, lab_plot, lab_text], **hidden)
 
-    def opening():
-        """The page opens computed: samples, a path, an edit, an analogy, the real faces and the lab's start."""
-        m = logic.DEFAULT_MODEL
+    def show(c: dict) -> tuple:
+        """A link's view on every tab at once (the real faces and the lab open on their starts)."""
+        m = c["model"]
         run, fig, text = lab_reset("standard", 0)
-        return (*show_samples(0, 16, 1.0, m), *show_path(3, 7, 9, m)[1:], *show_edit("glasses", None, 0, m),
-                show_analogy(0, 1, 2, m)[1], show_real(0), run, fig, text)
+        return (*show_samples(c["start"], c["count"], c["truncation"], m),
+                *show_path(c["seed_a"], c["seed_b"], c["steps"], m)[1:],
+                *show_edit(c["attribute"], c["strength"], c["edit_start"], m),
+                show_analogy(c["a"], c["b"], c["c"], m)[1], show_real(0), run, fig, text)
 
-    root = gr.context.Context.root_block
-    if root is not None:
-        root.load(opening, None, [status, grid, path_s, path_l, norms, gif, edit_text, before, after, diff, an_out,
-                                  real, run_state, lab_plot, lab_text], **hidden)
+    def record(c: dict) -> dict:
+        m = c["model"]
+        samples = logic.sample(list(range(c["start"], c["start"] + c["count"])), c["truncation"], m)
+        before, after = logic.edit(list(range(c["edit_start"], c["edit_start"] + 6)), c["attribute"], c["strength"], m)
+        return logic.payload(samples, api.Clock(), {
+            "samples_latent_norms": samples.latent_norms, "edit": {"attribute": c["attribute"],
+                                                                   "strength": after.extra["strength"],
+                                                                   "measured": logic.success_text(c["attribute"])}})
+
+    outs = [status, grid, path_s, path_l, norms, gif, edit_text, before, after, diff, an_out, real, run_state,
+            lab_plot, lab_text]
+    as_int = lambda v: int(v or 0)  # noqa: E731 - number boxes hold floats or None
+    bar.wire({"model": model, "start": start, "count": count, "truncation": trunc, "seed_a": seed_a,
+              "seed_b": seed_b, "steps": steps, "attribute": attribute, "strength": strength,
+              "edit_start": edit_start, "a": an_a, "b": an_b, "c": an_c}, outs, show,
+             to_param={k: as_int for k in ("start", "count", "seed_a", "seed_b", "steps", "edit_start", "a", "b",
+                                           "c")}, record=record)
     gr.api(gan_real, api_name="gan_real")
     gr.api(gan_sample, api_name="gan_sample")
     gr.api(gan_interpolate, api_name="gan_interpolate")

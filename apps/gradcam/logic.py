@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 import numpy as np
 from PIL import Image
 
-from core import api, images, lane, models
+from core import api, images, lane, models, share
 from core.cache import ResultCache
 from core.device import stream_with_fallback
 from core.errors import UserError
@@ -441,3 +441,61 @@ def warmup() -> None:
     """Load the offline model and run one CAM so the first click in a lecture is fast."""
     explain(SAMPLES["cat"], DEFAULT_MODEL, "gradcam")
 
+
+
+# --- the page's settings as a link, and its lesson ---------------------------------------------------
+
+def _image_names() -> list[str]:
+    """Gallery names, and the images other pages handed over by link (FGSM's adversarial ones)."""
+    return [*SAMPLES, *share.SHELF.keys()]
+
+
+def layer_label(model: str, layer: str | None) -> str:
+    """The dropdown's name of a layer of this model (given as a name, a module path or None); the model's
+    default layer when it has no such layer (a link that names another model's layer)."""
+    choices = layer_choices(model)
+    for label, path in choices:
+        if layer in (label, path, path.removeprefix("backbone.")):
+            return label
+    return choices[0][0]
+
+
+# Links name a layer by its short module path ("bn2", "layer3"); the dropdown by a longer label.
+LAYER_KEYS = {label: path.removeprefix("backbone.") for arch in LAYERS.values() for label, path in arch}
+VIEW = share.View("gradcam", (
+    share.choice("image", "cat", _image_names),
+    share.choice("model", DEFAULT_MODEL, MODEL_CHOICES),
+    share.choice("method", "gradcam", METHODS),
+    share.choice("compare", "gradcam++", ["none", *METHODS]),
+    share.text("target", "", 80),
+    share.choice("layer", "bn2", sorted(set(LAYER_KEYS.values()))),
+    share.number("alpha", 0.5, 0.0, 1.0),
+), lesson=(
+    share.Beat("Where does the network look?",
+               "The classifier calls this photo an Egyptian cat. Grad-CAM weights the last feature maps by how much "
+               "each one raised that score; the bright region is what the decision leaned on.", {}),
+    share.Beat("Same image, another class: tiger cat",
+               "Nothing changes but the class we ask about. The map now shows the evidence for 'tiger cat': "
+               "the striped fur matters more than the face.", {"target": "tiger cat"}),
+    share.Beat("Ask for a class that is not there",
+               "'washbasin' scores almost zero, yet the map is still normalised to full brightness. A bright "
+               "map does not mean a confident model: read the top-5 first.", {"target": "washbasin"}),
+    share.Beat("An earlier layer: finer, noisier",
+               "At 14×14 the map has four times the cells of the last layer's 7×7, but earlier features are "
+               "less about classes and more about texture.",
+               {"layer": "blocks.4"}),
+    share.Beat("A method without gradients",
+               "EigenCAM takes the main direction of the feature maps and ignores the class: compare it with "
+               "Grad-CAM, which follows the class you ask about.", {"method": "eigencam", "compare": "gradcam"}),
+    share.Beat("Another photo",
+               "The espresso: the heat sits on the cup and the crema, the parts that separate espresso from a "
+               "plain cup.", {"image": "coffee"}),
+), note_when_missing={"image": share.UPLOAD_NOTE})
+
+
+def share_values(result: CamResult, image_name: str | None, asked_model: str, compare: str = "none",
+                 target=None, alpha: float = 0.5) -> dict:
+    """The link settings of a computed CAM (the API's share_url)."""
+    return {"image": image_name, "model": asked_model, "method": result.method, "compare": compare,
+            "target": "" if target in (None, "") else str(target), "layer": result.layer,
+            "alpha": alpha}

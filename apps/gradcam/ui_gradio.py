@@ -8,8 +8,8 @@ import gradio as gr
 from gradio import FileData
 
 from apps.gradcam import logic
-from apps.gradio_common import explainer, export_file, image_picker, keep_others, user_set
-from core import api, models, vision
+from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, user_set
+from core import api, models, share, vision
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -33,7 +33,22 @@ def gradcam_api(image: FileData, model: str = logic.DEFAULT_MODEL, method: str =
         clock.lap("model")
     except UserError as exc:
         raise gr.Error(str(exc)) from exc
-    return logic.api_payload(result, clock)
+    values = logic.share_values(result, share.sample_name(rgb), model or logic.DEFAULT_MODEL, target=target)
+    return {**logic.api_payload(result, clock), "share_url": logic.VIEW.url(values)}
+
+
+def _image(src):
+    """A control's image: a gallery or upload path, or the key of an image another page handed over."""
+    if isinstance(src, str) and src in share.SHELF.keys():
+        return share.SHELF.get(src)
+    return src
+
+
+def _name(src) -> str | None:
+    """The link's name for the current image: a gallery name, a handed-over key, or None (an upload)."""
+    if isinstance(src, str) and src in share.SHELF.keys():
+        return src
+    return next((n for n, p in logic.SAMPLES.items() if str(p) == str(src)), None)
 
 
 def _export(results: list[logic.CamResult], alpha: float) -> str:
@@ -47,15 +62,20 @@ def _caption(r: logic.CamResult) -> str:
     return f"{logic.METHODS[r.method][1].split(' (')[0]} · {r.target['label']} · {r.layer}"
 
 
-def _sam_link(src, r: logic.CamResult) -> str:
-    """Segment what the CNN looks at: the SAM page opens on the same gallery image with a click at the heat
-    peak (uploads cannot travel in a link)."""
-    name = next((n for n, p in logic.SAMPLES.items() if str(p) == str(src)), None)
+def _links(c: dict) -> str:
+    """Other pages on the same image: SAM with a click at the heat peak (segment what the CNN looks at) and
+    the ViT patch viewer (the photo as a transformer reads it). Uploads cannot travel in a link."""
+    name = c["image"] if c["image"] in logic.SAMPLES else None  # c holds the link's image name here
     if name is None:
-        return "✂️ *Segment what the network looks at*: open **SAM prompting** and upload the same image there."
+        return ("✂️ 🧩 *Segment what the network looks at* or *see it as a Vision Transformer does*: open **SAM "
+                "prompting** or the **ViT patch viewer** and upload the same image there.")
+    r = logic.explain(logic.SAMPLES[name], c["model"], c["method"], c["target"] or None,
+                      logic.layer_label(c["model"], c["layer"]))  # cached: the page computed it already
     x, y = logic.heat_peak(r)
-    return f"✂️ [Segment what the network looks at: SAM with a click at the heat peak]" \
-           f"(sam?image={name}&x={x}&y={y})"
+    return (f"✂️ [Segment what the network looks at: SAM with a click at the heat peak]"
+            f"(sam?image={name}&prompt={x:g},{y:g},1)\n\n"
+            f"🧩 [The same image in a Vision Transformer: its patches and attention]"
+            f"(vit_patches?image={name}&model=vit_b16)")
 
 
 def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progress(track_tqdm=True)):
@@ -71,7 +91,7 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
             share = 0.5 if two else 1.0
             return lambda f, text: progress(k * share + f * share, desc=text)
 
-        a = logic.explain(src, model, method_a, target or None, layer, progress=part(0))
+        a = logic.explain(_image(src), model, method_a, target or None, layer, progress=part(0))
         results = [a]
         if two:
             progress(0.5, desc=f"Computing {logic.METHODS[method_b][1]}")
@@ -82,7 +102,6 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
     status = f"**Model:** {a.model_label}"
     status += "".join(f"\n\n⚠️ {n}" for n in a.notices)
     status += f"\n\nExplaining **{a.target['label']}** (class {a.target['index']})"
-    status += "\n\n" + _sam_link(src, a)
     top5 = {f"{t['label']} ({t['index']})": t["prob"] for t in a.top5}
     out_b = results[1].overlay(alpha) if len(results) > 1 else None
     target_choices = [t["label"] for t in a.top5]
@@ -121,11 +140,12 @@ def build() -> None:
     gr.Markdown("# 🔥 Grad-CAM: where does the network look?\n"
                 "Pick an image. The heatmap shows which regions raised the score of the chosen class.")
     results = gr.State(None)  # the CamResults shown, so the opacity slider needs no recompute
+    bar = ShareBar(logic.VIEW)
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             source, image_changed = image_picker(logic.SAMPLES, "gradcam",
                                                  "…or upload an image (PNG, JPEG, WebP, TIFF; max 20 MB)")
-            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model", elem_classes="gb-advanced")
             with gr.Row():
                 method_a = gr.Dropdown(METHOD_LABELS, value="gradcam", label="Method (left)")
                 method_b = gr.Dropdown([("none", NO_METHOD)] + METHOD_LABELS, value="gradcam++",
@@ -133,10 +153,10 @@ def build() -> None:
             target = gr.Dropdown([], value=None, allow_custom_value=True, label="Target class",
                                  info="Default: the top-1 prediction. Pick a top-5 class or type any ImageNet class.")
             layer_names = [c[0] for c in logic.layer_choices(logic.DEFAULT_MODEL)]
-            layer = gr.Dropdown(layer_names, value=layer_names[0], label="Target layer")
+            layer = gr.Dropdown(layer_names, value=layer_names[0], label="Target layer", elem_classes="gb-advanced")
             alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Heatmap opacity")
         with gr.Column(scale=2):
-            status = gr.Markdown("Pick a sample image or upload one to start.", elem_id="gradcam-status")
+            status = gr.Markdown("Computing the first example…", elem_id="gradcam-status")
             with gr.Row(equal_height=True):
                 shown = gr.Image(label="Model input (whole image, no crop)", interactive=False, buttons=["fullscreen"],
                                  height=300, elem_id="gradcam-input")
@@ -167,18 +187,24 @@ def build() -> None:
         user_set(control)(run, inputs, outputs, **last)
     alpha.input(reblend, [results, alpha], [out_a, out_b, export], **last)
 
-    def from_link(request: gr.Request):
-        """A link from another page (e.g. CLIP's "where does the classifier look?") names a gallery
-        sample in ?image=: the page opens on it, computed. Anything else leaves the page as it is."""
-        name = (request.query_params.get("image") or "") if request else ""
-        if name not in logic.SAMPLES:
-            return (gr.update(),) * (1 + len(outputs))
-        path = str(logic.SAMPLES[name])
-        return (path, *run(path, logic.DEFAULT_MODEL, "gradcam", "gradcam++", None, layer_names[0], 0.5))
+    def show(c: dict) -> tuple:
+        """The view a link or a lesson step names, computed (the layer is the model's own if the link's is not)."""
+        lay = logic.layer_label(c["model"], c["layer"])
+        return (*run(c["image"], c["model"], c["method"], c["compare"], c["target"], lay, c["alpha"]),
+                gr.update(choices=[x[0] for x in logic.layer_choices(c["model"])], value=lay))
 
-    root = gr.context.Context.root_block  # the hub (or this page alone): its load event fires per page
-    if root is not None:
-        root.load(from_link, None, [source, *outputs], **hidden)
+    def record(c: dict) -> dict:
+        r = logic.explain(_image(c["image"]), c["model"], c["method"], c["target"] or None,
+                          logic.layer_label(c["model"], c["layer"]))
+        return logic.api_payload(r, api.Clock(), c["alpha"])
+
+    labels_of = {v: k for k, v in logic.LAYER_KEYS.items()}
+    bar.wire({"image": source, "model": model, "method": method_a, "compare": method_b, "target": target,
+              "layer": layer, "alpha": alpha}, [*outputs, layer], show,
+             to_param={"image": _name, "layer": lambda lab: logic.LAYER_KEYS.get(lab, lab)},
+             to_control={"image": lambda n: n if n in share.SHELF.keys() else str(logic.SAMPLES[n]),
+                         "layer": lambda k: labels_of.get(k, k)},
+             record=record, links=lambda c: _links({**c, "image": _name(c["image"]) or ""}))
     gr.api(gradcam_api, api_name="gradcam")
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from apps.sam import scenes
-from core import api, images, models
+from core import api, images, models, share
 from core.cache import ResultCache
 from core.device import run_with_fallback
 from core.errors import UserError
@@ -371,3 +371,81 @@ def warmup() -> None:
     """The page's opening example, so the first visit finds the image encoded and the engine loaded."""
     rgb = images.load_image(SAMPLES[START_SAMPLE])
     segment(rgb, [first_click(rgb.shape[:2], START_SAMPLE)])
+
+
+# --- the page's settings as a link, and its lesson ---------------------------------------------------
+
+def _parse_image(text: str) -> str:
+    """A gallery name or 'scene-<seed>' (a generated scene)."""
+    if text in SAMPLES:
+        return text
+    if text.startswith("scene-") and text[6:].isdigit() and int(text[6:]) < 2**31:
+        return text
+    raise ValueError(text)
+
+
+def format_prompt(points, box) -> str:
+    """Clicks and box as link text: 'x,y,label' per click and 'x0,y0,x1,y1' for the box, ';' between."""
+    parts = [f"{float(x):g},{float(y):g},{int(lab)}" for x, y, lab in points or []]
+    if box is not None:
+        parts.append(",".join(f"{float(v):g}" for v in box))
+    return ";".join(parts)
+
+
+def parse_prompt(text: str) -> tuple[list[tuple[float, float, int]], tuple | None]:
+    """The inverse of format_prompt (ValueError on anything else). Whether the clicks fall inside the
+    picture is checked when it is segmented, as for the API."""
+    points, box = [], None
+    for part in filter(None, text.split(";")):
+        nums = [float(v) for v in part.split(",")]
+        if not all(np.isfinite(nums)):
+            raise ValueError(part)
+        if len(nums) == 3 and nums[2] in (0, 1):
+            points.append((round(nums[0], 1), round(nums[1], 1), int(nums[2])))
+        elif len(nums) == 4 and box is None:
+            box = tuple(round(v, 1) for v in nums)
+        else:
+            raise ValueError(part)
+    if len(points) > MAX_POINTS:
+        raise ValueError(text[:20])
+    return points, box
+
+
+def _prompt_param() -> share.Param:
+    def parse(text: str) -> str:
+        return format_prompt(*parse_prompt(text))  # normalised, so equal prompts give equal links
+
+    return share.Param("prompt", "", parse, str, "clicks as x,y,1 or x,y,0 and a box as x0,y0,x1,y1, with ';' "
+                                                 "between")
+
+
+VIEW = share.View("sam", (
+    share.Param("image", START_SAMPLE, _parse_image, str, "a gallery name or scene-<seed>"),
+    share.choice("model", DEFAULT_MODEL, MODEL_CHOICES),
+    _prompt_param(),  # empty: the picture's own first click
+    share.flag("multimask", True),
+    share.number("mask", -1, -1, 2, integer=True),  # the candidate shown; -1: the best-scored one
+), lesson=(
+    share.Beat("One click, three readings",
+               "A click on the coffee could mean the coffee, the cup or more. The engine returns three candidates "
+               "with a score each and shows the best-scored one.", {"prompt": "270,160,1"}),
+    share.Beat("The widest reading",
+               "Candidate 3 reads the same click most broadly. Nothing in one click says which reading you meant: "
+               "that ambiguity is why SAM answers with several masks.", {"prompt": "270,160,1", "mask": 2}),
+    share.Beat("Click somewhere else",
+               "One click on the red saucer: a different object from the same picture, with no new encoding of "
+               "the image (see the timing line).", {"prompt": "120,300,1"}),
+    share.Beat("A box instead of clicks",
+               "A box says 'the thing in here'. This engine separates the box's foreground colours from its "
+               "background and keeps what belongs to the middle.", {"prompt": "72,40,528,300"}),
+    share.Beat("A scene with known answers",
+               "Generated scenes come with their true masks, so the masks can be scored. Add ➖ clicks to cut a "
+               "shape away from its neighbour.", {"image": "scene-7"}),
+), note_when_missing={"image": share.UPLOAD_NOTE})
+
+
+def share_values(result: SamResult, image: str | None, asked_model: str, multimask: bool) -> dict:
+    """The link settings of computed masks (the API's share_url); the clicks in the picture's pixels."""
+    return {"image": image, "model": asked_model,
+            "prompt": format_prompt(result.prompt.points, result.prompt.box), "multimask": bool(multimask),
+            "mask": -1}

@@ -7,9 +7,9 @@ from pathlib import Path
 import gradio as gr
 from gradio import FileData
 
-from apps.gradio_common import explainer, export_file, image_picker, keep_others, user_set
+from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, user_set
 from apps.sam import logic
-from core import api, images, models
+from core import api, images, models, share
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -30,12 +30,14 @@ def sam_api(image: FileData, points: list | str | None = None, box: list | str |
         rgb, original = images.load_image_sized(image)
         clock.lap("decode")
         # The image is worked on at most 1024 pixels wide; points and masks stay in the upload's own pixels.
-        result = logic.segment(rgb, points, box, model or logic.DEFAULT_MODEL,
-                               True if multimask is None else bool(multimask), original_size=original)
+        multimask = True if multimask is None else bool(multimask)
+        result = logic.segment(rgb, points, box, model or logic.DEFAULT_MODEL, multimask, original_size=original)
         clock.lap("model")
     except UserError as exc:
         raise gr.Error(str(exc)) from exc
-    return logic.api_payload(result, clock)
+    name = share.sample_name(rgb) if rgb.shape[:2] == tuple(original) else None
+    url = logic.VIEW.url(logic.share_values(result, name, model or logic.DEFAULT_MODEL, multimask))
+    return {**logic.api_payload(result, clock), "share_url": url}
 
 
 def _image(src):
@@ -58,15 +60,16 @@ def _status(r: logic.SamResult) -> str:
     return "\n\n".join(lines)
 
 
-def _outputs(r: logic.SamResult, prompt: dict, choice: int):
-    choice = choice if 0 <= choice < len(r.masks) else r.best
+def _outputs(r: logic.SamResult, prompt: dict, asked: int):
+    """The page's outputs; `asked` is the candidate picked (-1: the best-scored one, kept as -1)."""
+    choice = asked if 0 <= asked < len(r.masks) else r.best
     mask = r.masks[choice]
     key = logic.image_key(r.image)[:12]
     stem = f"sam-{r.model}-{key}-{len(r.prompt.points)}pts{'-box' if r.prompt.box else ''}-mask{choice + 1}"
     png = export_file(f"{stem}.png", images.to_png_bytes(logic.mask_png(mask)))
     cut = logic.cutout(r.image, mask)
     return (_status(r), logic.draw_prompt(r.image, r.prompt, mask, prompt.get("corner")), logic.timing_text(r),
-            logic.candidates_strip(r), cut, png, prompt, choice)
+            logic.candidates_strip(r), cut, png, prompt, asked if 0 <= asked < len(r.masks) else -1)
 
 
 N_OUT = 8
@@ -150,6 +153,7 @@ def build() -> None:
     gr.Markdown("# ✂️ SAM prompting: click, get masks\n"
                 "Click on an object (➕), click what should be left out (➖), or draw a box. The image is encoded "
                 "once; every click after that only runs the small decoder.")
+    bar = ShareBar(logic.VIEW)
     prompt = gr.State(_empty_prompt())
     choice = gr.State(-1)
     with gr.Row():
@@ -159,7 +163,8 @@ def build() -> None:
                 undo_btn = gr.Button("Undo", size="sm", elem_id="sam-undo")
                 clear_btn = gr.Button("Clear", size="sm", elem_id="sam-clear")
             multimask = gr.Checkbox(True, label="Three candidates (multimask output, for ambiguous clicks)")
-            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Engine", elem_id="sam-model")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Engine", elem_id="sam-model",
+                                elem_classes="gb-advanced")
             source, image_changed = image_picker(logic.SAMPLES, "sam")
             with gr.Row():
                 seed = gr.Number(0, precision=0, minimum=0, maximum=2**31 - 1, label="Scene seed", min_width=90)
@@ -205,22 +210,36 @@ def build() -> None:
     strip.select(pick_candidate, [source, prompt, model, multimask], outputs, **hidden)
     every_btn.click(run_everything, [source, model], [every_text, every_img], **hidden)
 
-    def opening(request: gr.Request):
-        """The page opens computed: on ?image=<sample>&x=..&y=.. (a link from Grad-CAM's heat peak), or on
-        the start example."""
-        q = request.query_params if request else {}
-        name = q.get("image") or ""
-        src = str(logic.SAMPLES[name if name in logic.SAMPLES else logic.START_SAMPLE])
-        try:
-            x, y = float(q.get("x", "")), float(q.get("y", ""))
-        except ValueError:
-            return (src, *new_image(src, logic.DEFAULT_MODEL, True))
-        p = {**_empty_prompt(), "points": [(x, y, 1)]}
-        return (src, *compute(src, p, logic.DEFAULT_MODEL, True))
+    def show(c: dict) -> tuple:
+        """A link's view: its clicks and box, or the picture's own first click when it names none."""
+        p = c["prompt"]
+        if not p["points"] and p["box"] is None:
+            return new_image(c["image"], c["model"], c["multimask"])
+        return compute(c["image"], p, c["model"], c["multimask"], c["mask"])
 
-    root = gr.context.Context.root_block  # the hub (or this page alone): its load event fires per page
-    if root is not None:
-        root.load(opening, None, [source, *outputs], **hidden)
+    def record(c: dict) -> dict:
+        p = c["prompt"]
+        if not p["points"] and p["box"] is None:
+            return {}
+        return logic.api_payload(logic.segment(_image(c["image"]), p["points"], p["box"], c["model"],
+                                               c["multimask"]), api.Clock())
+
+    def image_param(src) -> str | None:
+        if isinstance(src, str) and src.startswith("scene:"):
+            return "scene-" + src.split(":", 1)[1]
+        return share.name_of(src, logic.SAMPLES)
+
+    def image_control(name: str) -> str:
+        return "scene:" + name[6:] if name.startswith("scene-") else str(logic.SAMPLES[name])
+
+    def prompt_control(text: str) -> dict:
+        points, box = logic.parse_prompt(text)
+        return {"points": points, "box": box, "corner": None}
+
+    bar.wire({"image": source, "model": model, "prompt": prompt, "multimask": multimask, "mask": choice},
+             outputs, show,
+             to_param={"image": image_param, "prompt": lambda p: logic.format_prompt(p["points"], p["box"])},
+             to_control={"image": image_control, "prompt": prompt_control}, record=record)
     gr.api(sam_api, api_name="sam")
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from apps.vit_patches import data
-from core import api, images, models
+from core import api, images, models, share, vision
 from core.cache import ResultCache
 from core.device import run_with_fallback
 from core.errors import UserError
@@ -389,3 +389,62 @@ def api_payload(result: ViTResult, clock: api.Clock, layer: int | None = None, h
 
 def warmup() -> None:
     inspect(data.saved_gallery()[0].image, DEFAULT_MODEL)
+
+
+# --- the page's settings as a link, and its lesson ---------------------------------------------------
+
+GALLERY = data.saved_gallery()
+GALLERY_NAMES = [f"digits-{i + 1}" for i in range(len(GALLERY))]  # the generated test images, in order
+PHOTOS = vision.SAMPLES  # the hub's shared photos (Grad-CAM links here with one of them)
+
+
+def image_source(name: str):
+    """A link's image name -> what the page's controls hold (a gallery array or a photo's path)."""
+    if name in GALLERY_NAMES:
+        return GALLERY[GALLERY_NAMES.index(name)].image
+    return str(PHOTOS[name])
+
+
+def image_name(src) -> str | None:
+    """The link's name for the page's current image, or None (an upload)."""
+    if isinstance(src, np.ndarray):
+        return next((n for n, s in zip(GALLERY_NAMES, GALLERY) if s.image.shape == src.shape
+                     and np.array_equal(s.image, src)), None)
+    return share.name_of(src, PHOTOS)
+
+
+VIEW = share.View("vit_patches", (
+    share.choice("image", GALLERY_NAMES[0], [*GALLERY_NAMES, *PHOTOS]),
+    share.choice("model", DEFAULT_MODEL, MODEL_CHOICES),
+    share.number("layer", 3, 0, 47, integer=True),  # the page clamps it to the model's last layer
+    share.choice("head", "mean", ["mean", *map(str, range(64))]),
+    share.number("patch", 32, 0, 4095, integer=True),  # one past the model's last patch: the middle one
+    share.number("split", 8, 2, 64, integer=True),
+), lesson=(
+    share.Beat("An image is a grid of patches",
+               "The digits ViT cuts its 64×64 input into 8×8-pixel patches: 8·8 = 64 tokens, plus one [CLS] "
+               "token whose final vector is classified. The count under the grid is the formula at work.", {}),
+    share.Beat("A patch becomes a vector",
+               "Patch 27, near the middle: its 8·8·3 = 192 pixel values, flattened, then projected to the "
+               "model's width. From here on the model only ever sees such vectors.", {"patch": 27}),
+    share.Beat("Any grid you like, one the model uses",
+               "Drawn with 16-pixel patches the grid has 16 cells instead of 64: fewer tokens, coarser detail. "
+               "The model itself always keeps its own 8-pixel patches.", {"split": 16}),
+    share.Beat("What [CLS] reads in the last layer",
+               "In tab 4, the [CLS] token's attention over the patches in the last layer, and the rollout "
+               "through all layers. Both should sit on the digit rather than on the texture.", {"layer": 3}),
+    share.Beat("The first layer",
+               "Layer 0's [CLS] attention is spread much more widely: nothing has been mixed yet. Tab 5 "
+               "measures how far each layer's heads look.", {"layer": 0}),
+    share.Beat("A photo",
+               "The cat, asked of ViT-B/16 (16-pixel patches on 224×224: 196 tokens). Offline its weights are "
+               "missing, and the digits ViT stands in: the status line says which model ran.",
+               {"image": "cat", "model": "vit_b16"}),
+), note_when_missing={"image": share.UPLOAD_NOTE})
+
+
+def share_values(result: ViTResult, image: str | None, asked_model: str, layer: int | None, head: int | None) -> dict:
+    """The link settings of a computed image (the API's share_url)."""
+    return {"image": image, "model": asked_model, "layer": result.n_layers - 1 if layer is None else int(layer),
+            "head": "mean" if head is None else str(head), "patch": 32 if 32 < result.num_patches else result.num_patches // 2,
+            "split": result.patch_size}

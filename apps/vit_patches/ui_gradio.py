@@ -8,16 +8,16 @@ import gradio as gr
 import numpy as np
 from gradio import FileData
 
-from apps.gradio_common import explainer, export_file, keep_others, user_set
-from apps.vit_patches import data, logic
-from core import api, images, models, vision
+from apps.gradio_common import ShareBar, explainer, export_file, keep_others, user_set
+from apps.vit_patches import logic
+from core import api, images, models, share, vision
 from core.errors import UserError
 from core.vision import image_key
 
 HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 MEAN = "mean over heads"
-GALLERY = data.saved_gallery()
+GALLERY = logic.GALLERY
 
 
 def vit_api(image: FileData, model: str = logic.DEFAULT_MODEL, layer: int | None = None,
@@ -29,7 +29,9 @@ def vit_api(image: FileData, model: str = logic.DEFAULT_MODEL, layer: int | None
         clock.lap("decode")
         r = logic.inspect(rgb, model or logic.DEFAULT_MODEL)
         clock.lap("model")
-        return logic.api_payload(r, clock, layer, head)
+        name = logic.image_name(rgb) or share.sample_name(rgb)
+        url = logic.VIEW.url(logic.share_values(r, name, model or logic.DEFAULT_MODEL, layer, head))
+        return {**logic.api_payload(r, clock, layer, head), "share_url": url}
     except UserError as exc:
         raise gr.Error(str(exc)) from exc
 
@@ -52,6 +54,7 @@ def attention_views(r, layer, head_choice, patch):
         return None, None, None, None
     layer = min(int(layer), r.n_layers - 1)
     head = _head(head_choice)
+    head = head if head is None or head < r.n_heads else None  # a link's head the model lacks: the mean
     cls = logic.heat_overlay(r, r.cls_attention(layer, head))
     roll = logic.heat_overlay(r, r.rollout_map())
     one = logic.heat_overlay(r, r.patch_attention(int(patch), layer, head)) if patch is not None else None
@@ -100,6 +103,7 @@ def build() -> None:
     gr.Markdown("# 🧩 ViT patch viewer: from pixels to tokens to attention\n"
                 "A Vision Transformer cuts the image into patches, turns each into a vector, adds where it came "
                 "from, prepends a [CLS] token, and lets every token attend to every other.")
+    bar = ShareBar(logic.VIEW)
     source = gr.State(None)
     result = gr.State(None)
     patch = gr.State(None)  # the clicked patch index
@@ -110,7 +114,7 @@ def build() -> None:
                                  allow_preview=False, buttons=[], elem_id="vit-gallery")
             upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", height=150,
                              elem_id="vit-upload")
-            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model")
+            model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model", elem_classes="gb-advanced")
             layer = gr.Slider(0, 3, value=3, step=1, label="Layer")
             head = gr.Dropdown([MEAN] + [f"head {h}" for h in range(4)], value=MEAN, label="Head")
             top5 = gr.Label(num_top_classes=5, label="Prediction", elem_id="vit-top5")
@@ -135,7 +139,7 @@ def build() -> None:
                     pca = gr.Image(interactive=False, height=340, buttons=["fullscreen"], show_label=False)
                 with gr.Tab("3 · Positions"):
                     gr.Markdown("Tile (r, c) shows the cosine similarity of position (r, c)'s learned embedding to "
-                                "every position (red = similar). Learned, not given: nearby patches end up alike.")
+                                "every position (yellow = similar). Learned, not given: nearby patches end up alike.")
                     with gr.Row():
                         pos = gr.Image(label="All positions (click a tile)", interactive=False, height=420,
                                        buttons=["fullscreen"], elem_id="vit-positions")
@@ -201,6 +205,32 @@ def build() -> None:
         return gr.update(value=logic.position_map(r, i), label=f"Position ({rr}, {cc}) vs every position")
 
     pos.select(click_position, result, pos_one, **hidden)
+
+    def show(c: dict) -> tuple:
+        out = list(run(c["image"], c["model"], c["layer"], c["head"], 8, c["patch"]))
+        r = out[1]
+        if isinstance(r, logic.ViTResult) and int(c["split"]) != r.patch_size:  # the link's own grid size
+            out[outputs.index(split)], out[outputs.index(count)] = resplit(r, int(c["split"]), out[6])
+            out[outputs.index(split_patch)] = int(c["split"])
+        return tuple(out)
+
+    def links(c: dict) -> str:  # the same layer and head, over words instead of patches
+        head_ = "mean" if _head(c["head"]) is None else str(_head(c["head"]))
+        return (f"🔦 [Attention over words instead of patches: attention heatmaps at layer {c['layer']}, "
+                f"{c['head'] or MEAN}](attention?layer={c['layer']}&head={head_})")
+
+    def record(c: dict) -> dict:
+        head_ = _head(c["head"])
+        r = logic.inspect(c["image"], c["model"])
+        return logic.api_payload(r, api.Clock(), min(int(c["layer"]), r.n_layers - 1),
+                                 head_ if head_ is None or head_ < r.n_heads else None)
+
+    bar.wire({"image": source, "model": model, "layer": layer, "head": head, "patch": patch, "split": split_patch},
+             outputs, show,
+             to_param={"image": logic.image_name, "head": lambda h: "mean" if _head(h) is None else str(_head(h)),
+                       "patch": lambda p: 32 if p is None else int(p)},
+             to_control={"image": logic.image_source, "head": lambda h: MEAN if h == "mean" else f"head {h}"},
+             record=record, links=links)
     split_patch.input(resplit, [result, split_patch, patch], [split, count], **last)
     gr.api(vit_api, api_name="vit")
 
