@@ -58,7 +58,9 @@ body:has(.gb-cards) footer .show-api {display:none;}
    class goes on <html> too), bigger figures and plot labels, advanced controls out of the way. */
 html.gb-lecture {font-size:150%; --text-xxs:14px; --text-xs:15px; --text-sm:18px; --text-md:21px; --text-lg:24px;
                  --text-xl:33px; --text-xxl:39px;}
-html.gb-lecture .prose h1 {font-size:2.2rem;}
+html.gb-lecture .prose h1 {font-size:1.6rem;}
+html.gb-lecture .nav-holder a {font-size:15px;}  /* the top bar stays one line; the page below is what is read */
+html.gb-lecture .block:has(> .image-container) {height:420px !important;}  /* pictures 1.4x their usual 300 px */
 html.gb-lecture .gb-advanced {display:none !important;}
 html.gb-lecture .js-plotly-plot .main-svg text {font-size:18px !important;}
 html.gb-lecture .gb-share-note {font-size:1rem;}
@@ -461,29 +463,35 @@ class ShareBar:
     go in to_param / to_control.
     """
 
-    def __init__(self, view: share.View, title: str = "") -> None:
+    def __init__(self, view: share.View) -> None:
+        """The top of the bar: the lesson stepper and the lecture-mode toggle (the link, downloads and
+        cross-links go at the end of the page, made by wire(), so the first screen is the demo)."""
         self.view = view
         slug = view.slug
-        with gr.Row(elem_classes="gb-share"):
-            self.link = gr.Textbox(label="🔗 Link to this view (copy it into a slide)", interactive=False, lines=1,
-                                   max_lines=1, buttons=["copy"], elem_id=f"{slug}-link", scale=5, min_width=260)
-            self.lecture = gr.Checkbox(False, label="🎓 Lecture mode", elem_id=f"{slug}-lecture", scale=1,
-                                       min_width=150)
-            self.json = gr.DownloadButton("⬇️ JSON of this view", elem_id=f"{slug}-json", scale=1, size="sm",
-                                          min_width=150)
-        self.note = gr.Markdown("", elem_id=f"{slug}-link-note", elem_classes="gb-share-note")
-        self.cross = gr.Markdown("", elem_id=f"{slug}-crosslinks")  # links to other pages, carrying this view
         self.beat = gr.State(-1)  # the lesson beat shown (-1: none yet)
         self.link_notices = gr.State([])  # what was wrong with the link this page opened on
         self.has_lesson = bool(view.lesson)
-        if view.lesson:  # a plain row, not an accordion: Gradio leaves a closed accordion's buttons out of the page
-            with gr.Row(equal_height=True, elem_id=f"{slug}-lesson", elem_classes="gb-lesson"):
+        # A plain row, not an accordion: Gradio leaves a closed accordion's buttons out of the page.
+        with gr.Row(equal_height=True, elem_id=f"{slug}-lesson", elem_classes="gb-lesson"):
+            if view.lesson:
                 self.prev = gr.Button("⬅️ Back", elem_id=f"{slug}-lesson-prev", elem_classes="gb-lesson-prev",
                                       scale=0, min_width=100, size="sm")
                 self.beat_text = gr.Markdown(self._beat_md(-1), elem_id=f"{slug}-lesson-text",
                                              elem_classes="gb-lesson-text")
                 self.next = gr.Button("Next ➡️", elem_id=f"{slug}-lesson-next", elem_classes="gb-lesson-next",
                                       variant="primary", scale=0, min_width=100, size="sm")
+            self.lecture = gr.Checkbox(False, label="🎓 Lecture mode", elem_id=f"{slug}-lecture", scale=0,
+                                       min_width=170, container=False)
+
+    def _bottom(self) -> None:
+        slug = self.view.slug
+        self.cross = gr.Markdown("", elem_id=f"{slug}-crosslinks")  # links to other pages, carrying this view
+        with gr.Row(elem_classes="gb-share"):
+            self.link = gr.Textbox(label="🔗 Link to this view (copy it into a slide)", interactive=False, lines=1,
+                                   max_lines=1, buttons=["copy"], elem_id=f"{slug}-link", scale=5, min_width=260)
+            self.json = gr.DownloadButton("⬇️ JSON of this view (settings, model, results, link)",
+                                          elem_id=f"{slug}-json", scale=1, size="sm", min_width=180)
+        self.note = gr.Markdown("", elem_id=f"{slug}-link-note", elem_classes="gb-share-note")
 
     def _beat_md(self, i: int) -> str:
         lesson = self.view.lesson
@@ -497,7 +505,9 @@ class ShareBar:
     def wire(self, controls: dict, outputs: list, show: Callable[..., tuple],
              to_param: dict[str, Callable] | None = None, to_control: dict[str, Callable] | None = None,
              record: Callable[[dict], dict] | None = None, links: Callable[[dict], str] | None = None) -> None:
-        """links: markdown of links to other pages that carry the current view (from the controls' values)."""
+        """Make the end of the bar here and connect it all. links: markdown of links to other pages that carry
+        the current view (from the controls' values)."""
+        self._bottom()
         view = self.view
         assert list(controls) == view.names, f"{view.slug}: controls {list(controls)} != settings {view.names}"
         to_param, to_control = to_param or {}, to_control or {}

@@ -121,7 +121,6 @@ def build() -> None:
             roll = gr.Plot(elem_id="attention-rollout")
         with gr.Tab("Head statistics") as stats_tab:
             stats = gr.Plot(elem_id="attention-stats")
-    explainer("How attention works (and why it is not an explanation)", HERE)
 
     hidden = {"api_visibility": "private"}
     # A control's events run for its latest value: a change made while the last one is still computing is
@@ -178,6 +177,7 @@ def build() -> None:
              to_param={"head": lambda h: "mean" if _head(h) is None else str(_head(h)),
                        "token": lambda t: 7 if t is None else int(t), "pair": lambda p: p or ""},
              to_control={"head": lambda h: MEAN if h == "mean" else f"head {h}"}, record=record, links=links)
+    explainer("How attention works (and why it is not an explanation)", HERE)
     gr.api(attention_api, api_name="attention")
 
 

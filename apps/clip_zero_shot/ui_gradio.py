@@ -114,7 +114,6 @@ def build() -> None:
                     learn_matrix = gr.Plot(elem_id="clip-learn-matrix")
                     learn_loss = gr.Plot(elem_id="clip-learn-loss")
                     learn_space = gr.Plot(elem_id="clip-learn-space")
-    explainer("How CLIP works (and what the offline stand-in is)", HERE, logic.explainer_values())
 
     hidden = {"api_visibility": "private"}
     last = {**hidden, "trigger_mode": "always_last"}
@@ -151,6 +150,7 @@ def build() -> None:
              to_param={"image": lambda p: share.name_of(p, logic.SAMPLES)},
              to_control={"image": lambda n: str(logic.SAMPLES[n])}, record=record,
              links=lambda c: _gradcam_link(c["image"]))
+    explainer("How CLIP works (and what the offline stand-in is)", HERE, logic.explainer_values())
     gr.api(clip_api, api_name="clip")
 
 

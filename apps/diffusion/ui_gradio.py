@@ -274,7 +274,6 @@ def build() -> None:
                 with gr.Column(scale=2):
                     tstatus = gr.Markdown(elem_id="diff-toy-status")
                     tplot = gr.Plot(elem_id="diff-toy-plot")
-    explainer("How diffusion models work", HERE, logic.explainer_values())
 
     gen_inputs = [model, scheduler, steps, eta, seed, label, guidance]
     gen_outputs = [status, timing, xt_img, x0_img, eps_img, step, traj_state, final, gif, png]
@@ -322,6 +321,7 @@ def build() -> None:
     bar.wire({"model": model, "scheduler": scheduler, "steps": steps, "eta": eta, "seed": seed, "label": label,
               "guidance": guidance, "step": step}, gen_outputs, show,
              to_param={"seed": lambda v: int(v or 0), "steps": int, "step": int}, record=record)
+    explainer("How diffusion models work", HERE, logic.explainer_values())
     gr.api(diffusion_api, api_name="diffusion")
 
 

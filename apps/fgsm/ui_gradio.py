@@ -146,7 +146,6 @@ def build() -> None:
                               f"{logic.CURVE_EPS[0]:g} to {logic.CURVE_EPS[-1]:g}; about a minute, cached per model)")
         curve_note = gr.Markdown()
         curve_plot = gr.Plot(label="Robustness vs ε", elem_id="fgsm-curve")
-    explainer("How adversarial examples work", HERE)
 
     inputs = [source, model, attack, epsilon, steps, target]
     outputs = [status, orig, adv, amp, top_before, top_after, cam_before, cam_after, export]
@@ -182,6 +181,7 @@ def build() -> None:
               "target": target}, outputs, show,
              to_param={"image": lambda p: share.name_of(p, logic.SAMPLES)},
              to_control={"image": lambda n: str(logic.SAMPLES[n])}, record=record, links=links)
+    explainer("How adversarial examples work", HERE)
     gr.api(fgsm_api, api_name="fgsm")
 
 

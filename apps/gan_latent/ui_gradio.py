@@ -258,7 +258,6 @@ def build() -> None:
                 reset_btn = gr.Button("Reset")
             lab_text = gr.Markdown(elem_id="gan-lab-text")
             lab_plot = gr.Plot(elem_id="gan-lab-plot")
-    explainer("How GANs work: the game, the latent space, and why training is hard", HERE, logic.explainer_values())
 
     hidden = {"api_visibility": "private"}
     last = {**hidden, "trigger_mode": "always_last"}
@@ -311,6 +310,7 @@ def build() -> None:
               "edit_start": edit_start, "a": an_a, "b": an_b, "c": an_c}, outs, show,
              to_param={k: as_int for k in ("start", "count", "seed_a", "seed_b", "steps", "edit_start", "a", "b",
                                            "c")}, record=record)
+    explainer("How GANs work: the game, the latent space, and why training is hard", HERE, logic.explainer_values())
     gr.api(gan_real, api_name="gan_real")
     gr.api(gan_sample, api_name="gan_sample")
     gr.api(gan_interpolate, api_name="gan_interpolate")

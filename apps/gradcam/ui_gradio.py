@@ -168,7 +168,6 @@ def build() -> None:
                     faith = gr.Markdown(elem_id="gradcam-faith")
                     timing = gr.Markdown(elem_id="gradcam-timing")  # live number: kept apart from the status
                     export = gr.DownloadButton("⬇️ Download comparison PNG", value=None)
-    explainer("How Grad-CAM works (and what it cannot tell you)", HERE)
 
     inputs = [source, model, method_a, method_b, target, layer, alpha]
     outputs = [status, shown, out_a, out_b, top5, faith, timing, export, results, target]
@@ -205,6 +204,7 @@ def build() -> None:
              to_control={"image": lambda n: n if n in share.SHELF.keys() else str(logic.SAMPLES[n]),
                          "layer": lambda k: labels_of.get(k, k)},
              record=record, links=lambda c: _links({**c, "image": _name(c["image"]) or ""}))
+    explainer("How Grad-CAM works (and what it cannot tell you)", HERE)
     gr.api(gradcam_api, api_name="gradcam")
 
 

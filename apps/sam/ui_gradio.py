@@ -187,7 +187,6 @@ def build() -> None:
                     every_text = gr.Markdown()
                     every_img = gr.Image(label="Every mask found", interactive=False, buttons=[], height=360,
                                          elem_id="sam-everything-image")
-    explainer("How SAM works (and what each engine here is)", HERE, logic.explainer_values())
 
     hidden = {"api_visibility": "private"}
     last = {**hidden, "trigger_mode": "always_last"}
@@ -240,6 +239,7 @@ def build() -> None:
              outputs, show,
              to_param={"image": image_param, "prompt": lambda p: logic.format_prompt(p["points"], p["box"])},
              to_control={"image": image_control, "prompt": prompt_control}, record=record)
+    explainer("How SAM works (and what each engine here is)", HERE, logic.explainer_values())
     gr.api(sam_api, api_name="sam")
 
 

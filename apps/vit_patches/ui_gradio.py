@@ -156,7 +156,6 @@ def build() -> None:
                     export = gr.DownloadButton("⬇️ PNG of these views")
                 with gr.Tab("5 · Distance"):
                     dist = gr.Plot(elem_id="vit-distance")
-    explainer("How a Vision Transformer reads an image", HERE)
 
     hidden = {"api_visibility": "private"}
     # A control's events run for its latest value: a change made while the last one is still computing is
@@ -232,6 +231,7 @@ def build() -> None:
              to_control={"image": logic.image_source, "head": lambda h: MEAN if h == "mean" else f"head {h}"},
              record=record, links=links)
     split_patch.input(resplit, [result, split_patch, patch], [split, count], **last)
+    explainer("How a Vision Transformer reads an image", HERE)
     gr.api(vit_api, api_name="vit")
 
 
