@@ -10,7 +10,6 @@ one-shots only briefly, and a housekeeping thread that bounds uploads and export
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import os
 import tempfile
@@ -424,35 +423,6 @@ def _is_update(x) -> bool:
     return isinstance(x, dict) and x.get("__type__") == "update"
 
 
-def _json_safe(x):
-    """Results for the JSON export: numpy to lists and numbers; data-URL images stay in the PNG."""
-    import numpy as np
-
-    if isinstance(x, dict):
-        return {k: _json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_json_safe(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _json_safe(x.tolist())
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, str) and x.startswith("data:image/"):
-        return "(an image: see the PNG download)"
-    return x
-
-
-def export_name(slug: str, values: dict, suffix: str) -> str:
-    """A download's name: the demo, then its settings (model first), then a short key of all of them."""
-    import hashlib
-    import re
-
-    shown = [values.get("model")] + [v for k, v in values.items() if k != "model"]
-    words = [re.sub(r"[^A-Za-z0-9.+]+", "_", str(v)).strip("_")[:16] for v in shown if v not in (None, "")]
-    stem = "-".join([slug, *words])[:100]
-    key = hashlib.sha1(repr(sorted(values.items())).encode()).hexdigest()[:8]
-    return f"{stem}-{key}{suffix}"
-
-
 class ShareBar:
     """A page's link to its current view (kept in the address bar too), lecture-mode toggle, lesson
     stepper and JSON export. Create it where it should appear, then `wire` it once the page's controls exist.
@@ -476,7 +446,7 @@ class ShareBar:
             if view.lesson:
                 self.prev = gr.Button("⬅️ Back", elem_id=f"{slug}-lesson-prev", elem_classes="gb-lesson-prev",
                                       scale=0, min_width=100, size="sm")
-                self.beat_text = gr.Markdown(self._beat_md(-1), elem_id=f"{slug}-lesson-text",
+                self.beat_text = gr.Markdown(view.lesson_text(-1), elem_id=f"{slug}-lesson-text",
                                              elem_classes="gb-lesson-text")
                 self.next = gr.Button("Next ➡️", elem_id=f"{slug}-lesson-next", elem_classes="gb-lesson-next",
                                       variant="primary", scale=0, min_width=100, size="sm")
@@ -492,15 +462,6 @@ class ShareBar:
             self.json = gr.DownloadButton("⬇️ JSON of this view (settings, model, results, link)",
                                           elem_id=f"{slug}-json", scale=1, size="sm", min_width=180)
         self.note = gr.Markdown("", elem_id=f"{slug}-link-note", elem_classes="gb-share-note")
-
-    def _beat_md(self, i: int) -> str:
-        lesson = self.view.lesson
-        if i < 0:
-            return (f"📖 **Lesson, {len(lesson)} steps:** press **Next ➡️** or the → key (← goes back). "
-                    "Each step is a link of its own.")
-        b = lesson[i]
-        end = "" if b.title[-1:] in ".?!" else "."
-        return f"📖 **Step {i + 1} of {len(lesson)}: {b.title}{end}** {b.text}"
 
     def wire(self, controls: dict, outputs: list, show: Callable[..., tuple],
              to_param: dict[str, Callable] | None = None, to_control: dict[str, Callable] | None = None,
@@ -538,21 +499,19 @@ class ShareBar:
 
         def link_state(raw: dict, lecture: bool, beat: int, notices: list) -> tuple:
             values = params_of(raw)
-            on_beat = beat >= 0 and all(values.get(k) == v for k, v in view.beat_values(beat).items())
-            query = "?" + view.query(values, bool(lecture), beat + 1 if on_beat else None)
+            on_beat = view.current_beat(values, beat)
+            query = "?" + view.query(values, bool(lecture), None if on_beat is None else on_beat + 1)
             lines = [f"⚠️ {n}" for n in notices] + [f"ℹ️ {n}" for n in view.missing_notes(values)]
             if not lines and view.note_when_missing:
                 lines = [share.UPLOAD_HINT]
             download = None
             if record is not None:
                 try:
-                    results = _json_safe(record(raw))
+                    results = record(raw)
                 except Exception as exc:  # noqa: BLE001 - the export must never break the page
                     results = {"error": str(exc)}
-                doc = {"demo": view.slug, "share_url": view.url(values, bool(lecture)), "settings": values,
-                       **results}
-                download = export_file(export_name(view.slug, values, ".json"),
-                                       json.dumps(doc, indent=1, ensure_ascii=False))
+                download = export_file(share.export_name(view.slug, values, ".json"),
+                                       share.export_doc(view, values, bool(lecture), results))
             cross = ""
             if links is not None:
                 try:
@@ -578,7 +537,7 @@ class ShareBar:
         def open_view(values: dict, lecture: bool, beat: int, notices: list) -> list:
             raw = controls_of(values)
             updates = merged(raw, show(raw))
-            lesson = [self._beat_md(beat)] if self.has_lesson else []
+            lesson = [view.lesson_text(beat)] if self.has_lesson else []
             return [*updates, *link_state(shown(updates), lecture, beat, notices), lecture, beat, notices, *lesson]
 
         def on_load(request: gr.Request):

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from apps.registry import DEMOS
-from core import images, lane, models, warmup
+from core import images, lane, models, share, warmup
 
 
 @st.cache_resource(show_spinner=False)
@@ -188,3 +188,140 @@ def compute_or_last(key: str, compute: Callable[[], Any]) -> Any:
         return value
     st.session_state[f"_last_{key}"] = value
     return value
+
+
+# --- links, lecture mode, lessons, export ------------------------------------------------------------
+
+# Streamlit cannot bind keys itself; a zero-height component's script (same origin as the page) listens on
+# the page's document and presses the lesson's buttons. Fields that take typing keep their arrow keys.
+_ARROW_KEYS_JS = """<script>
+const doc = window.parent.document;
+if (!doc.gbLessonKeys) {
+  doc.gbLessonKeys = true;
+  doc.addEventListener("keydown", (e) => {
+    const t = e.target;
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+    const cls = e.key === "ArrowRight" ? ".st-key-gb_lesson_next button" : e.key === "ArrowLeft" ?
+      ".st-key-gb_lesson_prev button" : null;
+    const b = cls && doc.querySelector(cls);
+    if (b) { b.click(); e.preventDefault(); }
+  });
+}
+</script>"""
+
+# Lecture mode: Streamlit sizes its text in rem, so a bigger root font scales all of it.
+_LECTURE_CSS = """<style>
+html {font-size: 150% !important;}
+h1 {font-size: 2.2rem !important;}
+.gb-advanced, .st-key-gb_advanced {display: none !important;}
+</style>"""
+
+
+def sample_param(samples: dict[str, Any]) -> tuple[Callable, Callable]:
+    """(to_state, to_param) for a thumbnail picker's index and the gallery name a link carries."""
+    names = list(samples)
+    return (lambda name: names.index(name)), (lambda i: names[int(i)] if i is not None else None)
+
+
+class PageView:
+    """One Streamlit page's settings in its URL, plus the lecture toggle, the lesson stepper, the link to
+    copy, the JSON export and cross-links: the same features as the Gradio pages' ShareBar.
+
+    keys: setting name -> the session-state key of its widget. to_state / to_param convert a link's value
+    to the widget's and back (a gallery name and the thumbnail's index). Call open() before the widgets
+    (it writes a link's values into their state) and close() after them.
+    """
+
+    def __init__(self, view: share.View, keys: dict[str, str], to_state: dict[str, Callable] | None = None,
+                 to_param: dict[str, Callable] | None = None, upload_key: str | None = None) -> None:
+        assert list(keys) == view.names, f"{view.slug}: keys {list(keys)} != settings {view.names}"
+        self.view, self.keys = view, keys
+        self.to_state, self.to_param = to_state or {}, to_param or {}
+        self.upload_key = upload_key  # with an upload in it, the image cannot go in the link
+        self.slug = view.slug
+
+    def _apply(self, values: dict) -> None:
+        for name, value in values.items():
+            st.session_state[self.keys[name]] = self.to_state[name](value) if name in self.to_state else value
+
+    def _step(self, delta: int) -> None:
+        beat = min(max(st.session_state.get(f"_{self.slug}_beat", -1) + delta, 0), len(self.view.lesson) - 1)
+        st.session_state[f"_{self.slug}_beat"] = beat
+        self._apply(self.view.beat_values(beat))
+
+    def open(self) -> None:
+        query = {k: st.query_params.get(k) for k in st.query_params}
+        seen = st.session_state.get(f"_{self.slug}_query")
+        notices: list[str] = []
+        # A link opened (or typed): its values win over what the widgets held. An address without settings
+        # (the page picked from the menu) keeps this session's view and gets its link written below.
+        if query and query != seen:
+            values, notices = self.view.parse(query)
+            beat = self.view.beat_index(query)
+            st.session_state[f"_{self.slug}_beat"] = -1 if beat is None else beat
+            st.session_state["gb_lecture"] = share.lecture_on(query)
+            self._apply(values)
+            st.session_state[f"_{self.slug}_notices"] = notices
+        for name, value in self.view.defaults().items():  # widgets read their value from state only
+            if self.keys[name] not in st.session_state:
+                self._apply({name: value})
+        top = st.columns([1, 1, 1.6, 3], vertical_alignment="center")
+        beat = st.session_state.get(f"_{self.slug}_beat", -1)
+        if self.view.lesson:
+            top[0].button("⬅️ Back", key="gb_lesson_prev", on_click=self._step, args=(-1,), width="stretch")
+            top[1].button("Next ➡️", key="gb_lesson_next", on_click=self._step, args=(1,), type="primary",
+                          width="stretch")
+            import streamlit.components.v1 as components
+
+            components.html(_ARROW_KEYS_JS, height=0)
+        lecture = top[2].toggle("🎓 Lecture mode", key="gb_lecture")
+        if self.view.lesson:
+            with st.container(key="gb_lesson_text"):
+                st.markdown(self.view.lesson_text(beat))
+        if lecture:
+            st.markdown(_LECTURE_CSS, unsafe_allow_html=True)
+
+    def values(self) -> dict:
+        out = {}
+        for name, key in self.keys.items():
+            v = st.session_state.get(key)
+            out[name] = self.to_param[name](v) if name in self.to_param else v
+        if self.upload_key and st.session_state.get(self.upload_key) is not None:
+            out["image"] = None
+        return out
+
+    def close(self, record: Callable[[], dict] | None = None, links: Callable[[dict], None] | None = None) -> None:
+        """After the widgets: the address bar follows them; then cross-links, the link, the JSON."""
+        values = self.values()
+        lecture = bool(st.session_state.get("gb_lecture"))
+        beat = st.session_state.get(f"_{self.slug}_beat", -1)
+        on_beat = self.view.current_beat(values, beat)
+        query = self.view.query(values, lecture, None if on_beat is None else on_beat + 1)
+        pairs = [p.split("=", 1) for p in query.split("&") if p]
+        from urllib.parse import unquote_plus
+
+        wanted = {k: unquote_plus(v) for k, v in pairs}
+        if {k: st.query_params.get(k) for k in st.query_params} != wanted:
+            st.query_params.from_dict(wanted)
+        st.session_state[f"_{self.slug}_query"] = wanted
+        st.divider()
+        if links is not None:
+            links(values)
+        base = str(st.context.url or "").split("?")[0]
+        st.caption("🔗 Link to this view (the copy button is at its right end; paste it into a slide)")
+        st.code(f"{base}?{query}", language=None, wrap_lines=True)
+        for n in st.session_state.get(f"_{self.slug}_notices", []):
+            st.warning(n)
+        for n in self.view.missing_notes(values):
+            st.info(n)
+        if self.view.note_when_missing and not self.view.missing_notes(values):
+            st.caption(share.UPLOAD_HINT)
+        if record is not None:
+            try:
+                results = record()
+            except Exception as exc:  # noqa: BLE001 - the export must never break the page
+                results = {"error": str(exc)}
+            st.download_button("⬇️ JSON of this view (settings, model, results, link)",
+                               share.export_doc(self.view, values, lecture, results),
+                               share.export_name(self.slug, values, ".json"), "application/json", key="gb_json")

@@ -177,6 +177,23 @@ class View:
         """The settings of lesson beat i (0-based): the defaults with the beat's own on top."""
         return {**self.defaults(), **dict(self.lesson[i].settings)}
 
+    def current_beat(self, values: Mapping[str, Any], beat: int) -> int | None:
+        """beat (0-based) if the values are still that beat's view, else None: a link names a lesson step
+        only while the page shows it."""
+        if 0 <= beat < len(self.lesson) and all(values.get(k) == v for k, v in self.beat_values(beat).items()):
+            return beat
+        return None
+
+    def lesson_text(self, beat: int) -> str:
+        """The lesson panel's markdown: the invitation to start (beat -1), or the beat's title and text."""
+        n = len(self.lesson)
+        if beat < 0:
+            return (f"📖 **Lesson, {n} steps:** press **Next ➡️** or the → key (← goes back). Each step is a link "
+                    "of its own.")
+        b = self.lesson[beat]
+        end = "" if b.title[-1:] in ".?!" else "."
+        return f"📖 **Step {beat + 1} of {n}: {b.title}{end}** {b.text}"
+
     def beat_index(self, query: Mapping[str, str] | None) -> int | None:
         """The 0-based beat a link opens on, or None (no lesson, or a number out of range)."""
         raw = (query or {}).get(LESSON)
@@ -250,3 +267,37 @@ SHELF = Shelf()
 def name_of(path, samples: Mapping[str, Any]) -> str | None:
     """The gallery name of a control's image path, or None (an upload)."""
     return next((n for n, p in samples.items() if str(p) == str(path)), None)
+
+
+def json_safe(x):
+    """Results for a JSON export: numpy to lists and numbers; data-URL images stay in the figure download."""
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return json_safe(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, str) and x.startswith("data:image/"):
+        return "(an image: see the figure download)"
+    return x
+
+
+def export_doc(view: View, values: Mapping[str, Any], lecture: bool, results: Mapping[str, Any]) -> str:
+    """The JSON download of a view: the demo, its link, its settings, then the results (model header first)."""
+    doc = {"demo": view.slug, "share_url": view.url(values, lecture), "settings": dict(values), **json_safe(results)}
+    return json.dumps(doc, indent=1, ensure_ascii=False)
+
+
+def export_name(slug: str, values: Mapping[str, Any], suffix: str) -> str:
+    """A download's name: the demo, then its settings (model first), then a short key of all of them, so
+    two different views never share a name."""
+    import hashlib
+    import re
+
+    shown = [values.get("model")] + [v for k, v in values.items() if k != "model"]
+    words = [re.sub(r"[^A-Za-z0-9.+]+", "_", str(v)).strip("_")[:16] for v in shown if v not in (None, "")]
+    stem = "-".join([slug, *words])[:100]
+    key = hashlib.sha1(repr(sorted(values.items(), key=lambda kv: kv[0])).encode()).hexdigest()[:8]
+    return f"{stem}-{key}{suffix}"

@@ -7,23 +7,27 @@ from pathlib import Path
 import streamlit as st
 
 from apps.clip_zero_shot import logic, tiny
-from apps.streamlit_common import compute_or_last, load_model, sample_or_upload
-from core import explainer, models
+from apps.streamlit_common import PageView, compute_or_last, load_model, sample_or_upload, sample_param
+from core import api, explainer, models
 
 HERE = Path(__file__).parent
 
 st.title("🏷️ CLIP zero-shot: classify with labels you type")
 st.write("Images and labels become vectors in one space; the label closest to the image wins.")
+image_state, image_param = sample_param(logic.SAMPLES)
+page = PageView(logic.VIEW, {"image": "clip_sample", "labels": "clip_labels", "model": "clip_model",
+                             "templates": "clip_templates", "mode": "clip_mode", "threshold": "clip_threshold"},
+                to_state={"image": image_state}, to_param={"image": image_param}, upload_key="clip_upload")
+page.open()
 
 left, right = st.columns([1, 2], gap="large")
 with left:
     names = list(logic.SAMPLES)
     source, sample, upload = sample_or_upload(logic.SAMPLES, "clip", "cat", ["png", "jpg", "jpeg", "webp"])
-    labels = st.text_area("Labels, one per line", "\n".join(logic.DEFAULT_LABELS), height=160, key="clip_labels")
-    templates = st.checkbox("Prompt templates ('a photo of a …', averaged over 8)", True, key="clip_templates")
+    labels = st.text_area("Labels, one per line", height=160, key="clip_labels")
+    templates = st.checkbox("Prompt templates ('a photo of a …', averaged over 8)", key="clip_templates")
     mode = st.radio("How to read the scores", list(logic.MODES), format_func=logic.MODES.get, key="clip_mode")
-    threshold = st.slider("'None of these' line (each-on-its-own mode)", 0.0, 1.0, logic.NONE_THRESHOLD, 0.05,
-                          key="clip_threshold")
+    threshold = st.slider("'None of these' line (each-on-its-own mode)", 0.0, 1.0, step=0.05, key="clip_threshold")
     model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="clip_model")
 
 
@@ -46,11 +50,6 @@ with right:
                     "(ConSE). It can only say what 1,000 ImageNet classes can say.")
         for note in r.notices:
             st.warning(note)
-        if upload is None:
-            st.page_link("apps/gradcam/page_streamlit.py", label=f"Where does the classifier look? Grad-CAM on {sample}",
-                         icon="🔥", query_params={"image": sample})
-        else:
-            st.caption("🔥 Where does the classifier look? Open Grad-CAM and upload the same image there.")
         st.plotly_chart(logic.bars_figure(r, threshold), width="stretch")
         tab_matrix, tab_search, tab_learn = st.tabs(["Images × labels", "Text → image search", "How CLIP learns"])
         with tab_matrix:
@@ -73,5 +72,16 @@ with right:
             st.plotly_chart(tiny.loss_figure(), width="stretch")
             st.plotly_chart(tiny.embedding_figure(), width="stretch")
 
+
+
+def links(values: dict) -> None:
+    if values["image"] is None:
+        st.caption("🔥 Where does the classifier look? Open Grad-CAM and upload the same image there.")
+    else:
+        st.page_link("apps/gradcam/page_streamlit.py", label=f"Where does the classifier look? Grad-CAM on "
+                     f"{values['image']}", icon="🔥", query_params={"image": values["image"]})
+
+
+page.close(record=lambda: logic.api_payload(shown[0], api.Clock()) if shown is not None else {}, links=links)
 with st.expander("How CLIP works (and what the offline stand-in is)"):
     st.markdown(explainer.load(HERE, logic.explainer_values()))

@@ -472,7 +472,7 @@ VIEW = share.View("diffusion", (
     share.number("eta", 0.0, 0.0, 1.0),
     share.number("seed", 0, 0, MAX_SEED, integer=True),
     share.choice("label", "3", LABELS),
-    share.number("guidance", default_guidance(), 0.0, MAX_GUIDANCE),
+    share.number("guidance", default_guidance(), 0.0, guidance_slider_max()),
     share.number("step", 49, 0, MAX_STEPS - 1, integer=True),  # the frame shown; past the last: the last
 ), lesson=(
     share.Beat("From noise to a digit",

@@ -8,8 +8,8 @@ import streamlit as st
 
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
-from apps.streamlit_common import compute_or_last, load_model
-from core import explainer, models
+from apps.streamlit_common import PageView, compute_or_last, load_model
+from core import api, explainer, models, share
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -37,14 +37,20 @@ def scrubber(traj: logic.Trajectory) -> None:
     """The step slider and what it shows. A fragment: moving the slider reruns only this function (a
     look-up of the stored step), not the whole page."""
     slots = st.columns(3)
-    i = st.slider("Step (scrub the finished run)", 0, max(traj.n - 1, 1), traj.n - 1, key="diff_step",
-                  disabled=traj.n < 2)
+    st.session_state["diff_step"] = min(int(st.session_state.get("diff_step", traj.n - 1)), traj.n - 1)
+    i = st.slider("Step (scrub the finished run)", 0, max(traj.n - 1, 1), key="diff_step", disabled=traj.n < 2)
+    if st.query_params.get("step") != str(i):  # this fragment reruns alone: keep the address bar in step
+        st.query_params["step"] = str(i)
+        seen = st.session_state.get("_diffusion_query")
+        if seen is not None:
+            seen["step"] = str(i)
     show_frame(traj, i, slots)
     c1, c2, c3 = st.columns([1, 1, 1])
     c1.image(logic.final_image(traj, 160), caption="Final sample")
     # Callables: encoded only when clicked, not on every scrub.
-    c2.download_button("⬇️ GIF of the run", lambda: logic.gif_bytes(traj), "diffusion.gif", "image/gif")
-    c3.download_button("⬇️ PNG of this step", lambda: logic.frame_png(traj, i), f"diffusion-step{i}.png",
+    name = share.export_name("diffusion", page.values(), "")
+    c2.download_button("⬇️ GIF of the run", lambda: logic.gif_bytes(traj), f"{name}.gif", "image/gif")
+    c3.download_button("⬇️ PNG of this step", lambda: logic.frame_png(traj, i), f"{name}-step{i}.png",
                        "image/png")
 
 
@@ -75,6 +81,10 @@ def generate(settings: logic.Settings, notices: list[str]) -> None:
 
 
 st.title("🌫️ Diffusion step-through: from noise to a digit")
+page = PageView(logic.VIEW, {"model": "diff_model", "scheduler": "diff_sched", "steps": "diff_steps", "eta": "diff_eta",
+                             "seed": "diff_seed", "label": "diff_label", "guidance": "diff_g", "step": "diff_step"},
+                to_param={"steps": int, "seed": int, "step": int, "eta": float, "guidance": float})
+page.open()
 tab_rev, tab_fwd, tab_cmp, tab_toy = st.tabs(["Reverse process", "Forward process", "Compare two runs", "2-D toy"])
 g0 = logic.default_guidance()
 g_max = logic.guidance_slider_max()
@@ -82,12 +92,12 @@ g_max = logic.guidance_slider_max()
 with tab_rev:
     left, right = st.columns([1, 3], gap="large")
     with left:
-        label = st.selectbox("Digit to draw", LABELS, index=4, key="diff_label")
-        guidance = st.slider(f"Guidance (0 = unconditional; {g0:g} reads best)", 0.0, g_max, g0, 0.25, key="diff_g")
-        scheduler = st.radio("Scheduler", list(SCHEDULERS), index=1, format_func=SCHEDULERS.get, key="diff_sched")
-        steps = st.slider("Steps", 1, logic.MAX_STEPS, 50, key="diff_steps")
-        eta = st.slider("eta (DDIM only)", 0.0, 1.0, 0.0, 0.05, key="diff_eta")
-        seed = st.number_input("Seed", 0, logic.MAX_SEED, 0, key="diff_seed")
+        label = st.selectbox("Digit to draw", LABELS, key="diff_label")
+        guidance = st.slider(f"Guidance (0 = unconditional; {g0:g} reads best)", 0.0, g_max, step=0.25, key="diff_g")
+        scheduler = st.radio("Scheduler", list(SCHEDULERS), format_func=SCHEDULERS.get, key="diff_sched")
+        steps = st.slider("Steps", 1, logic.MAX_STEPS, key="diff_steps")
+        eta = st.slider("eta (DDIM only)", 0.0, 1.0, step=0.05, key="diff_eta")
+        seed = st.number_input("Seed", 0, logic.MAX_SEED, key="diff_seed")
         model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title,
                              key="diff_model")
     with right:
@@ -177,5 +187,17 @@ with tab_toy:
                        f"{toy2d.distance_to_data(run.path[0], run.data):.2f} (noise) → "
                        f"{toy2d.distance_to_data(run.path[-1], run.data):.3f} (samples). Press ▶ Play.")
 
+
+
+def record() -> dict:
+    if prepared is None:
+        return {}
+    settings, notices = prepared
+    traj = logic.run(settings)
+    return api.respond(traj, {"timesteps": list(traj.timesteps), "seconds": round(traj.seconds, 3)}, api.Clock(),
+                       [*notices, *traj.notices])
+
+
+page.close(record=record)  # the link holds the reverse-process tab's settings
 with st.expander("How diffusion models work"):
     st.markdown(explainer.load(HERE, logic.explainer_values()))

@@ -7,22 +7,27 @@ from pathlib import Path
 import streamlit as st
 
 from apps.fgsm import logic
-from apps.streamlit_common import compute_or_last, load_model, sample_or_upload, top5_chart
-from core import explainer, models
+from apps.streamlit_common import PageView, compute_or_last, load_model, sample_or_upload, sample_param, top5_chart
+from core import api, explainer, models, share
 from core.errors import UserError
 
 HERE = Path(__file__).parent
 
 st.title("🎯 Adversarial FGSM: fool a classifier with invisible changes")
 st.write("Every pixel moves by at most ε/255, in the direction that hurts the model most.")
+image_state, image_param = sample_param(logic.SAMPLES)
+page = PageView(logic.VIEW, {"image": "fg_sample", "model": "fg_model", "attack": "fg_attack", "epsilon": "fg_eps",
+                             "steps": "fg_steps", "target": "fg_target"},
+                to_state={"image": image_state}, to_param={"image": image_param}, upload_key="fg_upload")
+page.open()
 
 left, right = st.columns([1, 2], gap="large")
 with left:
     source, _, _ = sample_or_upload(logic.SAMPLES, "fg", "coffee", ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff"])
     model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="fg_model")
     attack = st.radio("Attack", list(logic.ATTACKS), format_func=logic.ATTACKS.get, key="fg_attack")
-    epsilon = st.slider("ε (in 1/255 units)", 0.0, logic.EPS_MAX, 4.0, 0.5, key="fg_eps")
-    steps = st.slider("Steps (BIM / PGD)", 1, logic.STEPS_MAX, 10, key="fg_steps", disabled=attack == "fgsm")
+    epsilon = st.slider("ε (in 1/255 units)", 0.0, logic.EPS_MAX, step=0.5, key="fg_eps")
+    steps = st.slider("Steps (BIM / PGD)", 1, logic.STEPS_MAX, key="fg_steps", disabled=attack == "fgsm")
     target = st.text_input("Target class (optional, e.g. 'goldfish')", key="fg_target")
 
 def compute(source, model, epsilon, attack, steps, target):
@@ -57,7 +62,8 @@ def show(r, before, after) -> None:
     c1, c2 = st.columns(2)
     c1.image(before.overlay(0.5), caption=f"Grad-CAM before: {before.target['label']}", width="stretch")
     c2.image(after.overlay(0.5), caption=f"Grad-CAM after: {after.target['label']}", width="stretch")
-    st.download_button("⬇️ Download comparison PNG", logic.compare_png(r), "fgsm.png", "image/png")
+    st.download_button("⬇️ Download comparison PNG", logic.compare_png(r),
+                       share.export_name("fgsm", page.values(), ".png"), "image/png")
 
 
 with right:
@@ -89,5 +95,15 @@ with st.expander("Robustness curve over the sample gallery"):
         finally:
             bar.empty()
 
+
+
+def links(values: dict) -> None:
+    """The adversarial image travels to Grad-CAM under a key this server keeps (its newest 64)."""
+    if r is not None:
+        st.page_link("apps/gradcam/page_streamlit.py", label="Open the adversarial image in Grad-CAM: where does "
+                     "the model look now?", icon="🔥", query_params={"image": logic.hand_over(r), "model": r.model})
+
+
+page.close(record=lambda: logic.api_payload(r, api.Clock()) if r is not None else {}, links=links)
 with st.expander("How adversarial examples work"):
     st.markdown(explainer.load(HERE))

@@ -7,8 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from apps.gan_latent import faces, lab, logic
-from apps.streamlit_common import compute_or_last, load_model
-from core import explainer, lane, models
+from apps.streamlit_common import PageView, compute_or_last, load_model
+from core import api, explainer, lane, models, share
 
 HERE = Path(__file__).parent
 ATTRIBUTES = list(faces.ATTRIBUTES)
@@ -16,6 +16,13 @@ ATTRIBUTES = list(faces.ATTRIBUTES)
 st.title("🧮 GAN latent arithmetic: walk, blend and add vectors")
 st.write("A generator turns a random vector z into a face. Nearby vectors give similar faces, and some directions "
          "mean something: add the 'glasses' direction and glasses appear.")
+INTS = ("start", "count", "seed_a", "seed_b", "steps", "edit_start", "a", "b", "c")
+page = PageView(logic.VIEW, {"model": "gan_model", "start": "gan_start", "count": "gan_count", "truncation": "gan_trunc",
+                             "seed_a": "gan_a", "seed_b": "gan_b", "steps": "gan_steps", "attribute": "gan_attr",
+                             "strength": "gan_strength", "edit_start": "gan_edit_start", "a": "gan_an_a",
+                             "b": "gan_an_b", "c": "gan_an_c"},
+                to_param={**{k: int for k in INTS}, "truncation": float, "strength": float})
+page.open()
 model = st.selectbox("Generator", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="gan_model")
 load_model(model)
 
@@ -29,21 +36,22 @@ def row(imgs, captions, side: int = 96) -> None:
 tab_s, tab_i, tab_a, tab_an, tab_r, tab_lab = st.tabs(["Samples", "Interpolate", "Attributes", "Analogy A − B + C",
                                                        "Real training faces", "GAN Lab lite (2-D)"])
 with tab_s:
-    c1, c2 = st.columns(2)
-    start = int(c1.number_input("First seed", 0, logic.MAX_SEED, 0, key="gan_start"))
-    trunc = c2.slider("Truncation ψ (z × ψ)", 0.1, 2.0, 1.0, 0.05, key="gan_trunc")
-    r = compute_or_last("gan_samples", lambda: logic.sample(list(range(start, start + 16)), trunc, model))
+    c1, c2, c3 = st.columns(3)
+    start = int(c1.number_input("First seed", 0, logic.MAX_SEED, key="gan_start"))
+    count = int(c2.slider("How many", 4, 32, step=4, key="gan_count"))
+    trunc = c3.slider("Truncation ψ (z × ψ)", 0.1, 2.0, step=0.05, key="gan_trunc")
+    r = compute_or_last("gan_samples", lambda: logic.sample(list(range(start, start + count)), trunc, model))
     if r is not None:
         st.markdown(f"**Model:** {r.model_label}")
         for note in r.notices:
             st.warning(note)
-        for k in range(0, 16, 8):
+        for k in range(0, len(r.images), 8):
             row(r.images[k:k + 8], [f"seed {s}" for s in r.extra["seeds"][k:k + 8]])
 with tab_i:
     c1, c2, c3 = st.columns(3)
-    a = int(c1.number_input("Seed A", 0, logic.MAX_SEED, 3, key="gan_a"))
-    b = int(c2.number_input("Seed B", 0, logic.MAX_SEED, 7, key="gan_b"))
-    steps = c3.slider("Steps", 3, 15, 9, key="gan_steps")
+    a = int(c1.number_input("Seed A", 0, logic.MAX_SEED, key="gan_a"))
+    b = int(c2.number_input("Seed B", 0, logic.MAX_SEED, key="gan_b"))
+    steps = c3.slider("Steps", 3, 15, key="gan_steps")
     paths = compute_or_last("gan_paths", lambda: (logic.interpolate(a, b, steps, "slerp", model),
                                                   logic.interpolate(a, b, steps, "lerp", model)))
     if paths is not None:
@@ -54,24 +62,29 @@ with tab_i:
         row(li.images, [f"|z| {n:.1f}" for n in li.latent_norms], 64)
         st.plotly_chart(logic.norms_figure(li.latent_norms, s.latent_norms, len(s.latents[0]) ** 0.5), width="stretch")
         st.download_button("⬇️ GIF of the slerp path", logic.gif_bytes(s.images),
-                           f"gan-{s.model}-slerp-{a}-{b}-{steps}.gif", "image/gif", key="gan_gif")
+                           share.export_name("gan_latent", page.values(), "-slerp.gif"), "image/gif", key="gan_gif")
 with tab_a:
-    c1, c2 = st.columns(2)
-    attribute = c1.radio("Attribute", ATTRIBUTES, index=1, key="gan_attr", horizontal=True)
-    strength = c2.slider("Strength (negative removes)", -4.0, 4.0, float(logic.best_strength(attribute)), 0.25,
-                         key=f"gan_strength_{attribute}")
+    c1, c2, c3 = st.columns([2, 2, 1])
+
+    def best_for_attribute() -> None:  # a new attribute starts at the strength measured to work for it
+        st.session_state["gan_strength"] = float(logic.best_strength(st.session_state["gan_attr"]))
+
+    attribute = c1.radio("Attribute", ATTRIBUTES, key="gan_attr", horizontal=True, on_change=best_for_attribute)
+    strength = c2.slider("Strength (negative removes)", -4.0, 4.0, step=0.25, key="gan_strength")
+    edit_start = int(c3.number_input("First seed", 0, logic.MAX_SEED, key="gan_edit_start"))
     st.caption(f"Measured: {logic.success_text(attribute)}.")
-    edited = compute_or_last("gan_edit", lambda: logic.edit(list(range(6)), attribute, strength, model))
+    seeds6 = list(range(edit_start, edit_start + 6))
+    edited = compute_or_last("gan_edit", lambda: logic.edit(seeds6, attribute, strength, model))
     if edited is not None:
         before, after = edited
-        row(before.images, [f"seed {s}" for s in range(6)])
+        row(before.images, [f"seed {s}" for s in seeds6])
         row(after.images, ["edited"] * 6)
         row([logic.diff_image(x, y) for x, y in zip(before.images, after.images)], ["what changed"] * 6)
 with tab_an:
     c1, c2, c3 = st.columns(3)
-    sa = int(c1.number_input("A", 0, logic.MAX_SEED, 0, key="gan_an_a"))
-    sb = int(c2.number_input("B", 0, logic.MAX_SEED, 1, key="gan_an_b"))
-    sc = int(c3.number_input("C", 0, logic.MAX_SEED, 2, key="gan_an_c"))
+    sa = int(c1.number_input("A", 0, logic.MAX_SEED, key="gan_an_a"))
+    sb = int(c2.number_input("B", 0, logic.MAX_SEED, key="gan_an_b"))
+    sc = int(c3.number_input("C", 0, logic.MAX_SEED, key="gan_an_c"))
     an = compute_or_last("gan_analogy", lambda: logic.analogy(sa, sb, sc, model))
     if an is not None:
         row(an.images, [f"A (seed {sa})", f"B (seed {sb})", f"C (seed {sc})", "A − B + C"], 128)
@@ -107,5 +120,6 @@ with tab_lab:
     else:
         plot.plotly_chart(lane.run(lambda: lab.figure(run), "gan_lab"), width="stretch", key="gan_lab_plot")
 
+page.close(record=lambda: logic.payload(r, api.Clock(), {"latent_norms": r.latent_norms}) if r is not None else {})
 with st.expander("How GANs work: the game, the latent space, and why training is hard"):
     st.markdown(explainer.load(HERE, logic.explainer_values()))

@@ -11,8 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from apps.sam import logic
-from apps.streamlit_common import clicked_cell, compute_or_last, grid_figure, load_model, sample_or_upload
-from core import explainer, images, models
+from apps.streamlit_common import PageView, clicked_cell, compute_or_last, grid_figure, load_model, sample_or_upload
+from core import api, explainer, images, models, share
 
 HERE = Path(__file__).parent
 GRID = 64  # click cells across the picture's longer side
@@ -22,6 +22,45 @@ MODES = {"pos": "➕ keep (positive click)", "neg": "➖ leave out (negative cli
 st.title("✂️ SAM prompting: click, get masks")
 st.write("Click on an object (➕), click what should be left out (➖), or draw a box. The image is encoded once; "
          "every click after that only runs the small decoder.")
+NAMES = list(logic.SAMPLES)
+
+
+def _image_to_state(name: str) -> str:
+    """A link's picture: a gallery photo or a generated scene (the widgets' own keys are set here)."""
+    scene = name.startswith("scene-")
+    st.session_state["sam_use_scene"] = scene
+    if scene:
+        st.session_state["sam_seed"] = int(name[6:])
+    else:
+        st.session_state["sam_sample"] = NAMES.index(name)
+    st.session_state.pop("sam_source", None)  # a new picture, even if it is the one shown
+    return name
+
+
+def _image_param(_) -> str:
+    if st.session_state.get("sam_use_scene"):
+        return f"scene-{int(st.session_state.get('sam_seed', 0))}"
+    return NAMES[int(st.session_state.get("sam_sample", NAMES.index(logic.START_SAMPLE)))]
+
+
+def _prompt_to_state(text: str) -> str:
+    """A link's clicks and box replace the picture's own first click (empty: that first click)."""
+    points, box = logic.parse_prompt(text)
+    if points or box is not None:
+        st.session_state["sam_link_prompt"] = {"points": points, "box": box, "corner": None}
+    return text
+
+
+def _prompt_param(_) -> str:
+    p = st.session_state.get("sam_prompt") or {}
+    return logic.format_prompt(p.get("points"), p.get("box"))
+
+
+page = PageView(logic.VIEW, {"image": "sam_link_image", "model": "sam_model", "prompt": "sam_link_prompt_text",
+                             "multimask": "sam_multimask", "mask": "sam_choice"},
+                to_state={"image": _image_to_state, "prompt": _prompt_to_state},
+                to_param={"image": _image_param, "prompt": _prompt_param, "mask": int}, upload_key="sam_upload")
+page.open()
 
 left, right = st.columns([1, 2], gap="large")
 with left:
@@ -29,20 +68,13 @@ with left:
     b1, b2 = st.columns(2)
     undo = b1.button("Undo", key="sam_undo", width="stretch")
     clear = b2.button("Clear", key="sam_clear", width="stretch")
-    multimask = st.checkbox("Three candidates (multimask output, for ambiguous clicks)", True, key="sam_multimask")
+    multimask = st.checkbox("Three candidates (multimask output, for ambiguous clicks)", key="sam_multimask")
     model = st.selectbox("Engine", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title.split(" (")[0],
                          key="sam_model")
-    names = list(logic.SAMPLES)
-    linked = st.query_params.get("image")  # a link (Grad-CAM's heat peak) names a sample and a click on it
-    if linked in names and st.session_state.get("sam_linked") != linked:
-        st.session_state["sam_sample"], st.session_state["sam_linked"] = names.index(linked), linked
-        try:
-            st.session_state["sam_link_click"] = (float(st.query_params["x"]), float(st.query_params["y"]), 1)
-        except (KeyError, ValueError):
-            pass
-    use_scene = st.toggle("Generated scene instead of a photo", False, key="sam_use_scene")
+    use_scene = st.toggle("Generated scene instead of a photo", key="sam_use_scene")
     if use_scene:
-        seed = int(st.number_input("Scene seed", 0, 2**31 - 1, 0, key="sam_seed"))
+        st.session_state.setdefault("sam_seed", 0)
+        seed = int(st.number_input("Scene seed", 0, 2**31 - 1, key="sam_seed"))
         source, source_key = None, f"scene:{seed}"
     else:
         source, sample, upload = sample_or_upload(logic.SAMPLES, "sam", logic.START_SAMPLE,
@@ -60,11 +92,10 @@ if rgb is not None and state.get("sam_source") != source_key:  # a new picture: 
     h, w = rgb.shape[:2]
     state.sam_source = source_key
     first = logic.first_click((h, w), None if source is None or upload is not None else sample)
-    link = state.pop("sam_link_click", None)
-    if link is not None and 0 <= link[0] < w and 0 <= link[1] < h:
-        first = link
-    state.sam_prompt = {"points": [first], "box": None, "corner": None}
-    state.sam_choice = -1
+    linked = state.pop("sam_link_prompt", None)  # a link's clicks (Grad-CAM's heat peak, a lesson step)
+    state.sam_prompt = linked or {"points": [first], "box": None, "corner": None}
+    if linked is None:
+        state.sam_choice = -1
 prompt = state.get("sam_prompt", {"points": [], "box": None, "corner": None})
 if clear:
     prompt = state.sam_prompt = {"points": [], "box": None, "corner": None}
@@ -150,7 +181,7 @@ with right:
                 c1.image(logic.cutout(result.image, result.masks[k]), caption="Cut-out (transparent outside)",
                          width=260)
                 c2.download_button("⬇️ Mask PNG (white inside)", images.to_png_bytes(logic.mask_png(result.masks[k])),
-                                   file_name=f"sam-{result.model}-mask{k + 1}.png", mime="image/png",
+                                   file_name=share.export_name("sam", page.values(), f"-mask{k + 1}.png"), mime="image/png",
                                    key="sam_download")
             with tab_e:
                 if st.button("Segment everything (a grid of clicks)", key="sam_everything"):
@@ -162,5 +193,6 @@ with right:
                                 f"grid of clicks (repeats with IoU above {logic.DEDUPE_IOU} dropped).")
                     st.image(logic.everything_picture(rgb, found), width=640)
 
+page.close(record=lambda: logic.api_payload(result, api.Clock()) if result is not None else {})
 with st.expander("How SAM works (and what each engine here is)"):
     st.markdown(explainer.load(HERE, logic.explainer_values()))

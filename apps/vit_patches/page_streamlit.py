@@ -6,19 +6,45 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps.streamlit_common import (clicked_cell, compute_or_last, grid_figure, load_model, picture_picker,
+from apps.streamlit_common import (PageView, clicked_cell, compute_or_last, grid_figure, load_model, picture_picker,
                                    top5_chart)
-from apps.vit_patches import data, logic
-from core import explainer, models
+from apps.vit_patches import logic
+from core import api, explainer, models
 
 HERE = Path(__file__).parent
-GALLERY = data.saved_gallery()
+GALLERY = logic.GALLERY
+MEAN = "mean over heads"
+
+
+def _to_state(name: str) -> int:
+    """A link's image: one of the digits, or a gallery photo (Grad-CAM links here with one), shown until a
+    digit is picked."""
+    index = logic.GALLERY_NAMES.index(name) if name in logic.GALLERY_NAMES else int(st.session_state.get("vit_pick", 0))
+    st.session_state["vit_photo"] = None if name in logic.GALLERY_NAMES else (name, index)
+    return index
+
+
+def _to_param(index) -> str:
+    photo = st.session_state.get("vit_photo")
+    return photo[0] if photo else logic.GALLERY_NAMES[int(index or 0)]
+
 
 st.title("🧩 ViT patch viewer: from pixels to tokens to attention")
+page = PageView(logic.VIEW, {"image": "vit_pick", "model": "vit_model", "layer": "vit_layer", "head": "vit_head",
+                             "patch": "vit_patch", "split": "vit_split"},
+                to_state={"image": _to_state, "head": lambda h: MEAN if h == "mean" else f"head {h}"},
+                to_param={"image": _to_param, "head": lambda h: "mean" if h in (None, MEAN) else h.split()[-1],
+                          "layer": int, "patch": int, "split": int}, upload_key="vit_upload")
+page.open()
 left, right = st.columns([1, 3], gap="large")
 with left:
     st.caption("Generated test images (digits the model never saw)")
     pick = picture_picker([g.image for g in GALLERY], "vit_pick", columns=4, side=96, width=200)
+    photo = st.session_state.get("vit_photo")
+    if photo and pick != photo[1]:
+        st.session_state["vit_photo"] = photo = None  # a digit was picked
+    if photo:
+        st.info(f"Showing the gallery photo '{photo[0]}' from a link. Pick a digit to go back.")
     upload = st.file_uploader("…or upload an image", type=["png", "jpg", "jpeg", "webp"], key="vit_upload")
     model = st.selectbox("Model", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title, key="vit_model")
 
@@ -31,11 +57,13 @@ def pick_cell(state_key: str, chart_key: str, n: int) -> None:
 
 def show(r) -> None:
     with left:
-        layer = st.slider("Layer", 0, r.n_layers - 1, r.n_layers - 1, key=f"vit_layer_{r.n_layers}")
-        head_choice = st.selectbox("Head", ["mean over heads"] + [f"head {h}" for h in range(r.n_heads)],
-                                   key="vit_head")
-        head = None if head_choice == "mean over heads" or int(head_choice.split()[-1]) >= r.n_heads \
-            else int(head_choice.split()[-1])
+        st.session_state["vit_layer"] = min(int(st.session_state.get("vit_layer", r.n_layers - 1)), r.n_layers - 1)
+        heads = [MEAN] + [f"head {h}" for h in range(r.n_heads)]
+        if st.session_state.get("vit_head") not in heads:  # a link's head this model lacks: the mean
+            st.session_state["vit_head"] = MEAN
+        layer = st.slider("Layer", 0, r.n_layers - 1, key="vit_layer")
+        head_choice = st.selectbox("Head", heads, key="vit_head")
+        head = None if head_choice == MEAN else int(head_choice.split()[-1])
         if not 0 <= st.session_state.get("vit_patch", -1) < r.num_patches:
             st.session_state["vit_patch"] = r.num_patches // 2
         patch = st.number_input("Patch to inspect (or click one)", 0, r.num_patches - 1, key="vit_patch")
@@ -48,7 +76,7 @@ def show(r) -> None:
             st.warning(note)
         tabs = st.tabs(["Patches", "Embeddings (PCA)", "Positions", "Attention", "Distance"])
         with tabs[0]:
-            p = st.slider("Patch size of the grid", 2, 64, r.patch_size, key="vit_split")
+            p = st.slider("Patch size of the grid", 2, 64, key="vit_split")
             c1, c2 = st.columns(2)
             with c1:
                 scale = logic.split_scale(r.model_input.shape[:2])
@@ -99,10 +127,27 @@ def compute(source, model):
     return logic.inspect(source, model)
 
 
-source = upload.getvalue() if upload is not None else GALLERY[pick].image
+source = upload.getvalue() if upload is not None else (logic.image_source(photo[0]) if photo else GALLERY[pick].image)
 shown = compute_or_last("vit", lambda: compute(source, model))
 if shown is not None:
     show(shown)
 
+
+
+def links(values: dict) -> None:  # the same layer and head, over words instead of patches
+    st.page_link("apps/attention/page_streamlit.py", label=f"Attention over words instead of patches: attention "
+                 f"heatmaps at layer {values['layer']}", icon="🔦",
+                 query_params={"layer": str(values["layer"]), "head": values["head"]})
+
+
+def record() -> dict:
+    if shown is None:
+        return {}
+    head = st.session_state.get("vit_head")
+    return logic.api_payload(shown, api.Clock(), st.session_state.get("vit_layer"),
+                             None if head in (None, MEAN) else int(head.split()[-1]))
+
+
+page.close(record=record, links=links)
 with st.expander("How a Vision Transformer reads an image"):
     st.markdown(explainer.load(HERE))
