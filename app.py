@@ -22,17 +22,18 @@ from core import warmup
 log = logging.getLogger("glassbox.hub")
 
 
-def _card(d: Demo) -> str:
+def _card(step: int, d: Demo) -> str:
     tag = "open" if d.built else "coming soon"
-    body = (f'<div class="gb-icon">{d.icon}</div><h3>{html.escape(d.title)}</h3>'
-            f'<p>{html.escape(d.pitch)}</p><span class="gb-tag">{tag}</span>')
+    try_first = f'<p class="gb-try"><b>Try first:</b> {html.escape(d.try_first)}</p>' if d.try_first else ""
+    body = (f'<div class="gb-icon">{d.icon}</div><span class="gb-step">Step {step}</span><h3>{html.escape(d.title)}'
+            f'</h3><p>{html.escape(d.pitch)}</p>{try_first}<span class="gb-tag">{tag}</span>')
     if d.built:
         return f'<a class="gb-card gb-ready" href="{d.slug}" id="card-{d.slug}">{body}</a>'
     return f'<div class="gb-card gb-soon" id="card-{d.slug}">{body}</div>'
 
 
 def landing_html() -> str:
-    cards = "".join(_card(d) for d in DEMOS)
+    cards = "".join(_card(i + 1, d) for i, d in enumerate(DEMOS))
     return f'<div class="gb-cards">{cards}</div>'
 
 
@@ -66,8 +67,11 @@ def _error_card(d: Demo, exc: BaseException) -> str:
 
 def build_hub() -> gr.Blocks:
     with gr.Blocks(title="Glassbox") as demo:
-        gr.Markdown("# 🔍 Glassbox\nInteractive demos that open up vision and generative models. "
-                    "Every demo runs offline on a laptop and names the model it runs.")
+        gr.Markdown("# 🔍 Glassbox\nInteractive demos that open up vision and generative models, in teaching "
+                    "order: from where a classifier looks to how a diffusion model draws. Every demo runs offline "
+                    "on a laptop and names the model it runs. Each page has a short lesson (Next, Back or the ← → "
+                    "keys), a link to its exact view, and a 🎓 lecture mode for the projector "
+                    "(or add `?lecture=1` to any address).", elem_id="gb-intro")
         gr.HTML(landing_html())
         api_list = gr.HTML("", elem_id="gb-api-list")
         page_footer(demo)

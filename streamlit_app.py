@@ -19,13 +19,18 @@ start_warmup()  # once per server process, in the background: the first visit of
 
 def home() -> None:
     st.title("🔍 Glassbox")
-    st.write("Interactive demos that open up vision and generative models. "
-             "Every demo runs offline on a laptop and names the model it runs.")
+    st.write("Interactive demos that open up vision and generative models, in teaching order: from where a "
+             "classifier looks to how a diffusion model draws. Every demo runs offline on a laptop and names the "
+             "model it runs. Each page has a short lesson (Next, Back or the ← → keys), a link to its exact view, "
+             "and a 🎓 lecture mode for the projector (or add `?lecture=1` to any address).")
     cols = st.columns(4)
     for i, d in enumerate(DEMOS):
         with cols[i % 4].container(border=True):
+            st.caption(f"Step {i + 1}")
             st.markdown(f"### {d.icon} {d.title}")
             st.write(d.pitch)
+            if d.try_first:
+                st.markdown(f"**Try first:** {d.try_first}")
             if d.built:
                 st.page_link(f"apps/{d.slug}/page_streamlit.py", label="Open", icon="▶️")
             else:

@@ -33,6 +33,8 @@ CSS = """
           background:var(--block-background-fill); text-decoration:none !important; color:inherit !important;}
 .gb-card h3 {margin:4px 0 6px 0; font-size:1.25rem;}
 .gb-card .gb-icon {font-size:2.2rem;}
+.gb-card .gb-step {float:right; font-size:.8rem; font-weight:700; opacity:.7;}
+.gb-card .gb-try {font-size:.9rem; border-left:3px solid #0072b2; padding-left:6px;}
 .gb-card .gb-tag {font-size:.8rem; font-weight:600; padding:2px 8px; border-radius:999px;}
 .gb-ready .gb-tag {background:#16a34a; color:white;}
 .gb-soon {opacity:.6;}
