@@ -287,7 +287,10 @@ def json_safe(x):
 def export_doc(view: View, values: Mapping[str, Any], lecture: bool, results: Mapping[str, Any]) -> str:
     """The JSON download of a view: the demo, its link, its settings, then the results (model header first)."""
     doc = {"demo": view.slug, "share_url": view.url(values, lecture), "settings": dict(values), **json_safe(results)}
-    return json.dumps(doc, indent=1, ensure_ascii=False)
+    # One line per field: readable at the top, compact inside (a 256 x 256 heatmap one number per line would
+    # be 65,000 lines).
+    fields = [f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in doc.items()]
+    return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
 def export_name(slug: str, values: Mapping[str, Any], suffix: str) -> str:

@@ -265,7 +265,9 @@ def tiny_clip_text() -> str:
 
 
 def warmup() -> None:
+    """The page's opening view: the cat, the default labels and the gallery's similarity matrix."""
     classify(SAMPLES["cat"], DEFAULT_LABELS)
+    similarity_matrix(list(SAMPLES.values()), DEFAULT_LABELS)
 
 
 # --- figures (plotly; both hubs draw these) -----------------------------------------------------
@@ -319,6 +321,28 @@ def matrix_figure(names: list[str], labels: list[str], matrix: np.ndarray):
                       yaxis={"autorange": "reversed"}, height=120 + 48 * len(names),
                       margin={"l": 10, "r": 10, "t": 50, "b": 10}, font={"size": 14})
     return fig
+
+
+def result_png(result: ClipResult, side: int = 224) -> bytes:
+    """The image beside its labels' scores as bars (one PNG for slides: Plotly needs kaleido for that)."""
+    from PIL import Image, ImageDraw
+
+    from core import images
+
+    img = Image.fromarray(result.image)
+    img.thumbnail((side, side))
+    row, bar_w = 22, 220
+    h = max(side, 30 + row * len(result.labels))
+    sheet = Image.new("RGB", (side + 16 + bar_w + 200, h), "white")
+    sheet.paste(img, (0, 0))
+    draw = ImageDraw.Draw(sheet)
+    x0 = side + 16
+    draw.text((x0, 4), f"{MODES[result.mode]} · {result.model}", fill="black")
+    for i, (label, p) in enumerate(zip(result.labels, result.probs)):
+        y = 26 + i * row
+        draw.rectangle((x0, y, x0 + int(bar_w * float(p)), y + row - 6), fill=(0, 114, 178))
+        draw.text((x0 + bar_w + 6, y + 2), f"{float(p):.0%}  {label[:28]}", fill="black")
+    return images.to_png_bytes(np.asarray(sheet))
 
 
 # --- the page's settings as a link, and its lesson ---------------------------------------------------

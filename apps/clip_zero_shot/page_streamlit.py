@@ -8,7 +8,7 @@ import streamlit as st
 
 from apps.clip_zero_shot import logic, tiny
 from apps.streamlit_common import PageView, compute_or_last, load_model, sample_or_upload, sample_param
-from core import api, explainer, models
+from core import api, explainer, models, share
 
 HERE = Path(__file__).parent
 
@@ -51,6 +51,8 @@ with right:
         for note in r.notices:
             st.warning(note)
         st.plotly_chart(logic.bars_figure(r, threshold), width="stretch")
+        st.download_button("⬇️ PNG of the image and its scores", logic.result_png(r),
+                           share.export_name("clip_zero_shot", page.values(), ".png"), "image/png", key="clip_png")
         tab_matrix, tab_search, tab_learn = st.tabs(["Images × labels", "Text → image search", "How CLIP learns"])
         with tab_matrix:
             st.plotly_chart(logic.matrix_figure(names, r.labels, matrix), width="stretch")

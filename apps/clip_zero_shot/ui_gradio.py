@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.clip_zero_shot import logic, tiny
-from apps.gradio_common import ShareBar, explainer, image_picker, keep_others, user_set
+from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, user_set
 from core import api, models, share, vision
 from core.errors import UserError
 
@@ -57,14 +57,18 @@ def _status(r: logic.ClipResult, threshold: float, src=None) -> str:
 
 def run(src, labels, model, templates, mode, threshold):
     if not src:
-        return ("Pick a sample image or upload one to start.", None, None)
+        return ("Pick a sample image or upload one to start.", None, None, None)
     try:
         r = logic.classify(src, labels, model, templates, mode)
         names = list(logic.SAMPLES)
         matrix = logic.similarity_matrix([logic.SAMPLES[n] for n in names], r.labels, r.model, templates)
     except UserError as exc:
-        return keep_others(str(exc), 3)
-    return _status(r, threshold, src), logic.bars_figure(r, threshold), logic.matrix_figure(names, r.labels, matrix)
+        return keep_others(str(exc), 4)
+    settings = {"model": r.model, "image": share.name_of(src, logic.SAMPLES) or logic.image_key(r.image)[:10],
+                "mode": r.mode, "templates": r.templates, "labels": ",".join(r.labels)}
+    png = export_file(share.export_name("clip_zero_shot", settings, ".png"), lambda: logic.result_png(r))
+    return (_status(r, threshold, src), logic.bars_figure(r, threshold),
+            logic.matrix_figure(names, r.labels, matrix), png)
 
 
 def search(query, model, templates):
@@ -96,6 +100,7 @@ def build() -> None:
         with gr.Column(scale=2):
             status = gr.Markdown("Computing the first example…", elem_id="clip-status")
             bars = gr.Plot(label="Scores", elem_id="clip-bars")
+            png = gr.DownloadButton("⬇️ PNG of the image and its scores", elem_id="clip-png", size="sm")
             with gr.Tabs():
                 with gr.Tab("Images × labels"):
                     matrix = gr.Plot(label="Similarity matrix", elem_id="clip-matrix")
@@ -118,7 +123,7 @@ def build() -> None:
     hidden = {"api_visibility": "private"}
     last = {**hidden, "trigger_mode": "always_last"}
     inputs = [source, labels, model, templates, mode, threshold]
-    outputs = [status, bars, matrix]
+    outputs = [status, bars, matrix, png]
 
     for changed in image_changed:
         changed.then(run, inputs, outputs, **hidden)

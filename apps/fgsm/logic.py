@@ -435,7 +435,9 @@ def api_payload(result: AttackResult, clock: api.Clock) -> dict:
 
 
 def warmup() -> None:
-    attack(SAMPLES["coffee"], DEFAULT_MODEL, 4, "fgsm")
+    """The page's opening view (the attack and Grad-CAM before and after), computed once at start."""
+    d = VIEW.defaults()
+    explain_pair(attack(SAMPLES[d["image"]], d["model"], d["epsilon"], d["attack"], d["steps"]))
 
 
 

@@ -285,7 +285,13 @@ def explainer_values() -> dict[str, str]:
 
 
 def warmup() -> None:
-    sample(list(range(16)))
+    """The page's opening view on every tab: samples, both paths, the default edit and the analogy."""
+    d = VIEW.defaults()
+    sample(list(range(d["start"], d["start"] + d["count"])), d["truncation"])
+    for mode in ("slerp", "lerp"):
+        interpolate(d["seed_a"], d["seed_b"], d["steps"], mode)
+    edit(list(range(d["edit_start"], d["edit_start"] + 6)), d["attribute"], d["strength"])
+    analogy(d["a"], d["b"], d["c"])
 
 
 # --- pictures and payloads ---------------------------------------------------------------------------
@@ -294,6 +300,18 @@ def enlarge(img: np.ndarray, side: int = 128) -> np.ndarray:
     """Nearest-neighbour enlargement: a 32-pixel face stays crisp on a projector."""
     k = max(1, side // img.shape[0])
     return np.repeat(np.repeat(img, k, 0), k, 1)
+
+
+def grid_image(imgs: list[np.ndarray], columns: int = 8, side: int = 128, gap: int = 4) -> np.ndarray:
+    """Images enlarged and tiled in rows of `columns` on white: one picture of a batch for slides."""
+    tiles = [enlarge(im, side) for im in imgs]
+    t = tiles[0].shape[0]
+    rows = -(-len(tiles) // columns)
+    sheet = np.full((rows * (t + gap) - gap, min(columns, len(tiles)) * (t + gap) - gap, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        sheet[r * (t + gap):r * (t + gap) + t, c * (t + gap):c * (t + gap) + t] = tile[..., :3]
+    return sheet
 
 
 def diff_image(before: np.ndarray, after: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from apps.gan_latent import faces, lab, logic
 from apps.streamlit_common import PageView, compute_or_last, load_model
-from core import api, explainer, lane, models, share
+from core import api, explainer, images, lane, models, share
 
 HERE = Path(__file__).parent
 ATTRIBUTES = list(faces.ATTRIBUTES)
@@ -45,6 +45,9 @@ with tab_s:
         st.markdown(f"**Model:** {r.model_label}")
         for note in r.notices:
             st.warning(note)
+        st.download_button("⬇️ PNG of these samples", images.to_png_bytes(logic.grid_image(r.images)),
+                           share.export_name("gan_latent", page.values(), "-samples.png"), "image/png",
+                           key="gan_png")
         for k in range(0, len(r.images), 8):
             row(r.images[k:k + 8], [f"seed {s}" for s in r.extra["seeds"][k:k + 8]])
 with tab_i:

@@ -9,7 +9,7 @@ import numpy as np
 
 from apps.gan_latent import faces, lab, logic
 from apps.gradio_common import ShareBar, explainer, export_file, user_set
-from core import api, lane, models
+from core import api, images, lane, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -109,8 +109,10 @@ def show_samples(start, count, truncation, model):
         seeds = list(range(int(start or 0), int(start or 0) + int(count or 16)))
         r = logic.sample(seeds, truncation, model)
     except (UserError, ValueError) as exc:
-        return f"⚠️ {exc}", gr.update()
-    return _status(r), [(logic.enlarge(im), f"seed {s}") for im, s in zip(r.images, seeds)]
+        return f"⚠️ {exc}", gr.update(), gr.update()
+    png = export_file(f"gan-{r.model}-samples-{seeds[0]}-{len(seeds)}-psi{float(truncation):g}.png",
+                      lambda: images.to_png_bytes(logic.grid_image(r.images)))
+    return _status(r), [(logic.enlarge(im), f"seed {s}") for im, s in zip(r.images, seeds)], png
 
 
 def show_path(a, b, steps, model):
@@ -209,6 +211,7 @@ def build() -> None:
                 count = gr.Slider(4, 32, value=16, step=4, label="How many")
                 trunc = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Truncation ψ (z × ψ)", elem_id="gan-trunc")
             grid = gr.Gallery(columns=8, height="auto", allow_preview=False, buttons=[], elem_id="gan-grid")
+            grid_png = gr.DownloadButton("⬇️ PNG of these samples", elem_id="gan-png", size="sm")
         with gr.Tab("Interpolate"):
             with gr.Row():
                 seed_a = gr.Number(3, precision=0, minimum=0, label="Seed A", elem_id="gan-seed-a")
@@ -262,7 +265,7 @@ def build() -> None:
     hidden = {"api_visibility": "private"}
     last = {**hidden, "trigger_mode": "always_last"}
     run_state = gr.State(None)
-    sample_io = ([start, count, trunc, model], [status, grid])
+    sample_io = ([start, count, trunc, model], [status, grid, grid_png])
     path_io = ([seed_a, seed_b, steps, model], [status, path_s, path_l, norms, gif])
     edit_io = ([attribute, strength, edit_start, model], [edit_text, before, after, diff])
     start.submit(show_samples, *sample_io, **last)
@@ -302,7 +305,7 @@ def build() -> None:
                                                                    "strength": after.extra["strength"],
                                                                    "measured": logic.success_text(c["attribute"])}})
 
-    outs = [status, grid, path_s, path_l, norms, gif, edit_text, before, after, diff, an_out, real, run_state,
+    outs = [status, grid, grid_png, path_s, path_l, norms, gif, edit_text, before, after, diff, an_out, real, run_state,
             lab_plot, lab_text]
     as_int = lambda v: int(v or 0)  # noqa: E731 - number boxes hold floats or None
     bar.wire({"model": model, "start": start, "count": count, "truncation": trunc, "seed_a": seed_a,

@@ -391,13 +391,13 @@ def _faithfulness(result: CamResult, fraction: float, seed: int) -> dict:
 
 def faithfulness_text(f: dict) -> str:
     """The faithfulness check in plain words (Markdown), with its verdict and the sign explained."""
-    share = f"{f['fraction']:.0%}"
+    part = f"{f['fraction']:.0%}"
 
     def change(drop: float) -> str:  # drop = p_before - p_after: positive means the probability fell
         return f"falls by {drop:.1%}" if drop >= 0 else f"rises by {-drop:.1%}"
 
     text = (f"**Faithfulness check** (the target's probability is {f['p_original']:.1%}): greying out the "
-            f"map's hottest {share} of pixels, it **{change(f['drop_hot'])}**; greying out a random {share}, it "
+            f"map's hottest {part} of pixels, it **{change(f['drop_hot'])}**; greying out a random {part}, it "
             f"**{change(f['drop_random'])}**. ")
     if f["drop_hot"] > f["drop_random"]:
         return text + "✅ The map passes: the pixels it marks matter more to the model than random ones."
@@ -438,8 +438,11 @@ def api_payload(result: CamResult, clock: api.Clock, alpha: float = 0.5) -> dict
 
 
 def warmup() -> None:
-    """Load the offline model and run one CAM so the first click in a lecture is fast."""
-    explain(SAMPLES["cat"], DEFAULT_MODEL, "gradcam")
+    """The page's opening view (both methods and the faithfulness check), so opening it costs a cache look-up."""
+    d = VIEW.defaults()
+    a = explain(SAMPLES[d["image"]], d["model"], d["method"])
+    explain(a.image, d["model"], d["compare"], a.target["index"])
+    faithfulness(a)
 
 
 

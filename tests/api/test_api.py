@@ -478,3 +478,61 @@ def test_gan_bad_input_gives_clear_errors(client, api, kwargs, message):
 
     with pytest.raises(AppError, match=message):
         client.predict(api_name=api, **kwargs)
+
+
+def _settings(url: str) -> tuple[str, dict]:
+    """(page, settings) of a share_url, read back the way the page reads it."""
+    import importlib
+    from urllib.parse import parse_qsl
+
+    from apps.registry import BY_SLUG
+
+    path, query = url.split("?", 1)
+    slug = path.strip("/")
+    assert slug in BY_SLUG, url
+    values, notices = importlib.import_module(f"apps.{slug}.logic").VIEW.parse(dict(parse_qsl(query,
+                                                                                        keep_blank_values=True)))
+    assert notices == [], (url, notices)
+    return slug, values
+
+
+def test_every_response_carries_a_share_url_for_the_view_it_computed(client):
+    from gradio_client import handle_file
+
+    cat = handle_file(str(SAMPLES / "cat.png"))
+    checks = {
+        "/gradcam": (dict(image=cat, method="hirescam", target="tabby"), "gradcam",
+                     {"image": "cat", "method": "hirescam", "target": "tabby", "compare": "none"}),
+        "/fgsm": (dict(image=cat, epsilon=2, attack="pgd", steps=5), "fgsm",
+                  {"image": "cat", "epsilon": 2.0, "attack": "pgd", "steps": 5}),
+        "/attention": (dict(text="Links carry the sentence.", model="minilm"), "attention",
+                       {"text": "Links carry the sentence.", "layer": 5, "head": "mean"}),
+        "/vit": (dict(image=cat, layer=1, head=2), "vit_patches", {"image": "cat", "layer": 1, "head": "2"}),
+        "/diffusion": (dict(seed=11, steps=4, label=2), "diffusion",
+                       {"seed": 11, "steps": 4, "label": "2", "step": 3}),
+        "/clip": (dict(image=cat, labels=["a cat", "a dog"], mode="independent"), "clip_zero_shot",
+                  {"image": "cat", "labels": "a cat\na dog", "mode": "independent"}),
+        "/sam": (dict(image=cat, points=[[200, 150, 1]]), "sam", {"image": "cat", "prompt": "200,150,1"}),
+        "/gan_sample": (dict(seeds=[5, 6, 7, 8], truncation=0.5), "gan_latent",
+                        {"start": 5, "count": 4, "truncation": 0.5}),
+        "/gan_interpolate": (dict(seed_a=1, seed_b=2, steps=5), "gan_latent", {"seed_a": 1, "seed_b": 2, "steps": 5}),
+        "/gan_edit": (dict(seeds=[4], attribute="hat", strength=2.5), "gan_latent",
+                      {"attribute": "hat", "strength": 2.5, "edit_start": 4}),
+        "/gan_analogy": (dict(a=1, b=2, c=3), "gan_latent", {"a": 1, "b": 2, "c": 3}),
+        "/gan_real": (dict(n=4), "gan_latent", {}),
+    }
+    for endpoint, (args, page, expected) in checks.items():
+        out = client.predict(api_name=endpoint, **args)
+        slug, values = _settings(out["share_url"])
+        assert slug == page, endpoint
+        assert {k: values[k] for k in expected} == expected, (endpoint, out["share_url"])
+
+
+def test_an_upload_that_is_no_gallery_image_leaves_the_image_out_of_the_share_url(client, tmp_path):
+    from gradio_client import handle_file
+
+    img = np.asarray(Image.open(SAMPLES / "cat.png").convert("RGB"))[10:-10, 10:-10]
+    path = write(tmp_path, "crop.png", png(Image.fromarray(img)))
+    out = client.predict(image=handle_file(str(path)), api_name="/gradcam")
+    assert "image=" not in out["share_url"]
+    assert _settings(out["share_url"])[1]["image"] == "cat"  # the page's default, as its notice will say

@@ -12,8 +12,16 @@ pytestmark = pytest.mark.browser
 ERROR_TEXT = re.compile(r"Traceback|Error:|Exception|Connection errored", re.I)
 
 
+def loaded(page, slug: str) -> None:
+    """Wait for the page's opening view (computed when it loads, the link box filled), so that a click
+    after it is not overtaken by the opening."""
+    page.wait_for_function(f"(document.querySelector('#{slug}-link textarea, #{slug}-link input')?.value || '')"
+                           ".includes('?')", timeout=90_000)
+
+
 def open_gradcam(page, url: str, sample_index: int = 1):
     page.goto(f"{url}/gradcam")
+    loaded(page, "gradcam")
     page.locator("#gradcam-gallery button.thumbnail-item").nth(sample_index).click()
     page.wait_for_selector("#gradcam-overlay-a img", timeout=60_000)
     page.wait_for_selector("#gradcam-overlay-b img", timeout=60_000)
@@ -48,6 +56,7 @@ def test_landing_page_lists_every_endpoint_and_hides_the_empty_api_panel(page, g
     # Gradio's own panel would say "No API Routes found" here: its link is hidden on the landing page only.
     assert not page.locator("footer .show-api").is_visible()
     page.goto(f"{gradio_url}/gradcam")
+    loaded(page, "gradcam")
     page.locator("footer .show-api").wait_for(state="visible")
 
 
@@ -78,6 +87,7 @@ def test_choosing_a_hub_model_offline_runs_a_stand_in_of_the_right_family(page, 
     assert "Egyptian cat" in page.locator("#gradcam-top5").inner_text()
 
     page.goto(f"{gradio_url}/vit_patches")
+    loaded(page, "vit_patches")
     page.locator("#vit-gallery button.thumbnail-item").nth(0).click()
     page.wait_for_selector("#vit-split img", timeout=60_000)
     page.get_by_role("combobox", name="Model").click()
@@ -92,6 +102,7 @@ def test_bad_upload_shows_a_message_and_the_page_keeps_working(page, gradio_url,
     bad = tmp_path / "holiday.png"
     bad.write_text("not really a png")
     page.goto(f"{gradio_url}/gradcam")
+    loaded(page, "gradcam")
     page.locator("#gradcam-upload input[type=file]").set_input_files(str(bad))
     page.wait_for_function("document.querySelector('#gradcam-status').innerText.includes('not an image')",
                            timeout=30_000)
@@ -130,6 +141,7 @@ def test_an_error_keeps_the_last_good_result_beside_the_message(page, gradio_url
 
 def test_fgsm_on_a_sample(page, gradio_url):
     page.goto(f"{gradio_url}/fgsm")
+    loaded(page, "fgsm")
     page.locator("#fgsm-gallery button.thumbnail-item").nth(2).click()  # the coffee cup
     page.wait_for_selector("#fgsm-cam-after img", timeout=60_000)
     page.wait_for_timeout(800)
@@ -144,6 +156,7 @@ def test_fgsm_typed_epsilon_shows_that_epsilons_result(page, gradio_url):
     """Typing a value in a slider's box and leaving it must show that value's result: the last change
     wins, even when typed while the previous value is still computing."""
     page.goto(f"{gradio_url}/fgsm")
+    loaded(page, "fgsm")
     page.locator("#fgsm-gallery button.thumbnail-item").nth(2).click()
     page.wait_for_function("document.querySelector('#fgsm-status').innerText.includes('ε = 4/255')", timeout=60_000)
     box = page.locator("#fgsm-eps input[type=number]")
@@ -158,6 +171,7 @@ def test_fgsm_typed_epsilon_shows_that_epsilons_result(page, gradio_url):
 
 def test_attention_heatmap(page, gradio_url):
     page.goto(f"{gradio_url}/attention")
+    loaded(page, "attention")
     page.get_by_role("button", name="Show attention").click()
     page.wait_for_selector("#attention-heatmap .js-plotly-plot", timeout=60_000)
     page.wait_for_timeout(1000)
@@ -185,6 +199,7 @@ def test_attention_heatmap(page, gradio_url):
 
 def test_vit_patches(page, gradio_url):
     page.goto(f"{gradio_url}/vit_patches")
+    loaded(page, "vit_patches")
     page.locator("#vit-gallery button.thumbnail-item").nth(0).click()
     page.wait_for_selector("#vit-split img", timeout=60_000)
     page.wait_for_timeout(800)
@@ -199,6 +214,7 @@ def test_vit_patches(page, gradio_url):
 
 def test_diffusion_generate_and_scrub(page, gradio_url):
     page.goto(f"{gradio_url}/diffusion")
+    loaded(page, "diffusion")
     page.locator("#diff-generate").click()
     page.wait_for_selector("#diff-final img", timeout=60_000)
     page.wait_for_function("document.querySelector('#diff-timing').innerText.includes('Drag the step slider')",
@@ -257,18 +273,21 @@ def in_first_screen(page, selector: str) -> bool:
 def test_pages_fit_a_1024x768_projector(projector, gradio_url):
     page = projector
     page.goto(f"{gradio_url}/gradcam")
+    loaded(page, "gradcam")
     page.locator("#gradcam-gallery button.thumbnail-item").nth(1).click()
     page.wait_for_selector("#gradcam-overlay-b img", timeout=60_000)
     assert in_first_screen(page, "#gradcam-gallery button.thumbnail-item >> nth=5")  # every sample in view
     assert_fits(page, "gradcam")
 
     page.goto(f"{gradio_url}/fgsm")
+    loaded(page, "fgsm")
     page.locator("#fgsm-gallery button.thumbnail-item").nth(2).click()
     page.wait_for_selector("#fgsm-adversarial img", timeout=60_000)
     assert in_first_screen(page, "#fgsm-gallery button.thumbnail-item >> nth=5")
     assert_fits(page, "fgsm")
 
     page.goto(f"{gradio_url}/vit_patches")
+    loaded(page, "vit_patches")
     page.locator("#vit-gallery button.thumbnail-item").nth(0).click()
     page.wait_for_selector("#vit-split img", timeout=60_000)
     assert in_first_screen(page, "#vit-gallery button.thumbnail-item >> nth=7")
@@ -280,6 +299,7 @@ def test_pages_fit_a_1024x768_projector(projector, gradio_url):
                            timeout=30_000)  # the clicked patch is outlined
 
     page.goto(f"{gradio_url}/attention")
+    loaded(page, "attention")
     page.get_by_role("button", name="Show attention").click()
     page.wait_for_selector("#attention-heatmap .js-plotly-plot", timeout=60_000)
     page.get_by_role("tab", name="Model view (all layers × heads)").click()
@@ -295,6 +315,7 @@ def test_pages_fit_a_1024x768_projector(projector, gradio_url):
     assert plot["width"] > 0.9 * panel["width"], "the head view is squeezed"
 
     page.goto(f"{gradio_url}/diffusion")
+    loaded(page, "diffusion")
     page.locator("#diff-generate").wait_for()
     assert in_first_screen(page, "#diff-generate"), "Generate is below the fold"
     page.get_by_role("tab", name="2 · Forward process").click()
@@ -318,6 +339,7 @@ def test_pages_fit_a_1024x768_projector(projector, gradio_url):
 
 def test_clip_zero_shot(page, gradio_url):
     page.goto(f"{gradio_url}/clip_zero_shot")
+    loaded(page, "clip_zero_shot")
     page.locator("#clip-gallery button.thumbnail-item").nth(1).click()  # the cat
     page.wait_for_function("document.querySelector('#clip-status').innerText.includes('Best label')", timeout=90_000)
     page.wait_for_selector("#clip-bars .js-plotly-plot", timeout=30_000)
@@ -348,6 +370,7 @@ def test_clip_zero_shot(page, gradio_url):
 
 def test_clip_links_to_gradcam_on_the_same_image(page, gradio_url):
     page.goto(f"{gradio_url}/clip_zero_shot")
+    loaded(page, "clip_zero_shot")
     page.locator("#clip-gallery button.thumbnail-item").nth(2).click()  # the coffee cup
     page.wait_for_function("document.querySelector('#clip-status').innerText.includes('Best label')", timeout=90_000)
     href = page.get_by_role("link", name="Where does the classifier look?").get_attribute("href")
@@ -361,6 +384,7 @@ def test_clip_links_to_gradcam_on_the_same_image(page, gradio_url):
 
 def test_sam_opens_computed_and_takes_clicks_and_a_box(page, gradio_url):
     page.goto(f"{gradio_url}/sam")
+    loaded(page, "sam")
     page.wait_for_function("(document.querySelector('#sam-status')?.innerText || '').includes('Best mask')", timeout=90_000)
     assert "not SAM" in page.locator("#sam-status").inner_text()
     page.wait_for_selector("#sam-candidates button.thumbnail-item", timeout=30_000)
@@ -395,18 +419,19 @@ def test_gradcam_links_to_sam_with_a_click_at_the_heat_peak(page, gradio_url):
                            timeout=90_000)
     link = page.get_by_role("link", name="Segment what the network looks at")
     href = link.get_attribute("href")
-    assert "image=coffee" in href and "x=" in href and "y=" in href
+    assert "image=coffee" in href and "prompt=" in href
     page.goto(f"{gradio_url}/{href}")  # the link opens a new tab; the same address here
     page.wait_for_selector("#sam-status", timeout=60_000)
     page.wait_for_function("(document.querySelector('#sam-status')?.innerText || '').includes('Best mask')",
                            timeout=90_000)
-    x, y = (int(v) for v in re.findall(r"[xy]=(\d+)", href))
+    x, y, label = (int(v) for v in re.search(r"prompt=(\d+),(\d+),(\d)", href).groups())
     assert "1 point(s)" in page.locator("#sam-timing").inner_text()
-    assert 0 < x < 600 and 0 < y < 400  # inside the coffee picture
+    assert 0 < x < 600 and 0 < y < 400 and label == 1  # a positive click inside the coffee picture
 
 
 def test_gan_page_opens_computed_and_the_lab_trains(page, gradio_url):
     page.goto(f"{gradio_url}/gan_latent")
+    loaded(page, "gan_latent")
     page.wait_for_function("(document.querySelector('#gan-status')?.innerText || '').includes('Model:')",
                            timeout=90_000)
     page.wait_for_selector("#gan-grid button.thumbnail-item", timeout=30_000)
