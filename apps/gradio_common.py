@@ -61,7 +61,13 @@ html.gb-lecture {font-size:150%; --text-xxs:14px; --text-xs:15px; --text-sm:18px
                  --text-xl:33px; --text-xxl:39px;}
 html.gb-lecture .prose h1 {font-size:1.6rem;}
 html.gb-lecture .nav-holder a {font-size:15px;}  /* the top bar stays one line; the page below is what is read */
-html.gb-lecture .block:has(> .image-container) {height:420px !important;}  /* pictures 1.4x their usual 300 px */
+/* Results first and the whole width wide, the controls below them: the pictures grow about 1.5x. */
+html.gb-lecture .gb-main {flex-wrap:wrap;}
+html.gb-lecture .gb-main > div:first-child {order:2; flex:1 1 100% !important; min-width:100% !important;}
+html.gb-lecture .gb-main > div:nth-child(2) {order:1; flex:1 1 100% !important; min-width:100% !important;}
+html.gb-lecture .block:has(> .image-container) {height:auto !important;}
+/* A block's label takes its own lines instead of covering the picture or box under it. */
+html.gb-lecture label[data-testid="block-label"] {position:relative !important;}
 html.gb-lecture .gb-advanced {display:none !important;}
 html.gb-lecture .js-plotly-plot .main-svg text {font-size:18px !important;}
 html.gb-lecture .gb-share-note {font-size:1rem;}

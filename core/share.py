@@ -300,7 +300,8 @@ def export_name(slug: str, values: Mapping[str, Any], suffix: str) -> str:
     import re
 
     shown = [values.get("model")] + [v for k, v in values.items() if k != "model"]
-    words = [re.sub(r"[^A-Za-z0-9.+]+", "_", str(v)).strip("_")[:16] for v in shown if v not in (None, "")]
-    stem = "-".join([slug, *words])[:100]
+    text = [f"{v:g}" if isinstance(v, float) else str(v) for v in shown if v not in (None, "")]
+    words = [re.sub(r"[^A-Za-z0-9.+]+", "_", t).strip("_")[:24] for t in text]
+    stem = "-".join([slug, *words])[:120]
     key = hashlib.sha1(repr(sorted(values.items(), key=lambda kv: kv[0])).encode()).hexdigest()[:8]
     return f"{stem}-{key}{suffix}"

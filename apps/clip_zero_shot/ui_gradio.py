@@ -85,7 +85,7 @@ def build() -> None:
     gr.Markdown("# 🏷️ CLIP zero-shot: classify with labels you type\n"
                 "Images and labels become vectors in one space; the label closest to the image wins.")
     bar = ShareBar(logic.VIEW)
-    with gr.Row():
+    with gr.Row(elem_classes="gb-main"):
         with gr.Column(scale=1, min_width=300):
             source, image_changed = image_picker(logic.SAMPLES, "clip")
             labels = gr.Textbox("\n".join(logic.DEFAULT_LABELS), lines=6, label="Labels, one per line",

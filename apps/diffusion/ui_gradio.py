@@ -175,7 +175,7 @@ def build() -> None:
     g_max = logic.guidance_slider_max()
     with gr.Tabs():
         with gr.Tab("1 · Reverse process"):
-            with gr.Row():
+            with gr.Row(elem_classes="gb-main"):
                 with gr.Column(scale=1, min_width=280):
                     # The button first: on a 1024x768 projector it must be on screen without scrolling.
                     go = gr.Button("Generate", variant="primary", elem_id="diff-generate")

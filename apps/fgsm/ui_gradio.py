@@ -106,7 +106,7 @@ def build() -> None:
     gr.Markdown("# 🎯 Adversarial FGSM: fool a classifier with invisible changes\n"
                 "Pick an image and an ε. Every pixel moves by at most ε/255 in the direction that hurts the model most.")
     bar = ShareBar(logic.VIEW)
-    with gr.Row():
+    with gr.Row(elem_classes="gb-main"):
         with gr.Column(scale=1, min_width=320):
             source, image_changed = image_picker(logic.SAMPLES, "fgsm")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model", elem_classes="gb-advanced")

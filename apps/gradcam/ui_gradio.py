@@ -141,7 +141,7 @@ def build() -> None:
                 "Pick an image. The heatmap shows which regions raised the score of the chosen class.")
     results = gr.State(None)  # the CamResults shown, so the opacity slider needs no recompute
     bar = ShareBar(logic.VIEW)
-    with gr.Row():
+    with gr.Row(elem_classes="gb-main"):
         with gr.Column(scale=1, min_width=320):
             source, image_changed = image_picker(logic.SAMPLES, "gradcam",
                                                  "…or upload an image (PNG, JPEG, WebP, TIFF; max 20 MB)")

@@ -156,7 +156,7 @@ def build() -> None:
     bar = ShareBar(logic.VIEW)
     prompt = gr.State(_empty_prompt())
     choice = gr.State(-1)
-    with gr.Row():
+    with gr.Row(elem_classes="gb-main"):
         with gr.Column(scale=1, min_width=300):
             mode = gr.Radio(MODES, value="pos", label="A click on the picture adds", elem_id="sam-mode")
             with gr.Row():

@@ -107,7 +107,7 @@ def build() -> None:
     source = gr.State(None)
     result = gr.State(None)
     patch = gr.State(None)  # the clicked patch index
-    with gr.Row():
+    with gr.Row(elem_classes="gb-main"):
         with gr.Column(scale=1, min_width=300):
             gallery = gr.Gallery(value=[(s.image, f"digit {s.label}") for s in GALLERY],
                                  label="Generated test images (digits the model never saw)", columns=4, height="auto",
