@@ -432,13 +432,17 @@ def _is_update(x) -> bool:
 
 
 class ShareBar:
-    """A page's link to its current view (kept in the address bar too), lecture-mode toggle, lesson
-    stepper and JSON export. Create it where it should appear, then `wire` it once the page's controls exist.
+    """What every page carries for a class: a link to its current view (kept in the address bar too), the
+    lecture-mode toggle, the lesson stepper, the JSON export and cross-links to other pages.
 
-    The page gives a dict of setting name -> control (a component or a gr.State), a function `show` from
-    the controls' values to the page's outputs (its usual run), and optionally `record`, the results for
-    the JSON export. Conversions between a control's value and the link's (a gallery path and its name)
-    go in to_param / to_control.
+    Create it under the page's title (the lesson and the toggle go there), then call `wire` at the end of the
+    page, once its controls exist (the link box, downloads and cross-links go there). The page opens on the
+    view its address names (or its defaults), computed.
+
+    `wire` takes a dict of setting name -> control (a component or a gr.State), in the order of the view's
+    settings; `show`, from the controls' values to the page's outputs (its usual run); and optionally
+    `record` (the results for the JSON export) and `links` (markdown links to other pages). Conversions
+    between a control's value and the link's (a gallery path and its name) go in to_param / to_control.
     """
 
     def __init__(self, view: share.View) -> None:
@@ -550,12 +554,8 @@ class ShareBar:
 
         def on_load(request: gr.Request):
             q = dict(request.query_params) if request is not None else {}
-            values, notices = view.parse(q)
-            beat = view.beat_index(q)
-            if beat is None and share.LESSON in q and view.lesson:
-                notices.append(f"The link's lesson={q[share.LESSON]!r} is not a step of this lesson "
-                               f"(1 to {len(view.lesson)}).")
-            return open_view(values, share.lecture_on(q), -1 if beat is None else beat, notices)
+            values, notices, beat = view.open_link(q)
+            return open_view(values, share.lecture_on(q), beat, notices)
 
         root = gr.context.Context.root_block  # the hub (or the page alone): its load event fires per page
         if root is not None:

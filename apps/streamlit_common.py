@@ -253,13 +253,11 @@ class PageView:
     def open(self) -> None:
         query = {k: st.query_params.get(k) for k in st.query_params}
         seen = st.session_state.get(f"_{self.slug}_query")
-        notices: list[str] = []
         # A link opened (or typed): its values win over what the widgets held. An address without settings
         # (the page picked from the menu) keeps this session's view and gets its link written below.
         if query and query != seen:
-            values, notices = self.view.parse(query)
-            beat = self.view.beat_index(query)
-            st.session_state[f"_{self.slug}_beat"] = -1 if beat is None else beat
+            values, notices, beat = self.view.open_link(query)
+            st.session_state[f"_{self.slug}_beat"] = beat
             st.session_state["gb_lecture"] = share.lecture_on(query)
             self._apply(values)
             st.session_state[f"_{self.slug}_notices"] = notices
@@ -298,10 +296,9 @@ class PageView:
         beat = st.session_state.get(f"_{self.slug}_beat", -1)
         on_beat = self.view.current_beat(values, beat)
         query = self.view.query(values, lecture, None if on_beat is None else on_beat + 1)
-        pairs = [p.split("=", 1) for p in query.split("&") if p]
-        from urllib.parse import unquote_plus
+        from urllib.parse import parse_qsl
 
-        wanted = {k: unquote_plus(v) for k, v in pairs}
+        wanted = dict(parse_qsl(query, keep_blank_values=True))
         if {k: st.query_params.get(k) for k in st.query_params} != wanted:
             st.query_params.from_dict(wanted)
         st.session_state[f"_{self.slug}_query"] = wanted

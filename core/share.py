@@ -138,19 +138,38 @@ class View:
 
     def parse(self, query: Mapping[str, str] | None) -> tuple[dict, list[str]]:
         """(values, notices): every setting, from the query where it is valid, else the default."""
+        values, notices, _ = self._parse(query)
+        return values, notices
+
+    def _parse(self, query: Mapping[str, str] | None) -> tuple[dict, list[str], set[str]]:
+        """parse(), and the names of the settings the query gave usable values for."""
         query = query or {}
-        values, notices = self.defaults(), []
+        values, notices, given = self.defaults(), [], set()
         for p in self.params:
             raw = query.get(p.name)
             if raw is None:
                 continue
             try:
                 values[p.name] = p.parse(str(raw))
+                given.add(p.name)
             except (ValueError, TypeError):
                 shown = str(raw) if len(str(raw)) <= 40 else str(raw)[:40] + "…"
                 notices.append(f"The link's {p.name}={shown!r} is not usable here ({p.describe}); "
                                f"showing the default, {p.format(p.default) if p.default is not None else 'none'}.")
-        return values, notices
+        return values, notices, given
+
+    def open_link(self, query: Mapping[str, str] | None) -> tuple[dict, list[str], int]:
+        """What a page shows for a link: (values, notices, 0-based lesson step or -1). A lesson step's
+        settings come first, then the settings the link names itself (a hand-typed `?lesson=2` opens step 2)."""
+        query = query or {}
+        values, notices, given = self._parse(query)
+        beat = self.beat_index(query)
+        if beat is None:
+            if LESSON in query and self.lesson:
+                notices.append(f"The link's lesson={query[LESSON]!r} is not a step of this lesson "
+                               f"(1 to {len(self.lesson)}).")
+            return values, notices, -1
+        return {**self.beat_values(beat), **{k: values[k] for k in given}}, notices, beat
 
     def query(self, values: Mapping[str, Any], lecture: bool = False, beat: int | None = None) -> str:
         """The query string (without '?') for these values; settings a link cannot hold are left out."""

@@ -179,3 +179,13 @@ def test_vit_lesson_cls_attention_is_wider_in_the_first_layer():
     r = logic.inspect(logic.image_source(first["image"]), first["model"])
     assert r.cls_attention(first["layer"], None).max() < r.cls_attention(last["layer"], None).max()
     assert (r.grid, r.patch_size) == ((8, 8), 8)  # the first step's "8·8 = 64 tokens"
+
+
+def test_a_typed_lesson_link_opens_that_step_and_named_settings_override_it():
+    view = VIEWS["fgsm"]
+    values, notices, beat = view.open_link({"lesson": "2"})
+    assert (values, notices, beat) == (view.beat_values(1), [], 1)
+    values, notices, beat = view.open_link({"lesson": "2", "image": "cat", "epsilon": "abc"})
+    assert values == {**view.beat_values(1), "image": "cat"} and beat == 1 and len(notices) == 1
+    values, notices, beat = view.open_link({"lesson": "9"})
+    assert values == view.defaults() and beat == -1 and "lesson='9'" in notices[0]
