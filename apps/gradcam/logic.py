@@ -476,10 +476,11 @@ VIEW = share.View("gradcam", (
 ), lesson=(
     share.Beat("Where does the network look?",
                "The classifier calls this photo an Egyptian cat. Grad-CAM weights the last feature maps by how much "
-               "each one raised that score; the bright region is what the decision leaned on.", {}),
+               "each one raised that score and shows where they fire. Now read the faithfulness check: greying out "
+               "the map's brightest fifth does not lower the score here. A map is a hypothesis, not a proof.", {}),
     share.Beat("Same image, another class: tiger cat",
-               "Nothing changes but the class we ask about. The map now shows the evidence for 'tiger cat': "
-               "the striped fur matters more than the face.", {"target": "tiger cat"}),
+               "Nothing changes but the class we ask about. The map now shows the evidence for 'tiger cat', and "
+               "this time the faithfulness check passes.", {"target": "tiger cat"}),
     share.Beat("Ask for a class that is not there",
                "'washbasin' scores almost zero, yet the map is still normalised to full brightness. A bright "
                "map does not mean a confident model: read the top-5 first.", {"target": "washbasin"}),
@@ -491,8 +492,8 @@ VIEW = share.View("gradcam", (
                "EigenCAM takes the main direction of the feature maps and ignores the class: compare it with "
                "Grad-CAM, which follows the class you ask about.", {"method": "eigencam", "compare": "gradcam"}),
     share.Beat("Another photo",
-               "The espresso: the heat sits on the cup and the crema, the parts that separate espresso from a "
-               "plain cup.", {"image": "coffee"}),
+               "The espresso: a confident answer, and a map that passes its check by a wide margin. Greying out its "
+               "hottest fifth costs the score far more than greying out a random fifth.", {"image": "coffee"}),
 ), note_when_missing={"image": share.UPLOAD_NOTE})
 
 

@@ -152,6 +152,22 @@ def test_gradcam_lesson_the_absent_class_scores_almost_nothing():
     assert [t["prob"] for t in first.top5 if t["label"] == "washbasin"][0] < 0.01
 
 
+def test_gradcam_lesson_faithfulness_claims():
+    """Step 1: the cat's map fails its own check; step 2 (tiger cat) passes; step 6 (the espresso) passes
+    by a wide margin."""
+    from apps.gradcam import logic
+
+    def check(i: int) -> dict:
+        s = VIEWS["gradcam"].beat_values(i)
+        r = logic.explain(logic.SAMPLES[s["image"]], s["model"], s["method"], s["target"] or None)
+        return logic.faithfulness(r)
+
+    first, tiger, coffee = check(0), check(1), check(5)
+    assert first["drop_hot"] <= 0 < first["drop_random"]
+    assert tiger["drop_hot"] > tiger["drop_random"]
+    assert coffee["drop_hot"] > coffee["drop_random"] + 0.1
+
+
 def test_clip_lesson_softmax_picks_a_winner_that_each_on_its_own_rejects():
     from apps.clip_zero_shot import logic
 
