@@ -38,6 +38,15 @@ def main() -> None:
         print(f"{'page':16s} {'open (s)':>9s} {'lesson step 2 link (s)':>23s}")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            home = []
+            for _ in range(args.rounds):  # the front end alone: the landing page has no model work
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                t0 = time.perf_counter()
+                page.goto(base)
+                page.wait_for_selector("#card-gradcam")
+                home.append(time.perf_counter() - t0)
+                page.close()
+            print(f"{'(landing page)':16s} {statistics.median(home):9.2f}")
             for slug in SLUGS:
                 times = {"open": [], "lesson": []}
                 for _ in range(args.rounds):
