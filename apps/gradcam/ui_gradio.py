@@ -48,7 +48,7 @@ def _name(src) -> str | None:
     """The link's name for the current image: a gallery name, a handed-over key, or None (an upload)."""
     if isinstance(src, str) and src in share.SHELF.keys():
         return src
-    return next((n for n, p in logic.SAMPLES.items() if str(p) == str(src)), None)
+    return share.name_of(src, logic.SAMPLES)
 
 
 def _export(results: list[logic.CamResult], alpha: float) -> str:
@@ -88,8 +88,8 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
         two = method_b and method_b != NO_METHOD and method_b != method_a
 
         def part(k: int):  # Score-CAM's channel count drives the bar: the first half for A, the second for B
-            share = 0.5 if two else 1.0
-            return lambda f, text: progress(k * share + f * share, desc=text)
+            frac = 0.5 if two else 1.0
+            return lambda f, text: progress(k * frac + f * frac, desc=text)
 
         a = logic.explain(_image(src), model, method_a, target or None, layer, progress=part(0))
         results = [a]
