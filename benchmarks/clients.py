@@ -128,14 +128,27 @@ class BrowserTab:
                 out = self.event(dep, values)
         return out
 
+    def share_update(self, slug: str) -> list:
+        """The event the front end sends after a control changed: the page's link, JSON export and
+        cross-links are rebuilt (the server reads this session's own state for the picture)."""
+        lecture = self.component_id(f"{slug}-lecture")
+        dep = next(d for d in self.deps.values() if [lecture, "change"] in d["targets"] and d.get("backend_fn"))
+        with self.busy:
+            return self.event(dep, {})
+
     def gradcam_upload(self, png: bytes, name: str = "upload.png") -> list:
-        """What a learner's upload on the Grad-CAM page sends: the file, then upload -> reset -> run."""
+        """What a learner's upload on the Grad-CAM page sends: the file, then upload -> reset -> run, then
+        the link and export update its changed picture triggers."""
         fd = upload(self.http, self.base, name, png)
-        return self.run_chain("gradcam-upload", "upload", {self.component_id("gradcam-upload"): fd})
+        out = self.run_chain("gradcam-upload", "upload", {self.component_id("gradcam-upload"): fd})
+        self.share_update("gradcam")
+        return out
 
     def attention_submit(self, text: str) -> list:
-        """Typing a sentence on the attention page and pressing Enter."""
-        return self.run_chain("attention-text", "submit", {self.component_id("attention-text"): text})
+        """Typing a sentence on the attention page and pressing Enter (then the link and export update)."""
+        out = self.run_chain("attention-text", "submit", {self.component_id("attention-text"): text})
+        self.share_update("attention")
+        return out
 
 
 def server_rss_mb(pid: int) -> float:

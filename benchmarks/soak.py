@@ -6,7 +6,7 @@ The hub runs as a subprocess with its own temp folder (uploads and exports land 
 they can be measured). The mix per round: every JSON endpoint over REST (images as data URLs
 and as uploaded files, the way gradio_client sends them) and learners' browser tabs (a pool
 of --tabs sessions, as in a lecture) replaying the Grad-CAM upload and the attention page's
-submit. After each round it prints the server's RSS, the upload and export folders, and
+submit, each followed by the update of the page's link, JSON export and cross-links. After each round it prints the server's RSS, the upload and export folders, and
 the calls per second. Target: the third round grows RSS by less than 5% over the second.
 """
 
