@@ -39,7 +39,7 @@ def clip_api(image: FileData, labels: list[str] | str, model: str = logic.DEFAUL
 def _gradcam_link(src) -> str:
     """Where does the classifier look? The Grad-CAM page opens on the same gallery image (uploads cannot
     travel in a link: upload the file there)."""
-    name = next((n for n, p in logic.SAMPLES.items() if str(p) == str(src)), None)
+    name = share.name_of(src, logic.SAMPLES)
     if name is None:
         return "🔥 *Where does the classifier look?* Open **Grad-CAM** and upload the same image there."
     return f"🔥 [Where does the classifier look? Open Grad-CAM on *{name}*](gradcam?image={name})"

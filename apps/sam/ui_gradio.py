@@ -130,7 +130,7 @@ def new_image(src, model, multimask):
         h, w = _image(src).shape[:2]
     except UserError as exc:
         return keep_others(str(exc), N_OUT)
-    name = next((n for n, p in logic.SAMPLES.items() if str(p) == str(src)), None)
+    name = share.name_of(src, logic.SAMPLES)
     prompt = {**_empty_prompt(), "points": [logic.first_click((h, w), name)]}
     return compute(src, prompt, model, multimask)
 
