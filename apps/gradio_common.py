@@ -518,12 +518,18 @@ class ShareBar:
                 lines = [share.UPLOAD_HINT]
             download = None
             if record is not None:
-                try:
-                    results = record(raw)
-                except Exception as exc:  # noqa: BLE001 - the export must never break the page
-                    results = {"error": str(exc)}
-                download = export_file(share.export_name(view.slug, values, ".json"),
-                                       share.export_doc(view, values, bool(lecture), results))
+                def build() -> str:
+                    try:
+                        results = record(raw)
+                    except Exception as exc:  # noqa: BLE001 - the export must never break the page
+                        results = {"error": str(exc)}
+                    return share.export_doc(view, values, bool(lecture), results)
+
+                # The link follows every slider move; the export is built once per view (an upload, which the
+                # settings cannot name, is told apart by its path) and reused after that.
+                uploads = {k: raw[k] for k, v in values.items() if v is None and isinstance(raw[k], str)}
+                name = share.export_name(view.slug, values, ".json", {"lecture": bool(lecture), **uploads})
+                download = export_file(name, build)
             cross = ""
             if links is not None:
                 try:

@@ -315,10 +315,12 @@ class PageView:
         if self.view.note_when_missing and not self.view.missing_notes(values):
             st.caption(share.UPLOAD_HINT)
         if record is not None:
-            try:
-                results = record()
-            except Exception as exc:  # noqa: BLE001 - the export must never break the page
-                results = {"error": str(exc)}
-            st.download_button("⬇️ JSON of this view (settings, model, results, link)",
-                               share.export_doc(self.view, values, lecture, results),
+            def build() -> str:  # a callable: built when the button is clicked, not on every rerun
+                try:
+                    results = record()
+                except Exception as exc:  # noqa: BLE001 - the export must never break the page
+                    results = {"error": str(exc)}
+                return share.export_doc(self.view, values, lecture, results)
+
+            st.download_button("⬇️ JSON of this view (settings, model, results, link)", build,
                                share.export_name(self.slug, values, ".json"), "application/json", key="gb_json")

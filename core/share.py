@@ -312,9 +312,10 @@ def export_doc(view: View, values: Mapping[str, Any], lecture: bool, results: Ma
     return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
-def export_name(slug: str, values: Mapping[str, Any], suffix: str) -> str:
+def export_name(slug: str, values: Mapping[str, Any], suffix: str, extra: Mapping[str, Any] | None = None) -> str:
     """A download's name: the demo, then its settings (model first), then a short key of all of them, so
-    two different views never share a name."""
+    two different views never share a name. `extra` goes into the key only (what the settings cannot say,
+    such as which upload)."""
     import hashlib
     import re
 
@@ -322,5 +323,6 @@ def export_name(slug: str, values: Mapping[str, Any], suffix: str) -> str:
     text = [f"{v:g}" if isinstance(v, float) else str(v) for v in shown if v not in (None, "")]
     words = [re.sub(r"[^A-Za-z0-9.+]+", "_", t).strip("_")[:24] for t in text]
     stem = "-".join([slug, *words])[:120]
-    key = hashlib.sha1(repr(sorted(values.items(), key=lambda kv: kv[0])).encode()).hexdigest()[:8]
+    keyed = {**values, **{f"+{k}": v for k, v in (extra or {}).items()}}
+    key = hashlib.sha1(repr(sorted(keyed.items(), key=lambda kv: kv[0])).encode()).hexdigest()[:8]
     return f"{stem}-{key}{suffix}"

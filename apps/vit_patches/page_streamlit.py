@@ -140,12 +140,14 @@ def links(values: dict) -> None:  # the same layer and head, over words instead 
                  query_params={"layer": str(values["layer"]), "head": values["head"]})
 
 
+view_now = page.values()  # read now: the JSON is built later, when its button is clicked
+
+
 def record() -> dict:
     if shown is None:
         return {}
-    head = st.session_state.get("vit_head")
-    return logic.api_payload(shown, api.Clock(), st.session_state.get("vit_layer"),
-                             None if head in (None, MEAN) else int(head.split()[-1]))
+    head = view_now["head"]
+    return logic.api_payload(shown, api.Clock(), view_now["layer"], None if head == "mean" else int(head))
 
 
 page.close(record=record, links=links)
