@@ -89,7 +89,8 @@ HEAD = """<script>
   document.addEventListener("keydown", function (e) {
     const t = e.target;
     if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
-    if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+    // A control that uses the arrow keys itself (a field, a slider, a radio group, tabs) keeps them.
+    if (t && t.closest && t.closest("input, textarea, select, [contenteditable], [role=slider], [role=spinbutton], [role=listbox], [role=combobox], [role=option], [role=radiogroup], [role=radio], [role=tablist], [role=tab], [role=menu]")) return;
     if (e.key === "ArrowRight" && press("gb-lesson-next")) e.preventDefault();
     if (e.key === "ArrowLeft" && press("gb-lesson-prev")) e.preventDefault();
   });

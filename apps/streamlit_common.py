@@ -193,7 +193,7 @@ def compute_or_last(key: str, compute: Callable[[], Any]) -> Any:
 # --- links, lecture mode, lessons, export ------------------------------------------------------------
 
 # Streamlit cannot bind keys itself; a zero-height component's script (same origin as the page) listens on
-# the page's document and presses the lesson's buttons. Fields that take typing keep their arrow keys.
+# the page's document and presses the lesson's buttons. Controls that use the arrow keys keep them.
 _ARROW_KEYS_JS = """<script>
 const doc = window.parent.document;
 if (!doc.gbLessonKeys) {
@@ -201,7 +201,8 @@ if (!doc.gbLessonKeys) {
   doc.addEventListener("keydown", (e) => {
     const t = e.target;
     if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
-    if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+    // A control that uses the arrow keys itself (a field, a slider, a radio group, tabs) keeps them.
+    if (t && t.closest && t.closest("input, textarea, select, [contenteditable], [role=slider], [role=spinbutton], [role=listbox], [role=combobox], [role=option], [role=radiogroup], [role=radio], [role=tablist], [role=tab], [role=menu]")) return;
     const cls = e.key === "ArrowRight" ? ".st-key-gb_lesson_next button" : e.key === "ArrowLeft" ?
       ".st-key-gb_lesson_prev button" : null;
     const b = cls && doc.querySelector(cls);
