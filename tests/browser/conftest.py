@@ -97,6 +97,17 @@ def streamlit_url():
     log.close()
 
 
+# A Gradio status tracker that is showing (a spinner or progress over an output) has one of these classes;
+# an idle one is hidden. Clicks on an output that is still computing land on its overlay, not on the image.
+BUSY_TRACKERS = ".wrap.default:not(.hide), .wrap.center:not(.hide)"
+
+
+def gradio_idle(page, timeout: int = 90_000) -> None:
+    """Wait until every event the last action started has finished (no output shows a spinner)."""
+    page.wait_for_timeout(300)  # the queued event has had time to show its tracker
+    page.wait_for_function(f"document.querySelectorAll({BUSY_TRACKERS!r}).length === 0", timeout=timeout)
+
+
 EMOJI_FONTS = ("Noto Color Emoji",)
 HEADINGS = "h1, h2, h3, h4, button, label"
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from browser.conftest import PROJECTOR, compare_screenshot
+from browser.conftest import PROJECTOR, compare_screenshot, gradio_idle
 
 pytestmark = pytest.mark.browser
 ERROR_TEXT = re.compile(r"Traceback|Error:|Exception|Connection errored", re.I)
@@ -292,6 +292,7 @@ def test_pages_fit_a_1024x768_projector(projector, gradio_url):
     page.wait_for_selector("#vit-split img", timeout=60_000)
     assert in_first_screen(page, "#vit-gallery button.thumbnail-item >> nth=7")
     assert_fits(page, "vit")
+    gradio_idle(page)  # a click while the gallery's image is computing lands on the spinner, not the grid
     before = page.locator("#vit-split img").get_attribute("src")
     box = page.locator("#vit-split img").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1)  # patch (0, 0)
@@ -327,7 +328,7 @@ def test_pages_fit_a_1024x768_projector(projector, gradio_url):
     box = pad.bounding_box()
     for fx, fy in ((0.25, 0.25), (0.75, 0.25), (0.5, 0.75)):  # three clicks, no tool to pick first
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-        page.wait_for_timeout(400)
+        gradio_idle(page)  # the pad redraws with the point; the next click must land on the new picture
     page.wait_for_function("document.querySelector('#diff-toy-points textarea').value.split('\\n').length === 3",
                            timeout=10_000)
     first = [float(v) for v in page.locator("#diff-toy-points textarea").input_value().splitlines()[0].split(",")]
@@ -391,6 +392,7 @@ def test_sam_opens_computed_and_takes_clicks_and_a_box(page, gradio_url):
     page.wait_for_selector("#sam-candidates button.thumbnail-item", timeout=30_000)
     compare_screenshot(page, "gradio_sam", mask=[page.locator("#gb-footer"), page.locator("#sam-timing")])
     canvas = page.locator("#sam-canvas img")
+    gradio_idle(page)
     box = canvas.bounding_box()
     page.get_by_label("➖ leave out (negative click)").check()
     page.mouse.click(box["x"] + 0.5 * box["width"], box["y"] + 0.12 * box["height"])
@@ -407,7 +409,7 @@ def test_sam_opens_computed_and_takes_clicks_and_a_box(page, gradio_url):
     box = canvas.bounding_box()  # the shorter message above moved the picture up
     for fx, fy in ((0.2, 0.05), (0.7, 0.62)):  # the cup, corner to corner
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-        page.wait_for_timeout(700)
+        gradio_idle(page)
     page.wait_for_function("(document.querySelector('#sam-timing')?.innerText || '').includes('+ box')", timeout=30_000)
     page.get_by_role("tab", name="Everything mode").click()
     page.locator("#sam-everything").click()
