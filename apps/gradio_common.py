@@ -192,6 +192,19 @@ def user_set(component):
     return component.input
 
 
+def on_user_set(controls, fn, inputs, outputs, **kwargs):
+    """One event for all the controls that recompute the same view.
+
+    `trigger_mode="always_last"` orders runs only within one event. With an event per control, moving one
+    slider and then another started two runs side by side, and the lane (which favours short jobs) could
+    finish the older one last, leaving the page on a view nobody asked for. One event for all of them runs
+    one at a time per tab: a change made meanwhile waits, the newest replaces older waiting ones, and each run
+    reads every control's value when it starts, so the last run is the view on screen.
+    """
+    return gr.on([user_set(c) for c in controls], fn, inputs, outputs, trigger_mode="always_last",
+                 api_visibility="private", **kwargs)
+
+
 def footer() -> gr.Markdown:
     """The device/model line at the bottom of every page, filled in when the page loads."""
     return gr.Markdown("Checking device and models…", elem_id="gb-footer")

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from apps.attention import logic
-from apps.gradio_common import ShareBar, explainer, export_file, keep_others, user_set
+from apps.gradio_common import ShareBar, explainer, export_file, keep_others, on_user_set, user_set
 from core import api, models
 from core.errors import UserError
 
@@ -140,8 +140,7 @@ def build() -> None:
     text.submit(run, inputs, outputs, **hidden)
     user_set(model)(run, inputs, outputs, **last)
     user_set(preset)(lambda p: logic.PRESETS.get(p, ""), preset, text, **last).then(run, inputs, outputs, **hidden)
-    for control in (layer, head, token):
-        user_set(control)(views, [result, layer, head, token], figures, **last)
+    on_user_set([layer, head, token], views, [result, layer, head, token], figures)
     grid.select(from_grid, result, [layer, head], **hidden).then(views, [result, layer, head, token], figures,
                                                                  **hidden)
     html_btn.click(make_html, [result, layer, head], html, **hidden)

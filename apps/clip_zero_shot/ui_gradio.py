@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.clip_zero_shot import logic, tiny
-from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, user_set
+from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, on_user_set
 from core import api, models, share, vision
 from core.errors import UserError
 
@@ -129,8 +129,7 @@ def build() -> None:
         changed.then(run, inputs, outputs, **hidden)
     go.click(run, inputs, outputs, **hidden)
     labels.submit(run, inputs, outputs, **hidden)
-    for control in (model, templates, mode):
-        user_set(control)(run, inputs, outputs, **last)
+    on_user_set([model, templates, mode], run, inputs, outputs)
     threshold.input(run, inputs, outputs, show_progress="hidden", **last)  # cached: a re-read, not a recompute
     find.click(search, [query, model, templates], [found_text, found], **hidden)
     query.submit(search, [query, model, templates], [found_text, found], **hidden)

@@ -8,7 +8,7 @@ import gradio as gr
 
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
-from apps.gradio_common import ShareBar, LATEX, explainer, export_file, keep_others
+from apps.gradio_common import LATEX, ShareBar, explainer, export_file, keep_others, on_user_set
 from core import api, models
 from core.errors import UserError
 
@@ -283,8 +283,7 @@ def build() -> None:
 
     f_inputs = [src, index, upload, schedule, t, fseed]
     f_outputs = [fstats, fx0, fxt, fstrip, curves]
-    for control in (src, index, schedule, t, fseed):
-        control.input(forward, f_inputs, f_outputs, show_progress="hidden", **last)
+    on_user_set([src, index, schedule, t, fseed], forward, f_inputs, f_outputs, show_progress="hidden")
     forward_tab.select(forward, f_inputs, f_outputs, show_progress="hidden", **hidden)  # never a blank tab
     upload.upload(lambda: "upload", None, src, **hidden).then(forward, f_inputs, f_outputs, **hidden)
 

@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.fgsm import logic
-from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, user_set
+from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, on_user_set
 from core import api, models, share, vision
 from core.errors import UserError
 
@@ -150,16 +150,9 @@ def build() -> None:
     inputs = [source, model, attack, epsilon, steps, target]
     outputs = [status, orig, adv, amp, top_before, top_after, cam_before, cam_after, export]
     hidden = {"api_visibility": "private"}
-    # A control's events run for its latest value: a change made while the last one is still computing is
-    # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
-    last = {**hidden, "trigger_mode": "always_last"}
-
     for changed in image_changed:
         changed.then(run, inputs, outputs, **hidden)
-    for control in (model, attack, target):
-        user_set(control)(run, inputs, outputs, **last)
-    for slider in (epsilon, steps):
-        slider.input(run, inputs, outputs, **last)
+    on_user_set([model, attack, target, epsilon, steps], run, inputs, outputs)
     defend_btn.click(run_defences, inputs + [quality, sigma, bits], defences, **hidden)
     curve_btn.click(run_curve, model, [curve_plot, curve_note], **hidden)
 

@@ -8,7 +8,7 @@ import gradio as gr
 from gradio import FileData
 
 from apps.gradcam import logic
-from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, user_set
+from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, on_user_set, user_set
 from core import api, models, share, vision
 from core.errors import UserError
 
@@ -182,8 +182,7 @@ def build() -> None:
     for changed in image_changed:
         changed.then(reset_target, source, target, **hidden).then(run, inputs, outputs, **hidden)
     user_set(model)(layer_update, model, layer, **last).then(run, inputs, outputs, **hidden)
-    for control in (method_a, method_b, target, layer):
-        user_set(control)(run, inputs, outputs, **last)
+    on_user_set([method_a, method_b, target, layer], run, inputs, outputs)
     alpha.input(reblend, [results, alpha], [out_a, out_b, export], **last)
 
     def show(c: dict) -> tuple:

@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 from gradio import FileData
 
-from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, user_set
+from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, on_user_set
 from apps.sam import logic
 from core import api, images, models, share
 from core.errors import UserError
@@ -189,7 +189,6 @@ def build() -> None:
                                          elem_id="sam-everything-image")
 
     hidden = {"api_visibility": "private"}
-    last = {**hidden, "trigger_mode": "always_last"}
     outputs = [status, canvas, timing, strip, cut, download, prompt, choice]
 
     for changed in image_changed:
@@ -200,8 +199,7 @@ def build() -> None:
     undo_btn.click(undo, [source, prompt, model, multimask], outputs, **hidden)
     clear_btn.click(lambda s, m, mm: compute(s, _empty_prompt(), m, mm), [source, model, multimask], outputs,
                     **hidden)
-    for control in (model, multimask):
-        user_set(control)(compute, [source, prompt, model, multimask], outputs, **last)
+    on_user_set([model, multimask], compute, [source, prompt, model, multimask], outputs)
 
     def pick_candidate(src, p, m, mm, evt: gr.SelectData):
         return compute(src, p, m, mm, int(evt.index))

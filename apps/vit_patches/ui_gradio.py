@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 from gradio import FileData
 
-from apps.gradio_common import ShareBar, explainer, export_file, keep_others, user_set
+from apps.gradio_common import ShareBar, explainer, export_file, keep_others, on_user_set, user_set
 from apps.vit_patches import logic
 from core import api, images, models, share, vision
 from core.errors import UserError
@@ -179,8 +179,7 @@ def build() -> None:
     gallery.select(pick, None, source, **hidden).then(run, inputs, outputs, **hidden)
     upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
     user_set(model)(run, inputs, outputs, **last)
-    for control in (layer, head):
-        user_set(control)(attention_views, [result, layer, head, patch], att_outputs, **last)
+    on_user_set([layer, head], attention_views, [result, layer, head, patch], att_outputs)
     def outline(r, p, size):
         if r is None or p is None:
             return gr.update()

@@ -58,8 +58,8 @@ def test_a_changed_view_round_trips_through_its_link(browser, page, gradio_url):
     box = page.locator("#fgsm-eps input[type=number]")
     box.fill("1")
     box.press("Tab")
-    # One change at a time: two controls' events are separate, and the older one can land last (noted).
-    wait_text(page, "#fgsm-status", "ε = 1/255")
+    # A second change straight after the first, while it computes: the page must end on both, not on
+    # whichever of the two runs the lane finished last.
     page.get_by_text("PGD (iterative, random start)").click()
     wait_text(page, "#fgsm-status", "PGD")
     link = opened(page, "fgsm", "epsilon=1", "attack=pgd")

@@ -169,6 +169,29 @@ def test_fgsm_typed_epsilon_shows_that_epsilons_result(page, gradio_url):
     assert "ε = 1.5/255" in page.locator("#fgsm-status").inner_text()
 
 
+def test_a_quick_second_change_wins_over_a_slow_first_one(page, gradio_url):
+    """Two controls changed in quick succession, the first starting a slow run (PGD, 100 uncached steps:
+    seconds) and the second a fast one (FGSM, already cached): the page must end on the second. With an event
+    per control the two ran side by side, the cached one finished at once, and the older one landed last."""
+    fgsm = "FGSM (one step) at ε = 6.5/255"
+    page.goto(f"{gradio_url}/fgsm?image=astronaut&attack=fgsm&epsilon=6.5")  # computes (and caches) the end view
+    loaded(page, "fgsm")
+    page.wait_for_function(f"document.querySelector('#fgsm-status').innerText.includes({fgsm!r})", timeout=60_000)
+    page.goto(f"{gradio_url}/fgsm?image=astronaut&attack=pgd&epsilon=7.5&steps=100")
+    loaded(page, "fgsm")
+    page.wait_for_function("document.querySelector('#fgsm-status').innerText.includes('PGD (iterative, random start) "
+                           "at ε = 7.5')", timeout=90_000)
+    box = page.locator("#fgsm-eps input[type=number]")
+    box.fill("6.5")
+    box.press("Tab")  # PGD-100 at a new ε: a slow run starts
+    page.get_by_role("radio", name="FGSM (one step)").check()  # straight away: a view already in the cache
+    page.wait_for_function(f"document.querySelector('#fgsm-status').innerText.includes({fgsm!r})", timeout=120_000)
+    page.wait_for_timeout(10_000)  # longer than the PGD run: a stale result would have landed by now
+    gradio_idle(page, timeout=120_000)
+    status = page.locator("#fgsm-status").inner_text()
+    assert fgsm in status, status
+
+
 def test_attention_heatmap(page, gradio_url):
     page.goto(f"{gradio_url}/attention")
     loaded(page, "attention")
