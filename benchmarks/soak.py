@@ -3,11 +3,14 @@
 python benchmarks/soak.py [--calls 4000] [--round 1000] [--concurrency 4] [--tabs 40]
 
 The hub runs as a subprocess with its own temp folder (uploads and exports land there, so
-they can be measured). The mix per round: every JSON endpoint over REST (images as data URLs
-and as uploaded files, the way gradio_client sends them) and learners' browser tabs (a pool
-of --tabs sessions, as in a lecture) replaying the Grad-CAM upload and the attention page's
-submit, each followed by the update of the page's link, JSON export and cross-links. After each round it prints the server's RSS, the upload and export folders, and
-the calls per second. Target: the third round grows RSS by less than 5% over the second.
+they can be measured). The mix per round:
+- every JSON endpoint over REST (images as data URLs and as uploaded files, the way gradio_client
+  sends them; CLIP and SAM get a new image each call, GAN new seeds);
+- learners' browser tabs (a pool of --tabs sessions, as in a lecture) replaying the Grad-CAM upload
+  and the attention page's submit, each followed by the update of the page's link, JSON export and
+  cross-links.
+After each round it prints the server's RSS, the upload and export folders, and the calls per
+second. Target: the third round grows RSS by less than 5% over the second.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ def folder(path: Path) -> tuple[int, float]:
     return len(files), sum(p.stat().st_size for p in files) / 2**20
 
 
-KINDS = ["gradcam", "gradcam_file", "attention", "vit", "fgsm", "diffusion", "tab_gradcam", "tab_attention"]
+KINDS = ["gradcam", "gradcam_file", "attention", "vit", "fgsm", "diffusion", "clip", "sam", "gan", "tab_gradcam",
+         "tab_attention"]
 
 
 def one_call(kind: str, i: int, base: str, http: requests.Session, tabs: list[BrowserTab]) -> None:
@@ -51,6 +55,17 @@ def one_call(kind: str, i: int, base: str, http: requests.Session, tabs: list[Br
         rest(http, base, "fgsm", [data_url(variant_png(i, "coffee.png")), "efficientnet_lite0", 2, "fgsm", 1, None])
     elif kind == "diffusion":
         rest(http, base, "diffusion", [i, "ddim", 10, 0.0, i % 10, None, "ddpm_digits"])
+    elif kind == "clip":  # a new image each call: the image-embedding cache must stay bounded
+        rest(http, base, "clip", [data_url(variant_png(i, "coffee.png")), ["a cup of coffee", "a cat", f"thing {i}"],
+                                  "conse", True, "softmax"])
+    elif kind == "sam":  # a new image each call: one encoder run and one cached embedding per call
+        rest(http, base, "sam", [data_url(variant_png(i, "coffee.png")), [[60 + i % 50, 80, 1]], None,
+                                 "sam_classic", True])
+    elif kind == "gan":  # new seeds each call, alternately sampled and edited
+        if i % 2:
+            rest(http, base, "gan_sample", [[i, i + 1], 1.0, "gan_faces"])
+        else:
+            rest(http, base, "gan_edit", [[i], "smiling", 1.5, "gan_faces"])
     elif kind == "tab_gradcam":
         tabs[i % len(tabs)].gradcam_upload(variant_png(i, "cat.png"), f"tab{i}.png")
     elif kind == "tab_attention":
