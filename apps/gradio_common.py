@@ -90,12 +90,12 @@ HEAD = """<script>
     const t = e.target;
     if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
     // A control that uses the arrow keys itself (a field, a slider, a radio group, tabs) keeps them.
-    if (t && t.closest && t.closest("input, textarea, select, [contenteditable], [role=slider], [role=spinbutton], [role=listbox], [role=combobox], [role=option], [role=radiogroup], [role=radio], [role=tablist], [role=tab], [role=menu]")) return;
+    if (t && t.closest && t.closest("ARROW_KEY_CONTROLS")) return;
     if (e.key === "ArrowRight" && press("gb-lesson-next")) e.preventDefault();
     if (e.key === "ArrowLeft" && press("gb-lesson-prev")) e.preventDefault();
   });
 })();
-</script>"""
+</script>""".replace("ARROW_KEY_CONTROLS", share.ARROW_KEY_CONTROLS)
 
 
 # Gradio's default theme asks for Source Sans Pro at 400 and 600, but the SemiBold file it ships is a
@@ -533,11 +533,7 @@ class ShareBar:
             download = None
             if record is not None:
                 def build() -> str:
-                    try:
-                        results = record(raw)
-                    except Exception as exc:  # noqa: BLE001 - the export must never break the page
-                        results = {"error": str(exc)}
-                    return share.export_doc(view, values, bool(lecture), results)
+                    return share.export_view(view, values, bool(lecture), lambda: record(raw))
 
                 # The link follows every slider move; the export is built once per view (an upload, which the
                 # settings cannot name, is told apart by its path) and reused after that.

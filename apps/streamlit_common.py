@@ -202,14 +202,14 @@ if (!doc.gbLessonKeys) {
     const t = e.target;
     if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
     // A control that uses the arrow keys itself (a field, a slider, a radio group, tabs) keeps them.
-    if (t && t.closest && t.closest("input, textarea, select, [contenteditable], [role=slider], [role=spinbutton], [role=listbox], [role=combobox], [role=option], [role=radiogroup], [role=radio], [role=tablist], [role=tab], [role=menu]")) return;
+    if (t && t.closest && t.closest("ARROW_KEY_CONTROLS")) return;
     const cls = e.key === "ArrowRight" ? ".st-key-gb_lesson_next button" : e.key === "ArrowLeft" ?
       ".st-key-gb_lesson_prev button" : null;
     const b = cls && doc.querySelector(cls);
     if (b) { b.click(); e.preventDefault(); }
   });
 }
-</script>"""
+</script>""".replace("ARROW_KEY_CONTROLS", share.ARROW_KEY_CONTROLS)
 
 # Lecture mode: Streamlit sizes its text in rem, so a bigger root font scales all of it.
 _LECTURE_CSS = """<style>
@@ -290,6 +290,16 @@ class PageView:
             out["image"] = None
         return out
 
+    def follow(self, name: str, value) -> None:
+        """A fragment (which reruns alone, without `close`) changed setting `name`: the address bar and this
+        session's record of it follow, so the next full run does not read the address as a new link."""
+        raw = str(self.to_param[name](value) if name in self.to_param else value)
+        if st.query_params.get(name) != raw:
+            st.query_params[name] = raw
+            seen = st.session_state.get(f"_{self.slug}_query")
+            if seen is not None:
+                seen[name] = raw
+
     def close(self, record: Callable[[], dict] | None = None, links: Callable[[dict], None] | None = None) -> None:
         """After the widgets: the address bar follows them; then cross-links, the link, the JSON."""
         values = self.values()
@@ -317,11 +327,7 @@ class PageView:
             st.caption(share.UPLOAD_HINT)
         if record is not None:
             def build() -> str:  # a callable: built when the button is clicked, not on every rerun
-                try:
-                    results = record()
-                except Exception as exc:  # noqa: BLE001 - the export must never break the page
-                    results = {"error": str(exc)}
-                return share.export_doc(self.view, values, lecture, results)
+                return share.export_view(self.view, values, lecture, record)
 
             st.download_button("⬇️ JSON of this view (settings, model, results, link)", build,
                                share.export_name(self.slug, values, ".json"), "application/json", key="gb_json")

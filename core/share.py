@@ -27,6 +27,11 @@ RESERVED = (LECTURE, LESSON)
 UPLOAD_NOTE = ("This view uses an uploaded image, which cannot travel in a link: the link opens on the default "
                "image. To share the upload's view, use the downloads (the figure and a JSON of its settings).")
 UPLOAD_HINT = "Uploaded images cannot travel in a link; for an upload, share the downloads (figure and JSON)."
+# The lesson's arrow keys (both hubs' page scripts) leave alone a focused element inside any of these: the
+# controls that use the arrow keys themselves (a field, a slider, a radio group, a menu, tabs).
+ARROW_KEY_CONTROLS = ("input, textarea, select, [contenteditable], [role=slider], [role=spinbutton], [role=listbox], "
+                      "[role=combobox], [role=option], [role=radiogroup], [role=radio], [role=tablist], [role=tab], "
+                      "[role=menu]")
 
 
 @dataclass(frozen=True)
@@ -310,6 +315,16 @@ def export_doc(view: View, values: Mapping[str, Any], lecture: bool, results: Ma
     # be 65,000 lines).
     fields = [f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in doc.items()]
     return "{\n" + ",\n".join(fields) + "\n}\n"
+
+
+def export_view(view: View, values: Mapping[str, Any], lecture: bool, record: Callable[[], Mapping[str, Any]]) -> str:
+    """`export_doc` with the results from `record()`; a failing record goes in as an error field, since the
+    export must never break the page."""
+    try:
+        results = record()
+    except Exception as exc:  # noqa: BLE001 - see above
+        results = {"error": str(exc)}
+    return export_doc(view, values, lecture, results)
 
 
 def export_name(slug: str, values: Mapping[str, Any], suffix: str, extra: Mapping[str, Any] | None = None) -> str:

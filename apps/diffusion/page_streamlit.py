@@ -41,11 +41,7 @@ def scrubber(traj: logic.Trajectory) -> None:
     if step is None or int(step) > traj.n - 1:  # only then: writing the state on every scrub (a fragment rerun)
         st.session_state["diff_step"] = traj.n - 1  # pulled the slider back mid-drag and lost key presses
     i = st.slider("Step (scrub the finished run)", 0, max(traj.n - 1, 1), key="diff_step", disabled=traj.n < 2)
-    if st.query_params.get("step") != str(i):  # this fragment reruns alone: keep the address bar in step
-        st.query_params["step"] = str(i)
-        seen = st.session_state.get("_diffusion_query")
-        if seen is not None:
-            seen["step"] = str(i)
+    page.follow("step", i)  # this fragment reruns alone: the address bar keeps in step
     show_frame(traj, i, slots)
     c1, c2, c3 = st.columns([1, 1, 1])
     c1.image(logic.final_image(traj, 160), caption="Final sample")

@@ -125,6 +125,20 @@ def test_an_export_document_holds_the_link_settings_and_results():
     assert doc["settings"] == view.defaults() and doc["arr"] == [0, 1, 2] and "PNG" not in doc["img"]
 
 
+def test_an_export_whose_results_fail_still_downloads_with_the_error():
+    import json
+
+    view = VIEWS["fgsm"]
+
+    def record():
+        raise RuntimeError("model gone")
+
+    doc = json.loads(share.export_view(view, view.defaults(), False, record))
+    assert doc["settings"] == view.defaults() and doc["error"] == "model gone"
+    ok = json.loads(share.export_view(view, view.defaults(), False, lambda: {"model": "m"}))
+    assert ok["model"] == "m" and "error" not in ok
+
+
 # --- each lesson says what the offline model really does -------------------------------------------------
 
 def test_fgsm_lesson_half_a_grey_level_holds_and_one_flips():
