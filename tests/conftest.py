@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,10 +19,31 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-# Tests that want a hub point HF_ENDPOINT at a fake one and lift this themselves.
-os.environ.setdefault("GLASSBOX_OFFLINE", "1")  # read at call time (huggingface_hub reads HF_HUB_OFFLINE once, at import)
-os.environ.setdefault("GLASSBOX_WARMUP", "0")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# The tests set the environment they rely on, whatever the caller's shell has set: a learner's
+# HF_HUB_OFFLINE=1 (huggingface_hub reads it once, at import, and then never asks a hub, fake ones
+# included), a weights folder or a prefetched Hugging Face cache (a real ResNet-50 where a test expects the
+# stand-in), a GPU choice, a lower model or session cap.
+_CALLER_SETTINGS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE",
+                    "GLASSBOX_WEIGHTS_DIR", "GLASSBOX_DEVICE", "GLASSBOX_MAX_MODELS", "GLASSBOX_MODEL_MEMORY_MB",
+                    "GLASSBOX_MAX_UPLOAD_MB", "GLASSBOX_MEMLOG", "GLASSBOX_TRACEMALLOC",
+                    "GLASSBOX_MAX_PIXELS", "GLASSBOX_CONCURRENCY", "GLASSBOX_MAX_SESSIONS",
+                    "GLASSBOX_SESSION_IDLE_MIN", "GLASSBOX_TORCH_THREADS", "GRADIO_TEMP_DIR")
+# Test modules import this file again as `conftest` (for its helpers): set up once per process, or the second
+# copy would swap HF_HOME for another folder after huggingface_hub had read the first.
+if os.environ.get("GLASSBOX_TEST_PROCESS") != str(os.getpid()):
+    os.environ["GLASSBOX_TEST_PROCESS"] = str(os.getpid())
+    for _name in _CALLER_SETTINGS:
+        os.environ.pop(_name, None)
+    # An empty Hugging Face cache of the tests' own (the processes they start inherit it).
+    os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="glassbox-tests-hf-")
+    atexit.register(shutil.rmtree, os.environ["HF_HOME"], ignore_errors=True)
+    # Offline unless a test lifts it: tests that want a hub point HF_ENDPOINT at a fake one and lift it themselves.
+    os.environ["GLASSBOX_OFFLINE"] = "1"  # read at call time, unlike HF_HUB_OFFLINE
+    os.environ["GLASSBOX_WARMUP"] = "0"
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+# huggingface_hub reads its cache folder once, at import: imported here, it takes the tests' own. Imported first
+# inside a test that points HF_HUB_CACHE at a tmp folder, it kept that folder for every later test.
+import huggingface_hub.constants  # noqa: E402,F401
 
 SAMPLES = ROOT / "assets" / "images"
 CHROMIUM = "/usr/bin/chromium"
@@ -63,3 +88,29 @@ def stop(proc: subprocess.Popen) -> None:
 @pytest.fixture
 def sample_cat() -> Path:
     return SAMPLES / "cat.png"
+
+
+@contextmanager
+def hub_in_process():
+    """The whole Gradio hub, served by this process on a free port: yields (demo, base url), closed after."""
+    import app
+    from apps.gradio_common import serve
+
+    demo = app.build_hub()
+    _, url, _ = serve(demo, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    try:
+        yield demo, url.rstrip("/")
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def fresh_models():
+    """No loaded model and no remembered hub probe, before the test and after it."""
+    from core import models, weights
+
+    models.clear_cache()
+    weights.forget_probe()
+    yield
+    models.clear_cache()
+    weights.forget_probe()

@@ -10,7 +10,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import SAMPLES, free_port
+from conftest import SAMPLES, hub_in_process
 from core import images
 
 pytestmark = pytest.mark.api
@@ -18,13 +18,8 @@ pytestmark = pytest.mark.api
 
 @pytest.fixture(scope="module")
 def hub():
-    import app
-    from apps.gradio_common import serve
-
-    demo = app.build_hub()
-    _, url, _ = serve(demo, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    yield url.rstrip("/")
-    demo.close()
+    with hub_in_process() as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="module")

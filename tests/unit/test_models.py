@@ -16,13 +16,7 @@ from core import models, vision, weights
 from fakehub import FakeHub
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    models.clear_cache()
-    weights.forget_probe()
-    yield
-    models.clear_cache()
-    weights.forget_probe()
+pytestmark = pytest.mark.usefixtures("fresh_models")
 
 
 def random_checkpoint(spec: models.ModelSpec, path) -> dict:
