@@ -8,13 +8,14 @@ a label costs one short text pass and changing the image one image pass.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from core import api, models, share
+from core import api, memwatch, models, share
 from core.cache import ResultCache
 from core.device import run_with_fallback
 from core.errors import UserError
@@ -101,9 +102,10 @@ def prompts(label: str, templates: bool) -> list[str]:
 
 # --- embeddings, cached -----------------------------------------------------------------------
 
-_image_cache = ResultCache(64)  # (model that ran, image key) -> (D,) unit vector
+_image_cache = ResultCache(64, "clip_image_vectors")  # (model that ran, image key) -> (D,) unit vector
 _text_cache: OrderedDict[tuple[str, str, bool], np.ndarray] = OrderedDict()  # (model, label, templates) -> (D,)
 TEXT_CACHE_SIZE = 4096
+memwatch.register("clip_text_vectors", lambda: f"{len(_text_cache)}/{TEXT_CACHE_SIZE}")
 
 
 def _label_vectors(module, model: str, labels: list[str], templates: bool) -> np.ndarray:
@@ -132,6 +134,17 @@ def _image_vector(loaded: models.Loaded, rgb: np.ndarray) -> np.ndarray:
     return _image_cache.get_or_compute((loaded.spec.name, image_key(rgb)), compute)
 
 
+def cosines(vecs: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(n, D) float32 x (D,) float32 -> (n,) float64 dot products, each exactly rounded.
+
+    A float32 times a float32 is exact in float64, and fsum adds exactly, so each row's value is the same
+    wherever the row sits and whatever kernels the CPU runs: a matrix product (BLAS) may round a row
+    differently by its position, which broke "reordering the labels changes nothing else" on some CPUs.
+    """
+    t = target.astype(np.float64)  # (D,)
+    return np.array([math.fsum(row) for row in vecs.astype(np.float64) * t], dtype=np.float64)  # (n,)
+
+
 BASELINE = "something"  # a label with no content: how much any prompt matches this image by its wording alone
 
 
@@ -141,9 +154,14 @@ def scores(sims: np.ndarray, mode: str, logit_scale: float, baseline: float) -> 
     to a perfect match: clip((cos - baseline) / (1 - baseline), 0, 1). No sum constraint: every label
     can score 0 ("none of these") or several can score high."""
     if mode == "softmax":
-        z = logit_scale * sims.astype(np.float64)
-        e = np.exp(z - z.max())
-        return e / e.sum()
+        # One label at a time with math.exp and an exactly rounded sum (fsum): the result does not depend on
+        # the labels' order or on which SIMD path numpy takes on this CPU (a plain e.sum() moved the last
+        # bits when the labels were reordered).
+        z = [logit_scale * float(s) for s in sims]
+        top = max(z)
+        e = [math.exp(v - top) for v in z]
+        total = math.fsum(e)
+        return np.array([v / total for v in e], dtype=np.float64)
     return np.clip((sims.astype(np.float64) - baseline) / max(1.0 - baseline, 1e-6), 0.0, 1.0)
 
 
@@ -173,8 +191,8 @@ def _classify(rgb: np.ndarray, model: str, labels: list[str], templates: bool, m
         image_vec = _image_vector(loaded, rgb)  # (D,)
         label_vecs = _label_vectors(module, loaded.spec.name, labels, templates)  # (n, D)
         base_vec = _label_vectors(module, loaded.spec.name, [BASELINE], templates)[0]  # (D,)
-    sims = label_vecs @ image_vec  # (n,) cosines: both sides have unit length
-    baseline = float(base_vec @ image_vec)
+    sims = cosines(label_vecs, image_vec)  # (n,) both sides have unit length
+    baseline = float(cosines(base_vec[None], image_vec)[0])
     return ClipResult(model=loaded.spec.name, model_label=loaded.describe(), device=loaded.device,
                       offline=loaded.offline, labels=labels, similarities=sims.astype(np.float32),
                       probs=scores(sims, mode, module.logit_scale, baseline), mode=mode, templates=templates,
