@@ -24,6 +24,7 @@ SPREAD = 0.05  # each blob's standard deviation
 LOSSES = {"standard": "standard GAN, slow discriminator", "wgan-gp": "Wasserstein loss + gradient penalty"}
 MAX_STEPS = 5000
 HIT = 4 * SPREAD  # a sample closer than this to a blob's centre counts for that blob
+RECORD_EVERY = 50  # steps between two entries of a run's history
 
 
 def real_points(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -87,7 +88,7 @@ def new_run(loss: str = "standard", seed: int = 0) -> LabRun:
     return run
 
 
-def train(run: LabRun, steps: int, batch: int = 256, record_every: int = 50) -> LabRun:
+def train(run: LabRun, steps: int, batch: int = 256, record_every: int = RECORD_EVERY) -> LabRun:
     """Advance the run by `steps` generator steps (a WGAN-GP step includes its five critic steps)."""
     import torch
 
@@ -135,6 +136,41 @@ def _train(run: LabRun, steps: int, batch: int, record_every: int) -> LabRun:
             run.history.append({"step": run.step, "modes": modes, "on_ring": round(on_ring, 3),
                                 "d_loss": round(float(d_loss.detach()), 4), "g_loss": round(float(g_loss.detach()), 4)})
     return run
+
+
+COVERS = 7  # "covers the ring": at least this many of the 8 blobs get samples
+CLAIM_STEPS = {"standard": 1500, "wgan-gp": 3000}  # the steps the page's measured claims speak of
+
+
+def train_until_covered(run: LabRun, max_steps: int = CLAIM_STEPS["wgan-gp"], chunk: int = 250) -> int | None:
+    """Train until COVERS blobs get samples (checked every `chunk` steps) or max_steps; the step it happened."""
+    while run.step < max_steps:
+        train(run, min(chunk, max_steps - run.step))
+        hit = next((h["step"] for h in run.history[-(chunk // RECORD_EVERY):] if h["modes"] >= COVERS), None)
+        if hit is not None:
+            return hit
+    return None
+
+
+def measured_claim() -> str:
+    """What the lab showed over many runs (training/measure_gan_lab.py, in MANIFEST.json), in one paragraph.
+
+    One run is chaotic: a different last bit in one sum (another CPU's kernels, another seed) grows into a
+    different run, so the page promises only what held in every measured run."""
+    from core import models
+
+    m = models.manifest("gan_lab")
+    if not m:
+        return "Not measured yet: run training/measure_gan_lab.py."
+    first, n = m["wgan_first_cover_step"], m["wgan_runs_covering_by_3000"]
+    covered = "every run" if n == m["runs"] else f"{n} of the {m['runs']} runs"
+    return (f"Measured over {m['runs']} runs ({m['seeds']} seeds × {len(m['kernel_sets'])} CPU kernel sets): "
+            f"standard training stayed on at most {m['standard_max_blobs_through_1500']} of {MODES} blobs "
+            f"through step {CLAIM_STEPS['standard']:,} in every run. After that it hops from spot to spot, and "
+            f"{m['standard_runs_covering_by_5000']} of the {m['runs']} runs spread round the ring at some point "
+            f"by step {m['steps']['standard']:,} (the earliest at step {m['standard_first_covering_step']:,}). "
+            f"WGAN-GP covered at least {COVERS} of {MODES} blobs by step {CLAIM_STEPS['wgan-gp']:,} in {covered}, "
+            f"somewhere between step {first['min']:,} and {first['max']:,}.")
 
 
 def samples(run: LabRun, n: int = 500) -> np.ndarray:

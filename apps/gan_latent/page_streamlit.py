@@ -98,8 +98,9 @@ with tab_r:
     for k in range(0, 16, 8):
         row(imgs[k:k + 8], [", ".join(n.replace("_", " ") for n, v in x.items() if v) or "none" for x in attrs[k:k + 8]])
 with tab_lab:
-    st.write("A tiny GAN learns a ring of 8 blobs, live. **Standard** training tends to collapse onto a few blobs; "
-             "**WGAN-GP** covers them all. The shading is the discriminator's view.")
+    st.write("A tiny GAN learns a ring of 8 blobs, live. **Standard** training collapses onto a spot or two and hops "
+             "between them; **WGAN-GP** spreads over the ring. The shading is the discriminator's view.\n\n"
+             + lab.measured_claim())
     c1, c2 = st.columns(2)
     loss = c1.radio("Training", list(lab.LOSSES), format_func=lab.LOSSES.get, key="gan_lab_loss", horizontal=True)
     seed = int(c2.number_input("Seed", 0, 10_000, 0, key="gan_lab_seed"))

@@ -248,8 +248,9 @@ def build() -> None:
             real_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
             real = gr.Gallery(columns=8, height="auto", allow_preview=False, buttons=[], elem_id="gan-real")
         with gr.Tab("GAN Lab lite (2-D)"):
-            gr.Markdown("A tiny GAN learns a ring of 8 blobs, live. **Standard** training tends to collapse onto a "
-                        "few blobs; **WGAN-GP** covers them all. The shading is the discriminator's view.")
+            gr.Markdown("A tiny GAN learns a ring of 8 blobs, live. **Standard** training collapses onto a spot or "
+                        "two and hops between them; **WGAN-GP** spreads over the ring. The shading is the "
+                        "discriminator's view.\n\n" + lab.measured_claim(), elem_id="gan-lab-claim")
             with gr.Row():
                 loss = gr.Radio([(v, k) for k, v in lab.LOSSES.items()], value="standard", label="Training",
                                 elem_id="gan-lab-loss")

@@ -10,6 +10,9 @@ import torch
 from apps.gan_latent import faces, lab, logic
 from core import loaders, models
 
+# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
+pytestmark = pytest.mark.kernels
+
 
 def test_faces_are_deterministic_and_show_their_attributes():
     a, la = faces.sample(8, 5)
@@ -143,14 +146,24 @@ def test_the_hub_gan_loads_from_a_local_checkpoint_and_falls_back_offline(tmp_pa
 # --- GAN Lab lite -------------------------------------------------------------------------------------
 
 def test_the_2d_lab_collapses_without_the_remedy_and_covers_the_ring_with_it():
-    """Measured over three seeds: the standard GAN ends on at most half of the blobs, WGAN-GP on nearly all."""
-    std, wgan = [], []
+    """What the page claims, from training/measure_gan_lab.py's 24 runs (8 seeds x 3 CPU kernel sets), holds on
+    this CPU for three seeds. Each run is chaotic (another CPU's last bit grows into another run), so the bounds
+    are the measured ones with a margin: standard at most 3 blobs through step 1,500 over 24 runs (asserted: 4),
+    WGAN-GP at least 7 blobs by step 3,000 in all 24 (asserted as measured: that is the page's promise)."""
+    m = models.manifest("gan_lab")
+    assert m and m["runs"] >= 24 and m["wgan_runs_covering_by_3000"] == m["runs"]
+    assert m["standard_max_blobs_through_1500"] <= 3 < lab.COVERS
+    claim = lab.measured_claim()
+    assert f"at most {m['standard_max_blobs_through_1500']} of 8 blobs through step 1,500 in every run" in claim
+    assert "covered at least 7 of 8 blobs by step 3,000 in every run" in claim
     for seed in range(3):
-        std.append(lab.coverage(lab.samples(lab.train(lab.new_run("standard", seed), 1500), 1000))[0])
-        wgan.append(lab.coverage(lab.samples(lab.train(lab.new_run("wgan-gp", seed), 1500), 1000))[0])
-    assert max(std) <= 4 and min(wgan) >= 7, (std, wgan)
+        std = lab.train(lab.new_run("standard", seed), lab.CLAIM_STEPS["standard"])
+        assert max(h["modes"] for h in std.history) <= 4, (seed, [h["modes"] for h in std.history])
+        wgan = lab.new_run("wgan-gp", seed)
+        assert lab.train_until_covered(wgan) is not None, (seed, [h["modes"] for h in wgan.history])
 
 
+@pytest.mark.wiring  # plumbing (shapes, hooks, caps, progress, speed), not a number from the model
 def test_the_lab_is_seeded_and_fast_enough_to_watch():
     import time
 
