@@ -13,6 +13,9 @@ import torch
 from apps.attention import logic
 from core import api, models
 
+# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
+pytestmark = pytest.mark.kernels
+
 ROBOT = logic.PRESETS["Coreference: 'it' = the robot"]
 
 

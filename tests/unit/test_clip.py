@@ -14,6 +14,9 @@ from apps.clip_zero_shot import logic
 from core import models, vision
 from core.errors import UserError
 
+# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
+pytestmark = pytest.mark.kernels
+
 CAT = logic.SAMPLES["cat"]
 
 

@@ -16,6 +16,9 @@ from PIL import Image
 from apps.diffusion import digits, logic, sampling, toy2d
 from core import api, models
 
+# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
+pytestmark = pytest.mark.kernels
+
 ASSETS = models.ASSETS / "models"
 MANIFEST = json.loads((ASSETS / "MANIFEST.json").read_text())["ddpm_digits"]
 
@@ -174,6 +177,7 @@ def test_same_seed_ddim_eta0_is_identical_and_seeds_differ():
     assert np.abs(a - c).mean() > 0.05
 
 
+@pytest.mark.wiring  # plumbing (shapes, hooks, caps, progress, speed), not a number from the model
 def test_trajectory_shapes_and_timesteps():
     for kind, n, label in (("ddpm", 1000, None), ("ddim", 50, 1), ("dpm", 20, 1)):
         traj = logic.run(logic.check(scheduler=kind, steps=n, label=label)[0])

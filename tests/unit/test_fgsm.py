@@ -12,6 +12,9 @@ from apps.fgsm import logic
 from core import api, images, models, vision
 from core.errors import UserError
 
+# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
+pytestmark = pytest.mark.kernels
+
 COFFEE = logic.SAMPLES["coffee"]
 
 
@@ -106,6 +109,7 @@ def test_bad_parameters_are_refused_clearly(lite, kwargs, message):
         logic.attack(COFFEE, **kwargs)
 
 
+@pytest.mark.wiring  # plumbing (shapes, hooks, caps, progress, speed), not a number from the model
 @pytest.mark.parametrize("steps, ran, note", [(0, 1, "too few"), (10**6, logic.STEPS_MAX, "capped")])
 def test_absurd_step_counts_are_capped_with_a_message(lite, steps, ran, note):
     r = logic.attack(COFFEE, epsilon=1, attack="bim", steps=steps)

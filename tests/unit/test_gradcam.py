@@ -12,6 +12,9 @@ from apps.gradcam import logic
 from core import api, images, models, vision
 from core.errors import UserError
 
+# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
+pytestmark = pytest.mark.kernels
+
 CAT = logic.SAMPLES["cat"]
 
 
@@ -130,6 +133,7 @@ def hook_count(module: torch.nn.Module) -> int:
                + len(getattr(m, "_backward_pre_hooks", {})) for m in module.modules())
 
 
+@pytest.mark.wiring  # plumbing (shapes, hooks, caps, progress, speed), not a number from the model
 def test_hooks_are_released_over_200_calls(lite):
     before = hook_count(lite.module)
     for i in range(200):
@@ -248,6 +252,7 @@ def test_the_default_cat_gets_an_honest_verdict(lite):
     assert ("passes" in text) == (f["drop_hot"] > f["drop_random"])
 
 
+@pytest.mark.wiring  # plumbing (shapes, hooks, caps, progress, speed), not a number from the model
 def test_score_cam_reports_progress_to_the_caller_thread(lite):
     import threading
 

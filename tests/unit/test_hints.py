@@ -13,6 +13,9 @@ import torch
 from apps.registry import DEMOS
 from core import explainer, models
 
+# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
+pytestmark = pytest.mark.kernels
+
 BUILT = [d.slug for d in DEMOS if d.built]
 
 

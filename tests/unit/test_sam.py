@@ -13,6 +13,9 @@ from PIL import Image
 from apps.sam import classic, logic, scenes
 from core import loaders, models
 
+# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
+pytestmark = pytest.mark.kernels
+
 TOY = loaders.sam_config(img_size=64, patch_size=8, embed_dim=32, depth=1, num_heads=2, global_attn_indexes=[],
                          window_size=0, use_rel_pos=False, out_chans=32, mask_in_chans=4, decoder_mlp_dim=64,
                          decoder_heads=2, iou_hidden=32)

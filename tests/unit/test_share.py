@@ -11,6 +11,9 @@ import pytest
 from apps.registry import DEMOS
 from core import images, share, vision
 
+# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
+pytestmark = pytest.mark.kernels
+
 VIEWS = {d.slug: importlib.import_module(f"apps.{d.slug}.logic").VIEW for d in DEMOS if d.built}
 
 

@@ -12,6 +12,9 @@ import torch
 from apps.vit_patches import data, logic
 from core import api, images, models
 
+# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
+pytestmark = pytest.mark.kernels
+
 MANIFEST = json.loads((models.ASSETS / "models" / "MANIFEST.json").read_text())["vit_digits.safetensors"]
 
 
