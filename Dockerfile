@@ -1,3 +1,4 @@
+# The Python the tests run on (README front matter and scripts/dev.sh name the same; check_python.py holds them to it).
 FROM python:3.11-slim
 
 # Non-root, as Spaces and most hosts expect.

@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv
 PY=$VENV/bin/python
+# The Python the tests run on. README.md's front matter (the Space) and the Dockerfile name the same one;
+# scripts/check_python.py, run by the test command, fails when they disagree or a pin has no wheel for it.
+PYTHON_VERSION=3.11
 
 as_root() { [ "$(id -u)" = 0 ]; }
 
@@ -21,10 +24,28 @@ apt_install() {
   fi
 }
 
+version_of() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+
+# python3.11 (or a python3 that is 3.11): the pins are tested there, and torch's wheels lie on disk for it.
+find_python() {
+  local c
+  for c in "python$PYTHON_VERSION" python3; do
+    if command -v "$c" >/dev/null && [ "$(version_of "$c")" = "$PYTHON_VERSION" ]; then echo "$c"; return 0; fi
+  done
+  return 1
+}
+
 setup_python() {
-  if ! command -v python3 >/dev/null; then apt_install python3 python3-venv; fi
+  local base
+  base=$(find_python) || { apt_install "python$PYTHON_VERSION" "python$PYTHON_VERSION-venv" && base=$(find_python); } || {
+    echo "!! Glassbox needs Python $PYTHON_VERSION (python$PYTHON_VERSION); none was found." >&2; exit 1; }
+  if [ -x "$PY" ] && [ "$(version_of "$PY")" != "$PYTHON_VERSION" ]; then
+    echo ">> $VENV runs Python $(version_of "$PY"), not $PYTHON_VERSION: making it again"
+    rm -rf "$VENV"
+  fi
   if [ ! -x "$PY" ]; then
-    python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv && rm -rf "$VENV" && python3 -m venv "$VENV"; }
+    "$base" -m venv "$VENV" 2>/dev/null || {
+      apt_install "python$PYTHON_VERSION-venv" && rm -rf "$VENV" && "$base" -m venv "$VENV"; }
   fi
   local want stamp=$VENV/.glassbox-installed
   want=$(cat requirements.txt "$@" | sha256sum | cut -c1-16)
@@ -44,6 +65,20 @@ setup_browser() {
     echo "!! Browser tests will be skipped (and fail under CI) until chromium is installed." >&2
 }
 
+# The Space, the Dockerfile and this script name one Python, and every pin resolves for it (pip, dry run).
+# Asked again only when a requirements file or one of those three changed.
+check_versions() {
+  local want stamp=$VENV/.glassbox-pycheck
+  want=$({ cat requirements.txt requirements-test.txt Dockerfile scripts/dev.sh scripts/check_python.py
+           sed -n '2,/^---$/p' README.md; } | sha256sum | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    "$PY" scripts/check_python.py
+    echo "$want" > "$stamp"
+  else
+    "$PY" scripts/check_python.py --offline
+  fi
+}
+
 cmd=${1:-run}
 case "$cmd" in
   setup) setup_python ;;
@@ -52,6 +87,7 @@ case "$cmd" in
   test)
     setup_python requirements-test.txt
     setup_browser
+    check_versions
     shift || true
     if [ $# -gt 0 ]; then exec "$PY" -m pytest "$@"; fi
     "$PY" -m pytest
