@@ -13,6 +13,7 @@ import importlib
 import logging
 import traceback
 
+import apps  # noqa: F401 - first: it gives Gradio a temp folder of this user's own, read when gradio is imported
 import gradio as gr
 
 from apps.gradio_common import page_footer, serve

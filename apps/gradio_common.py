@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-import tempfile
 import threading
 import time
 import weakref
@@ -107,33 +106,53 @@ def theme() -> gr.themes.Base:
     return gr.themes.Default(font=font)
 
 
-EXPORT_DIR = Path(tempfile.gettempdir()) / "glassbox-exports"
+EXPORT_DIR = files.private_temp() / "exports"
 
 
-def export_file(name: str, content: bytes | str | Callable[[], bytes | str]) -> str:
+def export_file(name: str, content: bytes | str | Callable[[], bytes | str]) -> str | None:
     """Write a download (PNG, HTML, GIF) and return its path for a gr.DownloadButton.
 
     Names carry a content key, so two sessions never overwrite each other's different files.
     For that reason content may be a function: it is only called when the file is not there yet
     (a repeated run reuses its export instead of encoding it again).
+
+    A download is never worth losing the result for: when the file cannot be written (a full disk), the
+    learner gets a warning that says so, the page shows its result without that download (None), and no
+    half-written file is left to be served.
     """
-    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
     path = EXPORT_DIR / name
-    if callable(content):
-        if path.exists():
-            path.touch()  # in use again: the housekeeper measures age from the last use
-            return str(path)
-        content = content()
-    if isinstance(content, str):
-        path.write_text(content, encoding="utf-8")
-    else:
-        path.write_bytes(content)
+    try:
+        EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+        if callable(content):
+            if path.exists():
+                path.touch()  # in use again: the housekeeper measures age from the last use
+                return str(path)
+            content = content()
+        files.write_atomic(path, content)
+    except OSError as exc:
+        log.warning("export %s not written: %s", name, exc)
+        gr.Warning(f"{files.write_failure(exc)} The download {name} could not be made; the result on screen is "
+                   "complete. Try again later.")
+        return None
     return str(path)
+
+
+async def _disk_full(request, exc: OSError):
+    """A request that could not write its file (an upload onto a full disk) gets a sentence that says so,
+    not a bare 500. Gradio's upload route does not catch it; its half-written temporary file is never handed
+    out and the housekeeper removes it. Other OSErrors go on to the usual error response."""
+    from starlette.responses import PlainTextResponse
+
+    if exc.errno not in files.DISK_FULL:
+        raise exc
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return PlainTextResponse(f"{files.write_failure(exc)} The file was not saved; try again later.", status_code=507)
 
 
 def launch_kwargs() -> dict:
     """Settings for every launch. Host/port come from GRADIO_SERVER_NAME/PORT (Spaces sets them)."""
     return {
+        "app_kwargs": {"exception_handlers": {OSError: _disk_full}},
         "max_file_size": images.MAX_UPLOAD_BYTES,
         "allowed_paths": [str(models.ASSETS)],
         "css": CSS,
@@ -382,10 +401,11 @@ def housekeeping(demo: gr.Blocks) -> None:
         except OSError:
             pass
     files.prune_dir(EXPORT_DIR, MAX_EXPORTS, EXPORT_MAX_AGE_S)
-    # Gradio 6.31 leaves an empty, untracked tmpXXXX file in its upload folder per browser upload.
+    # Gradio 6.31 leaves an empty, untracked tmpXXXX file in its upload folder per browser upload, and a
+    # half-written one when an upload fails (a full disk): untracked, so never served, but never removed either.
     upload_dir = getattr(getattr(demo, "server_app", None), "uploaded_file_dir", None)
     if upload_dir and Path(upload_dir).is_dir():
-        strays = [p for p in Path(upload_dir).glob("tmp*") if p.is_file() and p.stat().st_size == 0]
+        strays = [p for p in Path(upload_dir).glob("tmp*") if p.is_file()]
         files.prune(strays, len(strays), STRAY_MAX_AGE_S)
 
 

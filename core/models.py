@@ -312,6 +312,7 @@ class Loaded:
     reason: str
     # Gradient methods hook into the shared module; two at once would mix their activations.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    warning: str = ""  # the model runs, but not from the first source: a checkpoint there could not be read
 
     @property
     def offline(self) -> bool:
@@ -323,9 +324,10 @@ class Loaded:
 
     @property
     def fallback_notice(self) -> str:
-        """'X unavailable (why), running Y instead.' when a stand-in runs; '' when the asked model runs."""
+        """'X unavailable (why), running Y instead.' when a stand-in runs; '' when the asked model runs (or,
+        when a checkpoint of it could not be read and another source's weights run, a sentence that says so)."""
         if self.name == self.spec.name:
-            return ""
+            return self.warning[:1].upper() + self.warning[1:]
         return f"{self.reason}, running {self.spec.title} instead."
 
     def describe(self) -> str:
@@ -379,28 +381,49 @@ def build_module(name: str):
 
 
 def _build(name: str, device: str) -> Loaded | tuple[str, str]:
-    """The loaded model, or (fallback name, why) when no source has its weights or its library."""
+    """The loaded model, or (fallback name, why) when no source has its weights or its library.
+
+    A checkpoint that is there but cannot be read (truncated, corrupt, another model's weights) is named in
+    the reason and the walk goes on to the next source, then to the fallback: a bad file in the weights folder
+    costs the hub model, never the page.
+    """
     spec = get_spec(name)
-    found = weights.resolve(spec.name, spec.hub, spec.bundled, spec.hub_extra)
-    if found.path is None:
-        if not spec.fallback:
-            raise RuntimeError(f"No weights for {spec.title}: {found.reason}.")
-        return spec.fallback, f"{spec.title} unavailable ({found.reason})"
-    try:
-        module = weights.import_ref(spec.builder)(spec, found.path)
-    except ImportError as exc:  # weights, but not the library that reads them (open_clip is optional)
-        if not spec.fallback:
-            raise
-        return spec.fallback, f"{spec.title} unavailable ({exc.name or exc} is not installed)"
-    module = module.to(device).eval()
-    log.info("loaded %s from %s on %s", name, found.source, device)
-    return Loaded(name, spec, module, device, found.source, found.reason)
+    skip: set[str] = set()
+    unreadable: list[str] = []
+    while True:
+        found = weights.resolve(spec.name, spec.hub, spec.bundled, spec.hub_extra, frozenset(skip))
+        if found.path is None:
+            why = "; ".join(unreadable) or found.reason
+            if not spec.fallback:
+                raise RuntimeError(f"No weights for {spec.title}: {why}.")
+            return spec.fallback, f"{spec.title} unavailable ({why})"
+        try:
+            module = weights.import_ref(spec.builder)(spec, found.path)
+        except ImportError as exc:  # weights, but not the library that reads them (open_clip is optional)
+            if not spec.fallback:
+                raise
+            return spec.fallback, f"{spec.title} unavailable ({exc.name or exc} is not installed)"
+        except Exception as exc:  # noqa: BLE001 - any failure to read a checkpoint: try the next source
+            log.warning("%s: %s could not be read: %r", name, found.path, exc)
+            unreadable.append(f"the checkpoint {found.path} could not be read: {_short(exc)}")
+            skip.add("hub" if found.source in ("hf_cache", "hub") else found.source)
+            continue
+        module = module.to(device).eval()
+        log.info("loaded %s from %s on %s", name, found.source, device)
+        warning = f"{'; '.join(unreadable)}; loaded {found.reason} instead." if unreadable else ""
+        return Loaded(name, spec, module, device, found.source, found.reason, warning=warning)
+
+
+def _short(exc: Exception) -> str:
+    """An exception in one short line (a loader's message can run to pages of tensor names)."""
+    text = " ".join(str(exc).split())
+    return f"{exc.__class__.__name__}: {text[:160]}{'…' if len(text) > 160 else ''}"
 
 
 def stand_in(name: str, inner: Loaded, why: str) -> Loaded:
     """What a caller who asked for `name` gets when `inner` runs in its place: inner's module, honestly
     labelled (describe() and fallback_notice say what was asked, why it is not running, what is)."""
-    return Loaded(name, inner.spec, inner.module, inner.device, inner.source, why, inner.lock)
+    return Loaded(name, inner.spec, inner.module, inner.device, inner.source, why, inner.lock, inner.warning)
 
 
 def _lookup(key: tuple[str, str]) -> Loaded | tuple[str, str] | None:

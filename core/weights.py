@@ -150,16 +150,19 @@ def import_ref(ref: str):
     return obj
 
 
-def resolve(name: str, hub: tuple[str, str] | None, bundled: str | None, extra: tuple[str, ...] = ()) -> Resolved:
+def resolve(name: str, hub: tuple[str, str] | None, bundled: str | None, extra: tuple[str, ...] = (),
+            skip: frozenset[str] = frozenset()) -> Resolved:
     """Walk the sources in order and return the first that has the weights.
 
     extra: hub files the model needs beside its weights (config, tokenizer).
+    skip: sources already tried whose file could not be read (a corrupt checkpoint): the walk goes on past them.
+    "hub" covers the Hugging Face cache too, since a download would only hand back the same cached file.
     """
-    local = _local(name)
+    local = None if "local" in skip else _local(name)
     if local:
         return Resolved(local, "local", f"local checkpoint {local}")
     why_not = ""
-    if hub:
+    if hub and "hub" not in skip:
         repo_id, filename = hub
         cached = _from_cache(repo_id, filename, extra)
         if cached:
@@ -173,7 +176,7 @@ def resolve(name: str, hub: tuple[str, str] | None, bundled: str | None, extra: 
             except Exception as exc:  # noqa: BLE001 - any hub failure means: fall through
                 why_not = f"offline: hub download failed ({exc.__class__.__name__})"
                 log.warning("download of %s/%s failed: %s", repo_id, filename, exc)
-    if bundled:
+    if bundled and "bundled" not in skip:
         try:
             return Resolved(bundled_path(bundled), "bundled", "bundled offline weights")
         except (ImportError, OSError, AttributeError) as exc:

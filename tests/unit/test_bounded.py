@@ -127,7 +127,11 @@ def test_housekeeping_bounds_gradios_files_and_our_exports(monkeypatch, tmp_path
     assert len(list((tmp_path / "uploads").iterdir())) == 2  # emptied folders go too
 
 
-def test_housekeeping_sweeps_gradios_stray_empty_upload_files(tmp_path):
+def test_housekeeping_sweeps_gradios_stray_upload_files(tmp_path):
+    """Gradio's upload parser writes into a top-level tmpXXXX file and renames it into a folder of its own when
+    the upload is complete. What is left there after 10 minutes is a stray: empty (Gradio 6.31 leaves one per
+    browser upload) or half-written (an upload that failed, e.g. on a full disk). An upload under way (fresh)
+    and the real uploads (in their folders) stay."""
     import types
 
     import gradio as gr
@@ -137,14 +141,17 @@ def test_housekeeping_sweeps_gradios_stray_empty_upload_files(tmp_path):
     with gr.Blocks() as demo:
         gr.Markdown("a page")
     demo.server_app = types.SimpleNamespace(uploaded_file_dir=str(tmp_path))
-    old, new, real = tmp_path / "tmpold", tmp_path / "tmpnew", tmp_path / "tmpreal"
+    old, new, half = tmp_path / "tmpold", tmp_path / "tmpnew", tmp_path / "tmphalf"
+    real = tmp_path / "0123abcd" / "cat.png"
+    real.parent.mkdir()
     for p in (old, new):
         p.touch()
+    half.write_bytes(b"the first half of an upload")
     real.write_bytes(b"data")
-    os.utime(old, (time.time() - 3600,) * 2)
-    os.utime(real, (time.time() - 3600,) * 2)
+    for p in (old, half, real):
+        os.utime(p, (time.time() - 3600,) * 2)
     gradio_common.housekeeping(demo)
-    assert not old.exists() and new.exists() and real.exists()
+    assert not old.exists() and not half.exists() and new.exists() and real.exists()
 
 
 def test_a_fallback_is_cached_once_under_the_model_that_runs():
@@ -205,3 +212,4 @@ def test_a_page_footer_names_its_own_models_once():
     assert gradcam.count("EfficientNet-Lite0") == 1 and "MiniLM" not in gradcam
     assert "none loaded yet" in diffusion
     assert "MiniLM" in models.status_line() and "EfficientNet" in models.status_line()
+
