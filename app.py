@@ -18,7 +18,7 @@ import gradio as gr
 
 from apps.gradio_common import page_footer, serve
 from apps.registry import DEMOS, Demo
-from core import warmup
+from core import memwatch, warmup
 
 log = logging.getLogger("glassbox.hub")
 
@@ -100,6 +100,7 @@ def build_hub() -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    memwatch.install_from_env()
     demo = build_hub()
     serve(demo)
     warmup.start([d.warmup for d in DEMOS if d.built and d.warmup])

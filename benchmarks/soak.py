@@ -1,6 +1,6 @@
 """Soak: thousands of calls with distinct inputs on every endpoint; memory and disk must stay flat.
 
-python benchmarks/soak.py [--calls 4000] [--round 1000] [--concurrency 4] [--tabs 40]
+python benchmarks/soak.py [--calls 12000] [--round 2000] [--concurrency 4] [--tabs 40] [--trace]
 
 The hub runs as a subprocess with its own temp folder (uploads and exports land there, so
 they can be measured). The mix per round:
@@ -9,15 +9,23 @@ they can be measured). The mix per round:
 - learners' browser tabs (a pool of --tabs sessions, as in a lecture) replaying the Grad-CAM upload
   and the attention page's submit, each followed by the update of the page's link, JSON export and
   cross-links.
-After each round it prints the server's RSS, the upload and export folders, and the calls per
-second. Target: the third round grows RSS by less than 5% over the second.
+After each round it prints the server's RSS, glibc's heap (in use, and freed but still held), the upload and
+export folders and the calls per second, and asks the hub for a snapshot of every long-lived structure
+(core/memwatch.py: caches, sessions, Gradio's queue, open files; with --trace, the source lines whose
+allocations grew most), written to --log as JSON lines.
+
+Pass: at least 6 rounds, and each of the last three grows RSS by less than 1% over the round before
+(the exit status is 1 otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -72,20 +80,49 @@ def one_call(kind: str, i: int, base: str, http: requests.Session, tabs: list[Br
         tabs[i % len(tabs)].attention_submit(f"Tab {i} asks where the word it looks.")
 
 
-def main() -> None:
+def snapshot(pid: int, memlog: Path, timeout: float = 60) -> dict:
+    """Ask the hub for a memwatch snapshot (SIGUSR1) and return it."""
+    before = memlog.read_text().count("\n") if memlog.exists() else 0
+    os.kill(pid, signal.SIGUSR1)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        lines = memlog.read_text().splitlines() if memlog.exists() else []
+        if len(lines) > before:
+            return json.loads(lines[-1])
+        time.sleep(0.2)
+    return {}
+
+
+def flat(rss: list[float], rounds: int = 3, limit_pct: float = 1.0) -> tuple[bool, list[float]]:
+    """(pass, growth % of each of the last `rounds` rounds over the round before it)."""
+    growth = [100 * (b / a - 1) for a, b in zip(rss, rss[1:])][-rounds:]
+    return len(rss) >= 6 and all(g < limit_pct for g in growth), growth
+
+
+def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--calls", type=int, default=4000)
-    ap.add_argument("--round", type=int, default=1000)
+    ap.add_argument("--calls", type=int, default=12000)
+    ap.add_argument("--round", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--tabs", type=int, default=40)
+    ap.add_argument("--trace", action="store_true", help="tracemalloc in the hub (slower): growth by source line")
+    ap.add_argument("--log", default=str(Path(tempfile.gettempdir()) / "glassbox-soak-memlog.jsonl"),
+                    help="where the hub's snapshots go (JSON lines; kept after the run)")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="extra environment for the hub, e.g. MALLOC_ARENA_MAX=2")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="glassbox-soak-"))
-    env = {"GLASSBOX_WARMUP": "1", "GLASSBOX_OFFLINE": "1", "TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    memlog = Path(args.log).resolve()
+    memlog.unlink(missing_ok=True)
+    env = {"GLASSBOX_WARMUP": "1", "GLASSBOX_OFFLINE": "1", "TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+           "GLASSBOX_MEMLOG": str(memlog), **({"GLASSBOX_TRACEMALLOC": "1"} if args.trace else {}),
+           **dict(e.split("=", 1) for e in args.env)}
     port = free_port()
     proc, boot = start([sys.executable, "app.py"], port, env)
     base = f"http://127.0.0.1:{port}"
-    uploads, exports = tmp / "gradio", tmp / "glassbox-exports"
+    uid = os.getuid() if hasattr(os, "getuid") else __import__("getpass").getuser()
+    uploads, exports = tmp / "gradio", tmp / f"glassbox-{uid}" / "exports"
     try:
         config = requests.get(f"{base}/config", timeout=30).json()
         tabs = [BrowserTab(base, config) for _ in range(args.tabs)]
@@ -94,9 +131,12 @@ def main() -> None:
         warm = requests.Session()
         for k, kind in enumerate(KINDS):  # load every model before the first reading
             one_call(kind, 10**8 + k, base, warm, tabs)
+        snapshot(proc.pid, memlog)
         print(f"hub up in {boot:.1f} s, warm RSS {server_rss_mb(proc.pid):.0f} MB; "
-              f"{args.calls} calls in rounds of {args.round}, {args.concurrency} at a time, {args.tabs} tabs")
-        print(f"{'calls':>6} {'RSS MB':>7} {'growth':>7} {'uploads':>13} {'exports':>13} {'calls/s':>8} {'errors':>6}")
+              f"{args.calls} calls in rounds of {args.round}, {args.concurrency} at a time, {args.tabs} tabs"
+              f"{'; ' + ' '.join(args.env) if args.env else ''}")
+        print(f"{'calls':>6} {'RSS MB':>7} {'growth':>7} {'heap use':>8} {'held':>6} {'uploads':>13} {'exports':>13} "
+              f"{'calls/s':>8} {'errors':>6}")
         counter = itertools.count()
         lock = threading.Lock()
         errors: list[str] = []
@@ -126,21 +166,31 @@ def main() -> None:
                 t.join()
             counter = itertools.count(done + todo)
             done += todo
+            rate = todo / (time.perf_counter() - t0)
+            snap = snapshot(proc.pid, memlog)
             rss.append(server_rss_mb(proc.pid))
             growth = f"{100 * (rss[-1] / rss[-2] - 1):+6.1f}%" if len(rss) > 1 else f"{'':>7}"
+            heap = snap.get("heap_mb", {})
             n_up, mb_up = folder(uploads)
             n_ex, mb_ex = folder(exports)
-            print(f"{done:6d} {rss[-1]:7.0f} {growth} {n_up:5d} {mb_up:5.1f} MB {n_ex:5d} {mb_ex:5.1f} MB "
-                  f"{todo / (time.perf_counter() - t0):8.1f} {len(errors):6d}", flush=True)
-        if len(rss) >= 3:
-            g = 100 * (rss[2] / rss[1] - 1)
-            print(f"\nround 3 over round 2: {g:+.1f}% ({'flat: PASS' if g < 5 else 'growing: FAIL'}, target < 5%)")
+            print(f"{done:6d} {rss[-1]:7.0f} {growth} {heap.get('in_use', 0):8.0f} {heap.get('free_held', 0):6.0f} "
+                  f"{n_up:5d} {mb_up:5.1f} MB {n_ex:5d} {mb_ex:5.1f} MB {rate:8.1f} {len(errors):6d}", flush=True)
+            print(f"       structures: {json.dumps(snap.get('structures', {}))}", flush=True)
+            if snap.get("traced_growth_kb"):
+                top = list(snap["traced_growth_kb"].items())[:5]
+                print("       traced growth (KB): " + "; ".join(f"{k} {v:+.0f}" for k, v in top), flush=True)
+        ok, growth = flat(rss)
+        last = ", ".join(f"{g:+.2f}%" for g in growth)
+        print(f"\nlast {len(growth)} rounds: {last} ({'flat: PASS' if ok else 'FAIL'}; "
+              f"target: 6+ rounds, each of the last three < 1%)")
         if errors:
             print(f"{len(errors)} errors, first: {errors[0]}")
+        print(f"snapshots: {memlog}")
+        return 0 if ok and not errors else 1
     finally:
         stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Hashable, TypeVar
 
-from core import lane
+from core import lane, memwatch
 
 T = TypeVar("T")
 
 
 class ResultCache:
-    def __init__(self, maxsize: int):
+    def __init__(self, maxsize: int, name: str = ""):
         self.maxsize = maxsize
+        self.name = name or f"cache{id(self):x}"
+        _all.add(self)
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._inflight: dict[Hashable, threading.Event] = {}
@@ -66,3 +69,7 @@ class ResultCache:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+_all: weakref.WeakSet[ResultCache] = weakref.WeakSet()
+memwatch.register("result_caches", lambda: {c.name: f"{len(c)}/{c.maxsize}" for c in list(_all)})

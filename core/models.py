@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from core import weights
+from core import memwatch, weights
 from core.errors import UserError
 
 log = logging.getLogger("glassbox.models")
@@ -313,6 +313,7 @@ class Loaded:
     # Gradient methods hook into the shared module; two at once would mix their activations.
     lock: threading.Lock = field(default_factory=threading.Lock)
     warning: str = ""  # the model runs, but not from the first source: a checkpoint there could not be read
+    mb: float = 0.0  # its weights' size (the model cache's memory budget counts it)
 
     @property
     def offline(self) -> bool:
@@ -350,11 +351,34 @@ _aliases: dict[tuple[str, str], tuple[str, str, float]] = {}
 ALIAS_TTL_S = 600.0  # look for the hub model again after this long (the network may be back)
 _key_locks: dict[tuple[str, str], threading.Lock] = {}
 _cache_lock = threading.Lock()
+memwatch.register("models", lambda: {"loaded": len(_cache), "mb": round(sum(m.mb for m in list(_cache.values()))),
+                                     "aliases": len(_aliases), "locks": len(_key_locks)})
 
 
 def max_loaded() -> int:
-    # One per demo by default: the offline models are small (2-90 MB); hub ones up to ~440 MB.
-    return max(1, int(os.environ.get("GLASSBOX_MAX_MODELS", "4")))
+    """How many models stay loaded at most. Every offline model of every page fits (8 demos load 9 of them,
+    about 220 MB together): with fewer, a class using several pages at once made the hub load and drop the same
+    models over and over (the soak measured 7 in use against a limit of 4: slow, and the heap fragmented)."""
+    return max(1, int(os.environ.get("GLASSBOX_MAX_MODELS", "16")))
+
+
+def memory_budget_mb() -> float:
+    """The most weights kept loaded, in MB: hub models are large (CLIP ViT-B/32 600 MB, BERT 440 MB, SAM ViT-B
+    375 MB), so the budget, not the count, is what bounds memory once they are in use."""
+    return max(1.0, float(os.environ.get("GLASSBOX_MODEL_MEMORY_MB", "2048")))
+
+
+def weight_mb(module) -> float:
+    """The MB of a loaded model's parameters and buffers (0 for engines without weights)."""
+    tensors = [*module.parameters(), *module.buffers()] if hasattr(module, "parameters") else []
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+def _over_limits() -> bool:
+    """Under _cache_lock: more models, or more MB of weights, than allowed (the newest always stays)."""
+    if len(_cache) <= 1:
+        return False
+    return len(_cache) > max_loaded() or sum(m.mb for m in _cache.values()) > memory_budget_mb()
 
 
 def bundled_marker() -> str:
@@ -411,7 +435,7 @@ def _build(name: str, device: str) -> Loaded | tuple[str, str]:
         module = module.to(device).eval()
         log.info("loaded %s from %s on %s", name, found.source, device)
         warning = f"{'; '.join(unreadable)}; loaded {found.reason} instead." if unreadable else ""
-        return Loaded(name, spec, module, device, found.source, found.reason, warning=warning)
+        return Loaded(name, spec, module, device, found.source, found.reason, warning=warning, mb=weight_mb(module))
 
 
 def _short(exc: Exception) -> str:
@@ -423,7 +447,7 @@ def _short(exc: Exception) -> str:
 def stand_in(name: str, inner: Loaded, why: str) -> Loaded:
     """What a caller who asked for `name` gets when `inner` runs in its place: inner's module, honestly
     labelled (describe() and fallback_notice say what was asked, why it is not running, what is)."""
-    return Loaded(name, inner.spec, inner.module, inner.device, inner.source, why, inner.lock, inner.warning)
+    return Loaded(name, inner.spec, inner.module, inner.device, inner.source, why, inner.lock, inner.warning, inner.mb)
 
 
 def _lookup(key: tuple[str, str]) -> Loaded | tuple[str, str] | None:
@@ -464,7 +488,7 @@ def load(name: str, device: str | None = None) -> Loaded:
                         log.warning("%s: running %s instead", found[1], found[0])
                     else:
                         _cache[key] = found
-                        while len(_cache) > max_loaded():
+                        while _over_limits():
                             old, _ = _cache.popitem(last=False)
                             log.info("evicted %s from the model cache", old)
     if isinstance(found, tuple):

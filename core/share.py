@@ -19,6 +19,8 @@ from urllib.parse import urlencode
 
 import numpy as np
 
+from core import memwatch
+
 # Query keys every page understands besides its own settings.
 LECTURE = "lecture"  # "1": lecture mode (bigger text, folded advanced controls)
 LESSON = "lesson"  # "1".."6": the lesson beat this link opens on
@@ -286,6 +288,7 @@ class Shelf:
 
 
 SHELF = Shelf()
+memwatch.register("shelf", lambda: f"{len(SHELF.keys())}/{SHELF.size}")
 
 
 def name_of(path, samples: Mapping[str, Any]) -> str | None:

@@ -80,7 +80,7 @@ def check_layer_head(result: AttentionResult, layer: int, head: int | None) -> N
         raise AttentionInputError(f"Head {head} does not exist: this model has heads 0 to {result.n_heads - 1}.")
 
 
-_cache = ResultCache(64)  # results by input and settings: re-asking costs nothing
+_cache = ResultCache(64, "attention")  # results by input and settings: re-asking costs nothing
 
 
 def attend(text: str, model: str = DEFAULT_MODEL, text_pair: str | None = None,

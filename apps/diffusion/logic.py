@@ -33,7 +33,7 @@ MAX_SEED = 2**32 - 1
 EPS_RANGE = 3.0  # predicted noise is shown on a fixed [-3, 3] scale so that frames compare
 FORWARD_SCHEDULES = {"linear": "linear (DDPM: beta 1e-4 to 0.02)", "cosine": "cosine (improved DDPM)"}
 
-_cache = ResultCache(maxsize=24)  # finished trajectories, keyed by every setting that changes them
+_cache = ResultCache(24, "diffusion_trajectories")  # finished trajectories, keyed by every setting that changes them
 
 
 class DiffusionInputError(UserError):

@@ -174,7 +174,7 @@ def probs_of(module, batch_u8: list[np.ndarray], device: str) -> np.ndarray:
         return module(x).softmax(-1).cpu().numpy()
 
 
-_cache = ResultCache(32)  # results by input and settings: re-asking costs nothing
+_cache = ResultCache(32, "fgsm")  # results by input and settings: re-asking costs nothing
 
 
 def attack(image, model: str = DEFAULT_MODEL, epsilon=4.0, attack: str = "fgsm", steps=10,

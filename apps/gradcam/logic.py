@@ -225,8 +225,8 @@ def _score_cam(loaded: models.Loaded, layer_path: str, x, target) -> Iterator:
     yield scale_cam_image(np.maximum(cam, 0))[0].astype(np.float32), logits
 
 
-_cache = ResultCache(32)  # results by input and settings: re-asking costs nothing
-_faith_cache = ResultCache(32)  # faithfulness numbers by result key
+_cache = ResultCache(32, "gradcam")  # results by input and settings: re-asking costs nothing
+_faith_cache = ResultCache(32, "gradcam_faithfulness")  # faithfulness numbers by result key
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,7 @@ def check_prompt(points, box, hw: tuple[int, int]) -> Prompt:
 
 # --- engines and the per-image cache --------------------------------------------------------------
 
-_states = ResultCache(16)  # (engine that ran, image key) -> (state, embedding shape); a few MB each
+_states = ResultCache(16, "sam_encodings")  # (engine that ran, image key) -> (state, embedding shape); a few MB each
 
 
 def _state(loaded: models.Loaded, rgb: np.ndarray) -> tuple[Any, bool, float]:

@@ -201,7 +201,7 @@ class ViTResult:
         return uniform_distance(*self.grid, self.patch_size)
 
 
-_cache = ResultCache(32)  # results by input and settings: re-asking costs nothing
+_cache = ResultCache(32, "vit_patches")  # results by input and settings: re-asking costs nothing
 
 
 def inspect(image, model: str = DEFAULT_MODEL, device: str | None = None) -> ViTResult:

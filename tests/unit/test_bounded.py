@@ -213,3 +213,33 @@ def test_a_page_footer_names_its_own_models_once():
     assert "none loaded yet" in diffusion
     assert "MiniLM" in models.status_line() and "EfficientNet" in models.status_line()
 
+
+def test_the_model_cache_is_bounded_by_megabytes_too(monkeypatch):
+    """Hub models are hundreds of MB each: a budget in MB, not only a count, bounds what stays loaded."""
+    models.clear_cache()
+    monkeypatch.setenv("GLASSBOX_MODEL_MEMORY_MB", "100")
+    lite = models.load("efficientnet_lite0", "cpu")  # 18 MB
+    assert 15 < lite.mb < 25
+    models.load("vit_digits", "cpu")  # 2 MB: both fit
+    assert len(models.loaded_names()) == 2
+    models.load("minilm", "cpu")  # 87 MB: over budget, the least recently used goes
+    names = models.loaded_names()
+    assert not any("EfficientNet" in n for n in names) and any("MiniLM" in n for n in names)
+    monkeypatch.setenv("GLASSBOX_MODEL_MEMORY_MB", "1")
+    models.load("efficientnet_lite0", "cpu")  # alone over budget: the newest always stays
+    assert [n for n in models.loaded_names() if "EfficientNet" in n]
+    models.clear_cache()
+
+
+def test_a_memory_snapshot_names_every_bounded_structure():
+    from apps.clip_zero_shot import logic as clip  # noqa: F401 - registers its caches
+    from apps.gradcam import logic as gradcam  # noqa: F401
+    from core import memwatch
+
+    snap = memwatch.snapshot()
+    assert snap["rss_mb"] > 0 and snap["open_files"] > 0
+    caches = snap["structures"]["result_caches"]
+    assert caches["gradcam"].endswith("/32") and caches["clip_image_vectors"].endswith("/64")
+    assert set(snap["structures"]["models"]) >= {"loaded", "mb"} and snap["structures"]["shelf"].endswith("/64")
+    if snap["heap_mb"]:  # glibc: the heap figures, and handing free pages back
+        assert memwatch.trim() and memwatch.snapshot()["malloc_trim"]["count"] >= 1
