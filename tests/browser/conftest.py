@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from PIL import Image
 from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, stop, wait_http
 
 GOLDEN = Path(__file__).parent / "golden"
+TAKEN_WITH = GOLDEN / "TAKEN_WITH.json"  # the Chromium the goldens were taken with (make golden writes it)
 NEW = Path(__file__).parent / "__screenshots_new__"
 VIEWPORT = {"width": 1280, "height": 900}
 # Screens differ by anti-aliasing and by the odd live number; a layout or colour change
@@ -152,9 +154,11 @@ def compare_screenshot(page, name: str, mask=()) -> None:
     page.wait_for_timeout(300)
     page.screenshot(path=str(new_path), mask=list(mask), mask_color="#ffffff", animations="disabled")
     golden = GOLDEN / f"{name}.png"
+    browser_version = page.context.browser.version if page.context.browser else "unknown"
     if os.environ.get("GLASSBOX_UPDATE_GOLDEN") == "1":
         GOLDEN.mkdir(exist_ok=True)
         shutil.copy(new_path, golden)
+        TAKEN_WITH.write_text(json.dumps({"chromium": browser_version}, indent=2) + "\n")
         return
     assert golden.exists(), f"no golden {golden.name}: run `make golden`, review and commit it"
     a = np.asarray(Image.open(golden).convert("RGB"), dtype=np.int16)
@@ -162,6 +166,10 @@ def compare_screenshot(page, name: str, mask=()) -> None:
     assert a.shape == b.shape, f"{name}: size {b.shape} differs from golden {a.shape}"
     diff = np.abs(a - b).max(axis=2)
     mean, big = float(diff.mean()), float((diff > 48).mean())
+    taken = json.loads(TAKEN_WITH.read_text()).get("chromium", "?") if TAKEN_WITH.exists() else "?"
+    other = (f" The goldens were taken with Chromium {taken}, this is {browser_version}: if only the browser "
+             "differs, compare the two images, then `make golden`."
+             if taken != "?" and taken.split(".")[0] != browser_version.split(".")[0] else "")
     assert mean <= MEAN_TOLERANCE and big <= BIG_DIFF_FRACTION, (
         f"{name}: screenshot differs from golden (mean {mean:.2f}, {big:.1%} pixels changed a lot); "
-        f"see {new_path}. If the change is intended: make golden")
+        f"see {new_path}. If the change is intended: make golden.{other}")
