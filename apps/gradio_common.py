@@ -480,7 +480,7 @@ def _housekeeper(demo: gr.Blocks) -> None:
             # What a call frees (decoded images, tensors, PNG buffers), glibc keeps in its per-thread arenas for
             # reuse, and those fragment: over 3,000 soak calls the heap in use stayed at ~500 MB while the freed
             # memory it held grew 190 -> 425 MB, and RSS with it. Handing the free pages back every pass keeps RSS
-            # at what is in use (measured: 28-107 ms per pass under the soak's load, once every 30 s; glibc locks one
+            # at what is in use (measured: 35-140 ms per pass under the soak's load, once every 30 s; glibc locks one
             # arena at a time, so the compute lane keeps running).
             memwatch.trim()
         except Exception:  # noqa: BLE001 - housekeeping must never take the server down
