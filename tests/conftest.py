@@ -85,6 +85,22 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=15)
 
 
+def start_server(cmd: list[str], port: int, log_name: str, env_extra: dict | None = None):
+    """Start a server process on 127.0.0.1:port, its output in $TMPDIR/log_name; (process, open log) once / answers.
+    The caller stops it (stop()) and closes the log."""
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / log_name, "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", proc, timeout=120)
+    except Exception:
+        stop(proc)
+        log.close()
+        raise
+    return proc, log
+
+
 @pytest.fixture
 def sample_cat() -> Path:
     return SAMPLES / "cat.png"

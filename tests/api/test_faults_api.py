@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import ROOT, SAMPLES, free_port, hub_in_process, stop, wait_http
+from conftest import SAMPLES, free_port, hub_in_process, start_server, stop
 
 pytestmark = pytest.mark.api
 
@@ -26,13 +24,9 @@ def hub_process(tmp_path_factory):
     """A hub in its own process (a file size limit set on it must not reach pytest's own files)."""
     tmp = tmp_path_factory.mktemp("hub")
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "TMPDIR": str(tmp),
-           "GLASSBOX_WARMUP": "0"}
-    log = open(tmp / "hub.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/", proc, timeout=120)
-    yield proc, url, tmp
+    proc, log = start_server([sys.executable, "app.py"], port, "glassbox-faults-hub.log",
+                             {"TMPDIR": str(tmp), "GLASSBOX_WARMUP": "0"})
+    yield proc, f"http://127.0.0.1:{port}", tmp
     stop(proc)
     log.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, stop, wait_http
+from conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop
 
 GOLDEN = Path(__file__).parent / "golden"
 TAKEN_WITH = GOLDEN / "TAKEN_WITH.json"  # the Chromium the goldens were taken with (make golden writes it)
@@ -66,24 +65,11 @@ def projector(browser):
     yield from _context_page(browser, PROJECTOR)
 
 
-def _server(cmd: list[str], port: int, log_name: str, env_extra: dict | None = None):
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "PYTHONUNBUFFERED": "1", **(env_extra or {})}
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / log_name, "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/", proc, timeout=120)
-    except Exception:
-        stop(proc)
-        raise
-    return proc, log
-
-
 @pytest.fixture(scope="session")
 def gradio_url():
     port = free_port()
     # Warm-up on, as a lecturer runs it: the first click should not wait for the model.
-    proc, log = _server([sys.executable, "app.py"], port, "glassbox-gradio.log", {"GLASSBOX_WARMUP": "1"})
+    proc, log = start_server([sys.executable, "app.py"], port, "glassbox-gradio.log", {"GLASSBOX_WARMUP": "1"})
     yield f"http://127.0.0.1:{port}"
     stop(proc)
     log.close()
@@ -92,7 +78,7 @@ def gradio_url():
 @pytest.fixture(scope="session")
 def streamlit_url():
     port = free_port()
-    proc, log = _server([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+    proc, log = start_server([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
                          "--server.address", "127.0.0.1", "--server.headless", "true"], port, "glassbox-streamlit.log")
     yield f"http://127.0.0.1:{port}"
     stop(proc)
