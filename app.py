@@ -13,9 +13,9 @@ import importlib
 import logging
 import traceback
 
-import apps  # noqa: F401 - first: it gives Gradio a temp folder of this user's own, read when gradio is imported
 import gradio as gr
 
+import apps  # noqa: F401 - first: it gives Gradio a temp folder of this user's own, read when gradio is imported
 from apps.gradio_common import page_footer, serve
 from apps.registry import DEMOS, Demo
 from core import memwatch, warmup
@@ -86,7 +86,7 @@ def build_hub() -> gr.Blocks:
                     # The footer names this page's models only (the page's logic lists what it offers).
                     page_models = list(getattr(importlib.import_module(f"apps.{d.slug}.logic"), "MODEL_CHOICES", []))
                     failed = None
-                except Exception as exc:  # noqa: BLE001 - one broken page must not take the hub down
+                except Exception as exc:  # one broken page must not take the hub down
                     log.exception("page %s failed to build", d.slug)
                     failed = exc
             if failed is not None:

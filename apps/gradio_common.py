@@ -30,7 +30,8 @@ log = logging.getLogger("glassbox.hub")
 
 CSS = """
 .gb-cards {display:grid; grid-template-columns:repeat(auto-fill,minmax(260px,1fr)); gap:16px;}
-.gb-card {display:block; text-align:left; border:1px solid var(--border-color-primary); border-radius:12px; padding:18px;
+.gb-card {display:block; text-align:left; border:1px solid var(--border-color-primary); border-radius:12px;
+          padding:18px;
           background:var(--block-background-fill); text-decoration:none !important; color:inherit !important;}
 .gb-card h3 {margin:4px 0 6px 0; font-size:1.25rem;}
 .gb-card .gb-icon {font-size:2.2rem;}
@@ -293,7 +294,7 @@ class _LazyConfigs(dict):
     def _fill(self) -> None:
         for key in list(self._state.blocks_config.blocks):
             if not dict.__contains__(self, key) and self._valid(key):
-                self[key]  # noqa: B018 - __missing__ builds it
+                self[key]  # __missing__ builds it
 
     def items(self):
         self._fill()
@@ -483,7 +484,7 @@ def _housekeeper(demo: gr.Blocks) -> None:
             # at what is in use (measured: 35-140 ms per pass under the soak's load, once every 30 s; glibc locks one
             # arena at a time, so the compute lane keeps running).
             memwatch.trim()
-        except Exception:  # noqa: BLE001 - housekeeping must never take the server down
+        except Exception:  # housekeeping must never take the server down
             log.exception("housekeeping failed")
 
 
@@ -650,7 +651,7 @@ class ShareBar:
             if links is not None:
                 try:
                     cross = links(raw)
-                except Exception:  # noqa: BLE001 - a link that cannot be made is left out, the page goes on
+                except Exception:  # a link that cannot be made is left out, the page goes on
                     log.exception("%s: cross-links failed", view.slug)
             return query, "\n\n".join(lines), download, cross
 

@@ -17,7 +17,8 @@ WORDS = ["red", "blue", "green", "small", "heavy", "old", "new", "round", "soft"
 
 
 def sentence(i: int) -> str:
-    return f"The robot kicked the {WORDS[i % len(WORDS)]} ball because it was programmed to score {i} goals in the game."
+    word = WORDS[i % len(WORDS)]
+    return f"The robot kicked the {word} ball because it was programmed to score {i} goals in the game."
 
 
 def bare_forward(n: int) -> tuple[float, int]:

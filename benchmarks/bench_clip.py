@@ -14,7 +14,7 @@ import sys
 from common import ROOT, free_port, median_seconds, pct, rest_call, start, stop
 
 sys.path.insert(0, str(ROOT))
-from core import images, vision  # noqa: E402
+from core import images, vision
 
 
 def main() -> None:

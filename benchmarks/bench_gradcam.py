@@ -12,11 +12,10 @@ import statistics
 import sys
 import time
 
-
 from common import ROOT, free_port, pct, rest_call, start, stop
 
 sys.path.insert(0, str(ROOT))
-from core import images, vision  # noqa: E402
+from core import images, vision
 
 
 def variants(n: int) -> list[str]:

@@ -9,13 +9,14 @@ python benchmarks/bench_sam.py [--n 30]   (targets: warm click p50 <= 150 ms in 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 
 from common import ROOT, free_port, median_seconds, pct, rest_call, start, stop
 
 sys.path.insert(0, str(ROOT))
-from core import images  # noqa: E402
+from core import images
 
 
 def main() -> None:
@@ -45,8 +46,9 @@ def main() -> None:
         loaded = models.load(model, "cpu")
         state = loaded.module.encode(rgb)
         pts = np.array(clicks[1], dtype=np.float32)
-        bare = median_seconds(lambda: loaded.module.decode(state, pts, None, True), args.n)
-        encode = median_seconds(lambda: loaded.module.encode(rgb), 5, warmup=1)
+        decode = functools.partial(loaded.module.decode, state, pts, None, True)
+        bare = median_seconds(decode, args.n)
+        encode = median_seconds(lambda loaded=loaded: loaded.module.encode(rgb), 5, warmup=1)
         p50 = pct(warm, 50)
         print(f"[{model}] first click (encode {first.encode_ms:.0f} ms + decode): {cold * 1000:7.1f} ms")
         print(f"[{model}] warm click in process p50 / p95  : {p50 * 1000:7.1f} / {pct(warm, 95) * 1000:.1f} ms")

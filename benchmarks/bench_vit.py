@@ -11,8 +11,8 @@ import sys
 from common import ROOT, free_port, median_seconds, pct, rest_call, start, stop
 
 sys.path.insert(0, str(ROOT))
-from apps.vit_patches import data  # noqa: E402
-from core import images  # noqa: E402
+from apps.vit_patches import data
+from core import images
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import requests
-
 from common import ROOT, rest_call
 
 SAMPLES = ROOT / "assets" / "images"

@@ -19,11 +19,10 @@ import threading
 import time
 
 import requests
-
 from common import ROOT, free_port, median_seconds, pct, start, stop
 
 sys.path.insert(0, str(ROOT))
-from clients import BrowserTab, data_url, rest, variant_png  # noqa: E402
+from clients import BrowserTab, data_url, rest, variant_png
 
 
 def bare_costs() -> dict[str, float]:

@@ -35,11 +35,10 @@ import time
 from pathlib import Path
 
 import requests
-
 from common import ROOT, free_port, start, stop
 
 sys.path.insert(0, str(ROOT))
-from clients import BrowserTab, data_url, rest, server_rss_mb, upload, variant_png  # noqa: E402
+from clients import BrowserTab, data_url, rest, server_rss_mb, upload, variant_png
 
 
 def folder(path: Path) -> tuple[int, float]:
@@ -164,7 +163,7 @@ def main() -> int:
             todo = min(args.round, args.calls - done)
             t0 = time.perf_counter()
 
-            def worker(todo=todo, start_at=done) -> None:
+            def worker(todo=todo, start_at=done, counter=counter) -> None:
                 http = requests.Session()
                 while True:
                     with lock:

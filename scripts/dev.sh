@@ -90,6 +90,9 @@ case "$cmd" in
     check_versions
     shift || true
     if [ $# -gt 0 ]; then exec "$PY" -m pytest "$@"; fi
+    # The linter first: ruff.toml's rules, zero findings (a second, not a minute).
+    echo ">> ruff check ."
+    "$PY" -m ruff check .
     "$PY" -m pytest
     # The numbers that come from float training and inference, once more on another CPU's kernels: ATen's
     # portable set, MKL capped at SSE4.2 and oneDNN at SSE4.1 (an old x86 CPU). A claim that held on this

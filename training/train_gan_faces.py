@@ -119,7 +119,7 @@ def train_gan(imgs, steps: int, log=print):
         # Two standard stabilisers keep this discriminator from winning outright on such simple data: instance
         # noise on both its inputs (fading out over the first half) and one-sided label smoothing (real -> 0.9).
         sigma = 0.1 * max(0.0, 1 - 2 * step / steps)
-        noisy = lambda x: x + sigma * torch.randn_like(x)  # noqa: E731
+        noisy = lambda x, sigma=sigma: x + sigma * torch.randn_like(x)  # noqa: E731
         # D: real -> 0.9, fake -> 0.  G: the non-saturating loss, fake -> 1 (stronger gradients early on).
         d_loss = bce(disc(noisy(real)), 0.9 * ones) + bce(disc(noisy(fake.detach())), zeros)
         opt_d.zero_grad()

@@ -47,7 +47,7 @@ def main() -> None:
         model = toy2d.make_mlp()
         opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
-        for step in range(args.steps):
+        for _ in range(args.steps):
             x0 = data[torch.randint(0, len(data), (args.batch,))]  # (B, 2)
             t = torch.randint(0, 1000, (args.batch,))
             noise = torch.randn_like(x0)

@@ -144,7 +144,8 @@ def _attend(text: str, model: str, pair: str | None, device: str) -> AttentionRe
     unk = getattr(tm.tokenizer, "unk_token", None)
     n_unk = tokens.count(unk) if unk else 0
     if n_unk:
-        result.notices.append(f"{n_unk} token(s) are {unk}: the vocabulary has no piece for them (emoji, rare scripts).")
+        result.notices.append(f"{n_unk} token(s) are {unk}: the vocabulary has no piece for them "
+                              "(emoji, rare scripts).")
     if loaded.name != loaded.spec.name:
         causal_asked = models.get_spec(loaded.name).preprocessing.get("causal")
         extra = " The causal comparison needs DistilGPT-2." if causal_asked else ""

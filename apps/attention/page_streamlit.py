@@ -75,7 +75,8 @@ def show(r) -> None:
         fig = logic.heatmap_figure(r, layer, head)
         st.plotly_chart(fig, width="stretch")
         d1, d2 = st.columns(2)
-        d1.download_button("⬇️ PNG of this heatmap", logic.heatmap_png(r, layer, head), share.export_name("attention", page.values(), ".png"), "image/png")
+        d1.download_button("⬇️ PNG of this heatmap", logic.heatmap_png(r, layer, head),
+                           share.export_name("attention", page.values(), ".png"), "image/png")
         # A callable: the 5 MB page is built only when someone asks for it, not on every rerun.
         d2.download_button("⬇️ Interactive HTML", lambda: logic.figure_html(fig), "attention.html", "text/html")
     with tabs[1]:

@@ -231,7 +231,7 @@ def stream(settings: Settings, device: str | None = None, every: int = 1) -> Ite
 def run(settings: Settings, device: str | None = None) -> Trajectory:
     """The finished trajectory (from the cache when it was computed before)."""
     last = None
-    for last in stream(settings, device, every=10**9):
+    for last in stream(settings, device, every=10**9):  # noqa: B007 - runs the stream out; the last is kept
         pass
     assert last is not None and last.done
     return last

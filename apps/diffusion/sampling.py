@@ -111,6 +111,6 @@ def sample(unet, scheduler, shape, steps: int, seed: int, **kwargs):
     """Only the final samples (B, C, H, W) in [-1, 1], for evaluation: no frames kept."""
     x, generator = initial_noise(shape, seed)
     last = None
-    for last in denoise(unet, scheduler, x, steps, generator=generator, **kwargs):
+    for last in denoise(unet, scheduler, x, steps, generator=generator, **kwargs):  # noqa: B007 - the last step
         pass
     return last.x_next.clamp(-1, 1)

@@ -75,7 +75,7 @@ def generate(model, scheduler, steps, eta, seed, label, guidance):
                        gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1), None, gr.update(), gr.update(),
                        gr.update())
                 continue
-            gif = export_file(_export_name(settings, ".gif"), lambda: logic.gif_bytes(traj))
+            gif = export_file(_export_name(settings, ".gif"), lambda traj=traj: logic.gif_bytes(traj))
             png = frame_export(traj, traj.n - 1)
             yield (*_status(traj, notices), xt, x0, eps,
                    gr.update(maximum=max(traj.n - 1, 1), value=traj.n - 1, interactive=traj.n > 1),
@@ -297,7 +297,8 @@ def build() -> None:
     def show(c: dict) -> tuple:
         """A link's run, finished (from the cache when it ran before), on the link's frame."""
         out = None
-        for out in generate(c["model"], c["scheduler"], c["steps"], c["eta"], c["seed"], c["label"], c["guidance"]):
+        run = generate(c["model"], c["scheduler"], c["steps"], c["eta"], c["seed"], c["label"], c["guidance"])
+        for out in run:  # noqa: B007 - runs it out; the last frame is kept
             pass
         out = list(out)
         traj = out[gen_outputs.index(traj_state)]

@@ -10,6 +10,7 @@ Grad-CAM demo's public explain() (the one deliberate link between two demos).
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import time
@@ -330,7 +331,8 @@ def robustness_curve(model: str = DEFAULT_MODEL, eps_values=CURVE_EPS, steps: in
                 if progress:
                     progress(done / total, f"{name.upper()} at {eps:g}/255 on {path.stem}")
                 # One lane job per point: a click from another learner waits for one attack, not the curve.
-                ran = run_with_fallback(lambda dev: _curve_point(rgb, spec.name, eps, name, steps, dev), device)
+                point = functools.partial(_curve_point, rgb, spec.name, eps, name, steps)
+                ran = run_with_fallback(lambda dev, point=point: point(dev), device)
                 survived, p_clean, p_before, ran_label, notice = ran.value
                 notices = api.unique([*notices, ran.notice, notice])
                 kept[name][i] += int(survived)

@@ -104,7 +104,8 @@ def run_curve(model, progress=gr.Progress()):
 def build() -> None:
     """Add the FGSM page (and its /fgsm API endpoint) to the current Blocks context."""
     gr.Markdown("# 🎯 Adversarial FGSM: fool a classifier with invisible changes\n"
-                "Pick an image and an ε. Every pixel moves by at most ε/255 in the direction that hurts the model most.")
+                "Pick an image and an ε. Every pixel moves by at most ε/255 in the direction that hurts the model "
+                "most.")
     bar = ShareBar(logic.VIEW)
     with gr.Row(elem_classes="gb-main"):
         with gr.Column(scale=1, min_width=320):
@@ -115,7 +116,8 @@ def build() -> None:
             steps = gr.Slider(1, logic.STEPS_MAX, value=10, step=1, label="Steps (BIM / PGD)",
                               elem_classes="gb-advanced")
             target = gr.Dropdown([], value=None, allow_custom_value=True, label="Target class (optional)",
-                                 info="Empty: untargeted (any wrong class). Or type an ImageNet class, e.g. 'goldfish'.")
+                                 info="Empty: untargeted (any wrong class). Or type an ImageNet class, e.g. "
+                                      "'goldfish'.")
         with gr.Column(scale=2):
             status = gr.Markdown("Computing the first example…", elem_id="fgsm-status")
             with gr.Row(equal_height=True):

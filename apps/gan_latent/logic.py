@@ -171,7 +171,8 @@ def interpolate(seed_a, seed_b, steps: int = 9, mode: str = "slerp", model: str 
     return r
 
 
-def edit(seeds, attribute: str, strength: float | None = None, model: str = DEFAULT_MODEL) -> tuple[GanResult, GanResult]:
+def edit(seeds, attribute: str, strength: float | None = None,
+         model: str = DEFAULT_MODEL) -> tuple[GanResult, GanResult]:
     """Each seed's sample before and after z + strength * offset * d, d the attribute's unit direction and offset
     the length of the mean difference it was measured from; negative strengths remove the attribute.
     strength None: the measured best for that attribute."""
@@ -276,7 +277,8 @@ def explainer_values() -> dict[str, str]:
     if not m:
         return {"gan_result": "not measured yet (run training/train_gan_faces.py)"}
     rows = [f"| {name.replace('_', ' ')} | {m['judge_accuracy'][name]:.0%} | {m['generated_share'][name]:.0%} | "
-            f"{e['best']['strength']:g} | {e['best']['on']:.0%} | {e['best']['off']:.0%} | {e['best']['others_kept']:.0%} |"
+            f"{e['best']['strength']:g} | {e['best']['on']:.0%} | {e['best']['off']:.0%} | "
+            f"{e['best']['others_kept']:.0%} |"
             for name, e in m["edits"].items()]
     table = ("| attribute | judge accuracy (real faces) | share of GAN samples | strength | switched on | "
              "switched off | others unchanged |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows))

@@ -17,7 +17,8 @@ st.title("🧮 GAN latent arithmetic: walk, blend and add vectors")
 st.write("A generator turns a random vector z into a face. Nearby vectors give similar faces, and some directions "
          "mean something: add the 'glasses' direction and glasses appear.")
 INTS = ("start", "count", "seed_a", "seed_b", "steps", "edit_start", "a", "b", "c")
-page = PageView(logic.VIEW, {"model": "gan_model", "start": "gan_start", "count": "gan_count", "truncation": "gan_trunc",
+page = PageView(logic.VIEW, {"model": "gan_model", "start": "gan_start", "count": "gan_count",
+                             "truncation": "gan_trunc",
                              "seed_a": "gan_a", "seed_b": "gan_b", "steps": "gan_steps", "attribute": "gan_attr",
                              "strength": "gan_strength", "edit_start": "gan_edit_start", "a": "gan_an_a",
                              "b": "gan_an_b", "c": "gan_an_c"},
@@ -96,7 +97,8 @@ with tab_r:
              "labels.")
     imgs, attrs = logic.real(16, 0)
     for k in range(0, 16, 8):
-        row(imgs[k:k + 8], [", ".join(n.replace("_", " ") for n, v in x.items() if v) or "none" for x in attrs[k:k + 8]])
+        names = [", ".join(n.replace("_", " ") for n, v in x.items() if v) or "none" for x in attrs[k:k + 8]]
+        row(imgs[k:k + 8], names)
 with tab_lab:
     st.write("A tiny GAN learns a ring of 8 blobs, live. **Standard** training collapses onto a spot or two and hops "
              "between them; **WGAN-GP** spreads over the ring. The shading is the discriminator's view.\n\n"

@@ -134,7 +134,8 @@ def show_edit(attribute, strength, start, model):
         before, after = logic.edit(seeds, attribute, strength, model)
     except (UserError, ValueError) as exc:
         return f"⚠️ {exc}", gr.update(), gr.update(), gr.update()
-    text = f"**{attribute.replace('_', ' ')}** × {after.extra['strength']:g}. Measured: {logic.success_text(attribute)}."
+    text = (f"**{attribute.replace('_', ' ')}** × {after.extra['strength']:g}. "
+            f"Measured: {logic.success_text(attribute)}.")
     return (text, [(logic.enlarge(i), f"seed {s}") for i, s in zip(before.images, seeds)],
             [(logic.enlarge(i), "edited") for i in after.images],
             [(logic.enlarge(logic.diff_image(b, a)), "what changed") for b, a in zip(before.images, after.images)])

@@ -320,7 +320,8 @@ def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None
 
         mag = np.abs(guided).max(axis=2)  # (h, w)
         cam = (mag / mag.max()).astype(np.float32) if mag.max() > 0 else np.zeros_like(mag, np.float32)
-        guided_img = np.asarray(Image.fromarray(deprocess_image(guided)).resize(out_hw[::-1], Image.Resampling.BILINEAR))
+        guided_img = Image.fromarray(deprocess_image(guided)).resize(out_hw[::-1], Image.Resampling.BILINEAR)
+        guided_img = np.asarray(guided_img)
     heat = np.clip(images.resize_float(cam, out_hw), 0.0, 1.0)  # (H', W') in [0, 1]
     yield CamResult(
         model=loaded.spec.name,

@@ -160,8 +160,10 @@ def build() -> None:
             with gr.Row(equal_height=True):
                 shown = gr.Image(label="Model input (whole image, no crop)", interactive=False, buttons=["fullscreen"],
                                  height=300, elem_id="gradcam-input")
-                out_a = gr.Image(label="Method (left)", interactive=False, buttons=["download", "fullscreen"], height=300, elem_id="gradcam-overlay-a")
-                out_b = gr.Image(label="Method (right)", interactive=False, buttons=["download", "fullscreen"], height=300, elem_id="gradcam-overlay-b")
+                out_a = gr.Image(label="Method (left)", interactive=False, buttons=["download", "fullscreen"],
+                                 height=300, elem_id="gradcam-overlay-a")
+                out_b = gr.Image(label="Method (right)", interactive=False, buttons=["download", "fullscreen"],
+                                 height=300, elem_id="gradcam-overlay-b")
             with gr.Row():
                 top5 = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="gradcam-top5")
                 with gr.Column():

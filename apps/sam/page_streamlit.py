@@ -181,7 +181,8 @@ with right:
                 c1.image(logic.cutout(result.image, result.masks[k]), caption="Cut-out (transparent outside)",
                          width=260)
                 c2.download_button("⬇️ Mask PNG (white inside)", images.to_png_bytes(logic.mask_png(result.masks[k])),
-                                   file_name=share.export_name("sam", page.values(), f"-mask{k + 1}.png"), mime="image/png",
+                                   file_name=share.export_name("sam", page.values(), f"-mask{k + 1}.png"),
+                                   mime="image/png",
                                    key="sam_download")
             with tab_e:
                 if st.button("Segment everything (a grid of clicks)", key="sam_everything"):

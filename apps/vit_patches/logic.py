@@ -446,5 +446,6 @@ VIEW = share.View("vit_patches", (
 def share_values(result: ViTResult, image: str | None, asked_model: str, layer: int | None, head: int | None) -> dict:
     """The link settings of a computed image (the API's share_url)."""
     return {"image": image, "model": asked_model, "layer": result.n_layers - 1 if layer is None else int(layer),
-            "head": "mean" if head is None else str(head), "patch": 32 if 32 < result.num_patches else result.num_patches // 2,
+            "head": "mean" if head is None else str(head),
+            "patch": 32 if 32 < result.num_patches else result.num_patches // 2,
             "split": result.patch_size}

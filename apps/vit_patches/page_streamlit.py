@@ -6,8 +6,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps.streamlit_common import (PageView, clicked_cell, compute_or_last, grid_figure, load_model, picture_picker,
-                                   top5_chart)
+from apps.streamlit_common import (
+    PageView,
+    clicked_cell,
+    compute_or_last,
+    grid_figure,
+    load_model,
+    picture_picker,
+    top5_chart,
+)
 from apps.vit_patches import logic
 from core import api, explainer, models
 

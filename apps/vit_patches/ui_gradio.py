@@ -130,8 +130,9 @@ def build() -> None:
                             pixels = gr.Image(label="Its pixels", interactive=False, height=170, buttons=[])
                     flat = gr.Plot(label="Flattened")
                     emb = gr.Plot(label="Embedding")
-                    split_patch = gr.Slider(2, 64, value=8, step=1, label="Patch size of the grid drawn above (the model "
-                                            "itself always uses its own; clicks pick the model's patches)")
+                    split_patch = gr.Slider(2, 64, value=8, step=1,
+                                            label="Patch size of the grid drawn above (the model itself always uses "
+                                                  "its own; clicks pick the model's patches)")
                     count = gr.Markdown(elem_id="vit-count")
                 with gr.Tab("2 · Embeddings (PCA)"):
                     gr.Markdown("Each patch's embedding, reduced to its three main directions and shown as a colour: "

@@ -8,7 +8,6 @@ import time
 
 import pytest
 import requests
-
 from conftest import ROOT, SAMPLES, hub_in_process
 
 pytestmark = pytest.mark.api

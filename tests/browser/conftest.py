@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop
+from PIL import Image
 
 GOLDEN = Path(__file__).parent / "golden"
 TAKEN_WITH = GOLDEN / "TAKEN_WITH.json"  # the Chromium the goldens were taken with (make golden writes it)

@@ -8,7 +8,6 @@ import json
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-
 from browser.conftest import PROJECTOR, VIEWPORT, compare_screenshot
 
 pytestmark = pytest.mark.browser
@@ -78,9 +77,8 @@ def test_a_changed_view_round_trips_through_its_link(browser, page, gradio_url):
 
 
 def test_share_urls_from_the_api_open_the_same_settings_on_the_page(page, gradio_url):
-    from gradio_client import Client, handle_file
-
     from conftest import SAMPLES
+    from gradio_client import Client, handle_file
 
     client = Client(gradio_url + "/", verbose=False)
     cat = handle_file(str(SAMPLES / "cat.png"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from browser.conftest import PROJECTOR, compare_screenshot, gradio_idle
 
 pytestmark = pytest.mark.browser
@@ -267,7 +266,8 @@ OVERFLOW_JS = """sel => Array.from(document.querySelectorAll(sel)).filter(e => e
               + ' / ' + e.scrollHeight + '>' + e.clientHeight)"""
 # Gallery thumbnails are cropped squares on purpose; any other picture must show all of itself: either its
 # box keeps the picture's shape, or it is scaled to fit inside the box (object-fit: contain).
-CUT_IMAGES_JS = """() => Array.from(document.querySelectorAll('main img')).filter(i => i.offsetParent !== null && i.naturalWidth)
+CUT_IMAGES_JS = """() => Array.from(document.querySelectorAll('main img'))
+    .filter(i => i.offsetParent !== null && i.naturalWidth)
     .filter(i => !i.closest('.thumbnail-item'))
     .filter(i => { const r = i.getBoundingClientRect(), p = i.parentElement.getBoundingClientRect();
                    const fit = getComputedStyle(i).objectFit;
@@ -410,7 +410,8 @@ def test_clip_links_to_gradcam_on_the_same_image(page, gradio_url):
 def test_sam_opens_computed_and_takes_clicks_and_a_box(page, gradio_url):
     page.goto(f"{gradio_url}/sam")
     loaded(page, "sam")
-    page.wait_for_function("(document.querySelector('#sam-status')?.innerText || '').includes('Best mask')", timeout=90_000)
+    page.wait_for_function("(document.querySelector('#sam-status')?.innerText || '').includes('Best mask')",
+                           timeout=90_000)
     assert "not SAM" in page.locator("#sam-status").inner_text()
     page.wait_for_selector("#sam-candidates button.thumbnail-item", timeout=30_000)
     compare_screenshot(page, "gradio_sam", mask=[page.locator("#gb-footer"), page.locator("#sam-timing")])

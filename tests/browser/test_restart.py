@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from browser.conftest import gradio_idle
 from browser.test_classroom import STATUS, opened, query, wait_text
 from conftest import free_port, start_server, stop

@@ -7,7 +7,6 @@ import math
 import time
 
 import pytest
-
 from browser.conftest import compare_screenshot
 
 pytestmark = pytest.mark.browser
@@ -182,7 +181,8 @@ def test_streamlit_diffusion_scrubs_in_a_fragment_and_draws_with_the_lasso(page,
         page.mouse.move(cx + r * math.cos(a), cy + r * math.sin(a), steps=2)
     page.mouse.up()
     settle(page)
-    points = [[float(v) for v in line.split(",")] for line in page.locator(".st-key-toy_pts textarea").input_value().splitlines()]
+    lines = page.locator(".st-key-toy_pts textarea").input_value().splitlines()
+    points = [[float(v) for v in line.split(",")] for line in lines]
     assert len(points) >= 50
     radii = [math.hypot(x - sum(p[0] for p in points) / len(points), y - sum(p[1] for p in points) / len(points))
              for x, y in points]

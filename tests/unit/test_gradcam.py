@@ -195,8 +195,9 @@ def test_png_export(lite):
 @pytest.mark.parametrize("name", ["resnet50", "vit_b16"])
 def test_hub_models_run_every_layer_choice(name, tmp_path, monkeypatch):
     """Hub code paths with random local weights: the ViT needs its tokens reshaped to a grid."""
-    from core.loaders import build_arch
     from safetensors.torch import save_file
+
+    from core.loaders import build_arch
 
     spec = models.MODELS[name]
     (tmp_path / name).mkdir()
