@@ -13,9 +13,12 @@ import importlib
 import logging
 import traceback
 
+# isort: split
+import apps  # noqa: F401 - first: it gives Gradio a temp folder of this user's own, read when gradio is imported
+
+# isort: split
 import gradio as gr
 
-import apps  # noqa: F401 - first: it gives Gradio a temp folder of this user's own, read when gradio is imported
 from apps.gradio_common import page_footer, serve
 from apps.registry import DEMOS, Demo
 from core import memwatch, warmup

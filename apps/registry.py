@@ -1,4 +1,4 @@
-"""DEMOS: the eight topics of the hub. Pure data; both hubs (Gradio and Streamlit) read it.
+"""DEMOS: the eight topics of the hub. Data, and view(): both hubs (Gradio and Streamlit) read it.
 
 `built` marks the demos that have a page. `warmup` names a function the hub runs in the
 background once it is serving, so that the first click in a lecture is fast.
@@ -6,6 +6,7 @@ background once it is serving, so that the first click in a lecture is fast.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 
@@ -56,3 +57,14 @@ DEMOS: list[Demo] = [
 ]
 
 BY_SLUG = {d.slug: d for d in DEMOS}
+
+
+def view(slug: str):
+    """The share.View of a demo's page: what a link to that page is built from (View.href, View.link_params).
+
+    Pages link to each other through this, never with a hand-written address, so a renamed setting fails where
+    the link is made. It imports the target's logic module, which is light (no model library at import).
+    """
+    if slug not in BY_SLUG:
+        raise KeyError(f"no demo {slug!r}; the demos are {list(BY_SLUG)}")
+    return importlib.import_module(f"apps.{slug}.logic").VIEW

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 import streamlit as st
 
+from apps import registry
 from apps.registry import DEMOS
 from core import images, lane, models, share, warmup
 
@@ -331,3 +332,10 @@ class PageView:
 
             st.download_button("⬇️ JSON of this view (settings, model, results, link)", build,
                                share.export_name(self.slug, values, ".json"), "application/json", key="gb_json")
+
+
+def link_to(slug: str, label: str, icon: str, **values) -> None:
+    """A link to another page of this hub that opens on the given settings, built from that page's View (a
+    renamed setting fails here, not as a dead link)."""
+    st.page_link(f"apps/{slug}/page_streamlit.py", label=label, icon=icon,
+                 query_params=registry.view(slug).link_params(values))

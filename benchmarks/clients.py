@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import requests
+
 from common import ROOT, rest_call
 
 SAMPLES = ROOT / "assets" / "images"

@@ -19,6 +19,7 @@ import threading
 import time
 
 import requests
+
 from common import ROOT, free_port, median_seconds, pct, start, stop
 
 sys.path.insert(0, str(ROOT))

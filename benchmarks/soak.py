@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import requests
+
 from common import ROOT, free_port, start, stop
 
 sys.path.insert(0, str(ROOT))

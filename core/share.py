@@ -196,6 +196,20 @@ class View:
         """Path and query of the page showing this view, relative to the hub's root: "/gradcam?image=cat&..."."""
         return f"/{self.slug}?{self.query(values, lecture, beat)}"
 
+    def link_params(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """The query parameters of a link from another page to this one, with only the given settings (the page
+        opens the rest on its defaults). A name that is not a setting of this page raises ValueError: renaming a
+        setting breaks the pages that link here loudly, at once, instead of leaving them a dead link."""
+        unknown = sorted(set(values) - set(self.names))
+        if unknown:
+            raise ValueError(f"{self.slug} has no setting {unknown}; its settings are {self.names}")
+        return {p.name: p.format(values[p.name]) for p in self.params if values.get(p.name) is not None}
+
+    def href(self, **values: Any) -> str:
+        """A link to this page from another page of the hub (relative, so it holds under any root path):
+        "sam?image=cat&prompt=120,80,1". See link_params."""
+        return f"{self.slug}?{urlencode(list(self.link_params(values).items()), safe=',;:')}"
+
     def missing_notes(self, values: Mapping[str, Any]) -> list[str]:
         return [note for name, note in self.note_when_missing.items() if values.get(name, 0) is None]
 

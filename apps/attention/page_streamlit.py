@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from apps.attention import logic
-from apps.streamlit_common import PageView, clicked_cell, compute_or_last, grid_figure, load_model
+from apps.streamlit_common import PageView, clicked_cell, compute_or_last, grid_figure, link_to, load_model
 from core import api, explainer, models, share
 
 HERE = Path(__file__).parent
@@ -103,9 +103,8 @@ if shown is not None:
 
 
 def links(values: dict) -> None:
-    st.page_link("apps/vit_patches/page_streamlit.py", label=f"Attention over image patches instead of words: the "
-                 f"ViT patch viewer at layer {values['layer']}", icon="🧩",
-                 query_params={"layer": str(values["layer"]), "head": values["head"]})
+    link_to("vit_patches", f"Attention over image patches instead of words: the ViT patch viewer at layer "
+            f"{values['layer']}", "🧩", layer=values["layer"], head=values["head"])
 
 
 page.close(record=lambda: logic.api_payload(shown, api.Clock()) if shown is not None else {}, links=links)

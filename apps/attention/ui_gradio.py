@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
+from apps import registry
 from apps.attention import logic
-from apps.gradio_common import ShareBar, explainer, export_file, keep_others, on_user_set, user_set
+from apps.gradio_common import Outputs, ShareBar, explainer, export_file, on_user_set, user_set, warning
 from core import api, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 MEAN = "mean over heads"
+FIGURES = ("heat", "head_view", "roll", "png", "html")  # what views() sets
 
 
 def attention_api(text: str, model: str = logic.DEFAULT_MODEL, text_pair: str | None = None) -> dict:
@@ -38,18 +41,18 @@ def _stem(r: logic.AttentionResult, layer: int, head: int | None) -> str:
     return f"attention-{r.model}-{key}-L{layer}-{'mean' if head is None else f'H{head}'}"
 
 
-def views(r: logic.AttentionResult | None, layer, head_choice, token):
+def views(r: logic.AttentionResult | None, layer, head_choice, token) -> dict:
     """The figures that depend on layer/head/token, from the cached result: no model call."""
     if r is None:
-        return (None,) * 5
+        return dict.fromkeys(FIGURES)
     layer = min(int(layer), r.n_layers - 1)
     head = _head(head_choice)
     head = head if head is None or head < r.n_heads else None  # a link's head the model lacks: the mean
     token = min(int(token or 0), len(r.tokens) - 1)
     png = export_file(f"{_stem(r, layer, head)}.png", logic.heatmap_png(r, layer, head))
     # None for the HTML file: one prepared for another view would no longer match the screen
-    return (logic.heatmap_figure(r, layer, head), logic.head_view_figure(r, layer, token),
-            logic.rollout_figure(r, layer), png, None)
+    return {"heat": logic.heatmap_figure(r, layer, head), "head_view": logic.head_view_figure(r, layer, token),
+            "roll": logic.rollout_figure(r, layer), "png": png, "html": None}
 
 
 def make_html(r: logic.AttentionResult | None, layer, head_choice):
@@ -61,11 +64,11 @@ def make_html(r: logic.AttentionResult | None, layer, head_choice):
     return export_file(f"{_stem(r, layer, head)}.html", logic.figure_html(logic.heatmap_figure(r, layer, head)))
 
 
-def run(text, pair, model, layer, head_choice, token):
+def run(text, pair, model, layer, head_choice, token) -> dict:
     try:
         r = logic.attend(text, model, pair or None)
     except UserError as exc:
-        return keep_others(str(exc), 12)
+        return warning(str(exc))
     status = [f"**Model:** {r.model_label}",
               f"{len(r.tokens)} tokens · {r.n_layers} layers × {r.n_heads} heads · "
               + ("causal: each token sees only itself and earlier tokens" if r.causal else
@@ -74,21 +77,17 @@ def run(text, pair, model, layer, head_choice, token):
     layer = min(int(layer), r.n_layers - 1)
     token_choices = [(f"{i}: {t}", i) for i, t in enumerate(r.tokens)]
     token = token if token is not None and int(token) < len(r.tokens) else min(7, len(r.tokens) - 1)
-    return ("\n\n".join(status), r,
-            gr.update(maximum=r.n_layers - 1, value=layer),
-            gr.update(choices=[MEAN] + [f"head {h}" for h in range(r.n_heads)]),
-            gr.update(choices=token_choices, value=token),
-            logic.model_view_sheet(r),
-            logic.stats_figure(r),  # one per sentence: it does not depend on the sliders
-            *views(r, layer, head_choice, token))
+    return {"status": "\n\n".join(status), "result": r,
+            "layer": gr.update(maximum=r.n_layers - 1, value=layer),
+            "head": gr.update(choices=[MEAN] + [f"head {h}" for h in range(r.n_heads)]),
+            "token": gr.update(choices=token_choices, value=token),
+            "grid": logic.model_view_sheet(r),
+            "stats": logic.stats_figure(r),  # one per sentence: it does not depend on the sliders
+            **views(r, layer, head_choice, token)}
 
 
-def build() -> None:
-    """Add the attention page (and its /attention API endpoint) to the current Blocks context."""
-    gr.Markdown("# 🔦 Attention heatmaps: what does each head look at?\n"
-                "Type a sentence. Every row of a heatmap is one token's attention: how it mixes the other tokens.")
-    result = gr.State(None)  # the AttentionResult of this session: the sliders only redraw it
-    bar = ShareBar(logic.VIEW)
+def _layout() -> SimpleNamespace:
+    """The page's components (and per-session states), by the names build() wires them by."""
     with gr.Row():
         with gr.Column(scale=2):
             text = gr.Textbox(value=next(iter(logic.PRESETS.values())), label="Sentence", lines=2,
@@ -122,13 +121,25 @@ def build() -> None:
         with gr.Tab("Head statistics") as stats_tab:
             stats = gr.Plot(elem_id="attention-stats")
 
+    return SimpleNamespace(**locals())  # every component made above, by its name
+
+
+def build() -> None:
+    """Add the attention page (and its /attention API endpoint) to the current Blocks context."""
+    gr.Markdown("# 🔦 Attention heatmaps: what does each head look at?\n"
+                "Type a sentence. Every row of a heatmap is one token's attention: how it mixes the other tokens.")
+    result = gr.State(None)  # the AttentionResult of this session: the sliders only redraw it
+    bar = ShareBar(logic.VIEW)
+    ui = _layout()
     hidden = {"api_visibility": "private"}
     # A control's events run for its latest value: a change made while the last one is still computing is
     # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
     last = {**hidden, "trigger_mode": "always_last"}
-    figures = [heat, head_view, roll, png, html]
-    inputs = [text, pair, model, layer, head, token]
-    outputs = [status, result, layer, head, token, grid, stats, *figures]
+    inputs = [ui.text, ui.pair, ui.model, ui.layer, ui.head, ui.token]
+    outs = Outputs(status=ui.status, result=result, layer=ui.layer, head=ui.head, token=ui.token, grid=ui.grid,
+                   stats=ui.stats, heat=ui.heat, head_view=ui.head_view, roll=ui.roll, png=ui.png, html=ui.html)
+    run_all, outputs = outs.fn(run), outs.list()
+    redo_views, figures = outs.fn(views), outs.list(*FIGURES)
 
     def from_grid(r, evt: gr.SelectData):
         cell = logic.model_view_cell(r, *evt.index) if r is not None else None
@@ -136,31 +147,33 @@ def build() -> None:
             return gr.update(), gr.update()
         return gr.update(value=cell[0]), gr.update(value=f"head {cell[1]}")
 
-    go.click(run, inputs, outputs, **hidden)
-    text.submit(run, inputs, outputs, **hidden)
-    user_set(model)(run, inputs, outputs, **last)
-    user_set(preset)(lambda p: logic.PRESETS.get(p, ""), preset, text, **last).then(run, inputs, outputs, **hidden)
-    on_user_set([layer, head, token], views, [result, layer, head, token], figures)
-    grid.select(from_grid, result, [layer, head], **hidden).then(views, [result, layer, head, token], figures,
-                                                                 **hidden)
-    html_btn.click(make_html, [result, layer, head], html, **hidden)
+    ui.go.click(run_all, inputs, outputs, **hidden)
+    ui.text.submit(run_all, inputs, outputs, **hidden)
+    user_set(ui.model)(run_all, inputs, outputs, **last)
+    user_set(ui.preset)(lambda p: logic.PRESETS.get(p, ""), ui.preset, ui.text, **last).then(run_all, inputs, outputs,
+                                                                                    **hidden)
+    on_user_set([ui.layer, ui.head, ui.token], redo_views, [result, ui.layer, ui.head, ui.token], figures)
+    ui.grid.select(from_grid, result, [ui.layer, ui.head], **hidden).then(
+        redo_views, [result, ui.layer, ui.head, ui.token], figures, **hidden)
+    ui.html_btn.click(make_html, [result, ui.layer, ui.head], ui.html, **hidden)
 
     # Plotly sizes a figure to its container when it is drawn; one drawn in a hidden tab came out half as
     # wide. Drawing again when a tab opens (from the kept result: no model call) fills the width.
     def redraw(kind):
-        def draw(r, layer, token):
+        def draw(r, lay, tok):
             if r is None:
                 return gr.update()
-            layer = min(int(layer), r.n_layers - 1)
+            lay = min(int(lay), r.n_layers - 1)
             if kind == "head":
-                return logic.head_view_figure(r, layer, min(int(token or 0), len(r.tokens) - 1))
-            return logic.rollout_figure(r, layer) if kind == "rollout" else logic.stats_figure(r)
+                return logic.head_view_figure(r, lay, min(int(tok or 0), len(r.tokens) - 1))
+            return logic.rollout_figure(r, lay) if kind == "rollout" else logic.stats_figure(r)
         return draw
 
-    for tab, kind, plot in ((head_tab, "head", head_view), (roll_tab, "rollout", roll), (stats_tab, "stats", stats)):
-        tab.select(redraw(kind), [result, layer, token], plot, show_progress="hidden", **hidden)
+    tabs = ((ui.head_tab, "head", ui.head_view), (ui.roll_tab, "rollout", ui.roll), (ui.stats_tab, "stats", ui.stats))
+    for tab, kind, plot in tabs:
+        tab.select(redraw(kind), [result, ui.layer, ui.token], plot, show_progress="hidden", **hidden)
 
-    def show(c: dict) -> tuple:
+    def show(c: dict) -> dict:
         return run(c["text"], c["pair"], c["model"], c["layer"], c["head"], c["token"])
 
     def record(c: dict) -> dict:
@@ -168,11 +181,13 @@ def build() -> None:
 
     def links(c: dict) -> str:  # the same layer and head, over patches instead of words
         head_ = "mean" if _head(c["head"]) is None else str(_head(c["head"]))
+        href = registry.view("vit_patches").href(layer=c["layer"], head=head_)
         return (f"🧩 [Attention over image patches instead of words: the ViT patch viewer at layer {c['layer']}, "
-                f"{c['head'] or MEAN}](vit_patches?layer={c['layer']}&head={head_})")
+                f"{c['head'] or MEAN}]({href})")
 
-    bar.wire({"text": text, "pair": pair, "model": model, "layer": layer, "head": head, "token": token},
-             outputs, show,
+    bar.wire({"text": ui.text, "pair": ui.pair, "model": ui.model, "layer": ui.layer, "head": ui.head,
+              "token": ui.token},
+             outs, show,
              to_param={"head": lambda h: "mean" if _head(h) is None else str(_head(h)),
                        "token": lambda t: 7 if t is None else int(t), "pair": lambda p: p or ""},
              to_control={"head": lambda h: MEAN if h == "mean" else f"head {h}"}, record=record, links=links)

@@ -239,6 +239,15 @@ def api_payload(result: ClipResult, clock: api.Clock) -> dict:
     }, clock, result.notices)
 
 
+def stand_in_notice(model: str) -> str | None:
+    """What a page says under a result from a model that is not CLIP (both hubs show these words)."""
+    if model != "conse":
+        return None
+    return ("This is **not CLIP**: an ImageNet classifier's top classes, mixed in a sentence model's space (ConSE). "
+            "It can only say what 1,000 ImageNet classes can say, and nothing was trained to pull images and "
+            "captions together.")
+
+
 def manifest(entry: str = "conse") -> dict:
     """Measured numbers from assets/models/MANIFEST.json: "conse" (training/measure_conse.py) or
     "tiny_clip" (training/train_tiny_clip.py); {} when not measured yet."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from apps.clip_zero_shot import logic, tiny
-from apps.streamlit_common import PageView, compute_or_last, load_model, sample_or_upload, sample_param
+from apps.streamlit_common import PageView, compute_or_last, link_to, load_model, sample_or_upload, sample_param
 from core import api, explainer, models, share
 
 HERE = Path(__file__).parent
@@ -45,9 +45,8 @@ with right:
         r, matrix = shown
         st.markdown(f"**Model:** {r.model_label}")
         st.markdown(logic.verdict(r, threshold))
-        if r.model == "conse":
-            st.info("This is not CLIP: an ImageNet classifier's top classes, mixed in a sentence model's space "
-                    "(ConSE). It can only say what 1,000 ImageNet classes can say.")
+        if logic.stand_in_notice(r.model):
+            st.info(logic.stand_in_notice(r.model))
         for note in r.notices:
             st.warning(note)
         st.plotly_chart(logic.bars_figure(r, threshold), width="stretch")
@@ -80,8 +79,8 @@ def links(values: dict) -> None:
     if values["image"] is None:
         st.caption("🔥 Where does the classifier look? Open Grad-CAM and upload the same image there.")
     else:
-        st.page_link("apps/gradcam/page_streamlit.py", label=f"Where does the classifier look? Grad-CAM on "
-                     f"{values['image']}", icon="🔥", query_params={"image": values["image"]})
+        link_to("gradcam", f"Where does the classifier look? Grad-CAM on {values['image']}", "🔥",
+                image=values["image"])
 
 
 page.close(record=lambda: logic.api_payload(shown[0], api.Clock()) if shown is not None else {}, links=links)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 from gradio import FileData
 
+from apps import registry
 from apps.clip_zero_shot import logic, tiny
-from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, on_user_set
+from apps.gradio_common import Outputs, ShareBar, explainer, export_file, image_picker, on_user_set, warning
 from core import api, models, share, vision
 from core.errors import UserError
 
@@ -42,33 +44,32 @@ def _gradcam_link(src) -> str:
     name = share.name_of(src, logic.SAMPLES)
     if name is None:
         return "🔥 *Where does the classifier look?* Open **Grad-CAM** and upload the same image there."
-    return f"🔥 [Where does the classifier look? Open Grad-CAM on *{name}*](gradcam?image={name})"
+    href = registry.view("gradcam").href(image=name)
+    return f"🔥 [Where does the classifier look? Open Grad-CAM on *{name}*]({href})"
 
 
 def _status(r: logic.ClipResult, threshold: float, src=None) -> str:
     lines = [f"**Model:** {r.model_label}", logic.verdict(r, threshold)]
-    if r.model == "conse":
-        lines.append("This is **not CLIP**: an ImageNet classifier's top classes, mixed in a sentence model's "
-                     "space (ConSE). It can only say what 1,000 ImageNet classes can say, and nothing was trained "
-                     "to pull images and captions together.")
+    if logic.stand_in_notice(r.model):
+        lines.append(logic.stand_in_notice(r.model))
     lines += [f"⚠️ {n}" for n in r.notices]
     return "\n\n".join(lines)
 
 
-def run(src, labels, model, templates, mode, threshold):
+def run(src, labels, model, templates, mode, threshold) -> dict:
     if not src:
-        return ("Pick a sample image or upload one to start.", None, None, None)
+        return {"status": "Pick a sample image or upload one to start.", "bars": None, "matrix": None, "png": None}
     try:
         r = logic.classify(src, labels, model, templates, mode)
         names = list(logic.SAMPLES)
         matrix = logic.similarity_matrix([logic.SAMPLES[n] for n in names], r.labels, r.model, templates)
     except UserError as exc:
-        return keep_others(str(exc), 4)
+        return warning(str(exc))
     settings = {"model": r.model, "image": share.name_of(src, logic.SAMPLES) or logic.image_key(r.image)[:10],
                 "mode": r.mode, "templates": r.templates, "labels": ",".join(r.labels)}
     png = export_file(share.export_name("clip_zero_shot", settings, ".png"), lambda: logic.result_png(r))
-    return (_status(r, threshold, src), logic.bars_figure(r, threshold),
-            logic.matrix_figure(names, r.labels, matrix), png)
+    return {"status": _status(r, threshold, src), "bars": logic.bars_figure(r, threshold),
+            "matrix": logic.matrix_figure(names, r.labels, matrix), "png": png}
 
 
 def search(query, model, templates):
@@ -80,11 +81,8 @@ def search(query, model, templates):
             [(str(logic.SAMPLES[name]), f"{i + 1}. {name} ({score:.2f})") for i, (name, score) in enumerate(found)])
 
 
-def build() -> None:
-    """Add the CLIP zero-shot page (and its /clip API endpoint) to the current Blocks context."""
-    gr.Markdown("# 🏷️ CLIP zero-shot: classify with labels you type\n"
-                "Images and labels become vectors in one space; the label closest to the image wins.")
-    bar = ShareBar(logic.VIEW)
+def _layout() -> SimpleNamespace:
+    """The page's components (and per-session states), by the names build() wires them by."""
     with gr.Row(elem_classes="gb-main"):
         with gr.Column(scale=1, min_width=300):
             source, image_changed = image_picker(logic.SAMPLES, "clip")
@@ -120,37 +118,51 @@ def build() -> None:
                     learn_loss = gr.Plot(elem_id="clip-learn-loss")
                     learn_space = gr.Plot(elem_id="clip-learn-space")
 
+    return SimpleNamespace(**locals())  # every component made above, by its name
+
+
+def build() -> None:
+    """Add the CLIP zero-shot page (and its /clip API endpoint) to the current Blocks context."""
+    gr.Markdown("# 🏷️ CLIP zero-shot: classify with labels you type\n"
+                "Images and labels become vectors in one space; the label closest to the image wins.")
+    bar = ShareBar(logic.VIEW)
+    ui = _layout()
     hidden = {"api_visibility": "private"}
     last = {**hidden, "trigger_mode": "always_last"}
-    inputs = [source, labels, model, templates, mode, threshold]
-    outputs = [status, bars, matrix, png]
+    inputs = [ui.source, ui.labels, ui.model, ui.templates, ui.mode, ui.threshold]
+    outs = Outputs(status=ui.status, bars=ui.bars, matrix=ui.matrix, png=ui.png)
+    run_all, outputs = outs.fn(run), outs.list()
 
-    for changed in image_changed:
-        changed.then(run, inputs, outputs, **hidden)
-    go.click(run, inputs, outputs, **hidden)
-    labels.submit(run, inputs, outputs, **hidden)
-    on_user_set([model, templates, mode], run, inputs, outputs)
-    threshold.input(run, inputs, outputs, show_progress="hidden", **last)  # cached: a re-read, not a recompute
-    find.click(search, [query, model, templates], [found_text, found], **hidden)
-    query.submit(search, [query, model, templates], [found_text, found], **hidden)
-    def open_learning():
+    for changed in ui.image_changed:
+        changed.then(run_all, inputs, outputs, **hidden)
+    ui.go.click(run_all, inputs, outputs, **hidden)
+    ui.labels.submit(run_all, inputs, outputs, **hidden)
+    on_user_set([ui.model, ui.templates, ui.mode], run_all, inputs, outputs)
+    ui.threshold.input(run_all, inputs, outputs, show_progress="hidden", **last)  # cached: a re-read, not a recompute
+    ui.find.click(search, [ui.query, ui.model, ui.templates], [ui.found_text, ui.found], **hidden)
+    ui.query.submit(search, [ui.query, ui.model, ui.templates], [ui.found_text, ui.found], **hidden)
+    learning = Outputs(learn_text=ui.learn_text, probe=ui.probe, step=ui.step, learn_matrix=ui.learn_matrix,
+                       learn_loss=ui.learn_loss, learn_space=ui.learn_space)
+
+    def open_learning() -> dict:
         _, _, record = tiny.load()
         last_k = len(record["steps"]) - 1
-        return (logic.tiny_clip_text(), tiny.probe_strip(), gr.update(maximum=last_k, value=last_k),
-                tiny.matrix_figure(last_k), tiny.loss_figure(), tiny.embedding_figure())
+        return {"learn_text": logic.tiny_clip_text(), "probe": tiny.probe_strip(),
+                "step": gr.update(maximum=last_k, value=last_k), "learn_matrix": tiny.matrix_figure(last_k),
+                "learn_loss": tiny.loss_figure(), "learn_space": tiny.embedding_figure()}
 
-    learn_tab.select(open_learning, None, [learn_text, probe, step, learn_matrix, learn_loss, learn_space], **hidden)
-    step.input(tiny.matrix_figure, step, learn_matrix, show_progress="hidden", **last)
+    ui.learn_tab.select(learning.fn(open_learning), None, learning.list(), **hidden)
+    ui.step.input(tiny.matrix_figure, ui.step, ui.learn_matrix, show_progress="hidden", **last)
 
-    def show(c: dict) -> tuple:
+    def show(c: dict) -> dict:
         return run(c["image"], c["labels"], c["model"], c["templates"], c["mode"], c["threshold"])
 
     def record(c: dict) -> dict:
         r = logic.classify(c["image"], c["labels"], c["model"], c["templates"], c["mode"])
         return logic.api_payload(r, api.Clock())
 
-    bar.wire({"image": source, "labels": labels, "model": model, "templates": templates, "mode": mode,
-              "threshold": threshold}, outputs, show,
+    bar.wire({"image": ui.source, "labels": ui.labels, "model": ui.model, "templates": ui.templates, "mode": ui.mode,
+              "threshold": ui.threshold}, outs, show,
              to_param={"image": lambda p: share.name_of(p, logic.SAMPLES)},
              to_control={"image": lambda n: str(logic.SAMPLES[n])}, record=record,
              links=lambda c: _gradcam_link(c["image"]))

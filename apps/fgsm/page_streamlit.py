@@ -7,7 +7,15 @@ from pathlib import Path
 import streamlit as st
 
 from apps.fgsm import logic
-from apps.streamlit_common import PageView, compute_or_last, load_model, sample_or_upload, sample_param, top5_chart
+from apps.streamlit_common import (
+    PageView,
+    compute_or_last,
+    link_to,
+    load_model,
+    sample_or_upload,
+    sample_param,
+    top5_chart,
+)
 from core import api, explainer, models, share
 from core.errors import UserError
 
@@ -100,8 +108,8 @@ with st.expander("Robustness curve over the sample gallery"):
 def links(values: dict) -> None:
     """The adversarial image travels to Grad-CAM under a key this server keeps (its newest 64)."""
     if r is not None:
-        st.page_link("apps/gradcam/page_streamlit.py", label="Open the adversarial image in Grad-CAM: where does "
-                     "the model look now?", icon="🔥", query_params={"image": logic.hand_over(r), "model": r.model})
+        link_to("gradcam", "Open the adversarial image in Grad-CAM: where does the model look now?", "🔥",
+                image=logic.hand_over(r), model=r.model)
 
 
 page.close(record=lambda: logic.api_payload(r, api.Clock()) if r is not None else {}, links=links)

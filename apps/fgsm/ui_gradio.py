@@ -7,8 +7,9 @@ from pathlib import Path
 import gradio as gr
 from gradio import FileData
 
+from apps import registry
 from apps.fgsm import logic
-from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, on_user_set
+from apps.gradio_common import Outputs, ShareBar, explainer, export_file, image_picker, on_user_set, warning
 from core import api, models, share, vision
 from core.errors import UserError
 
@@ -50,32 +51,32 @@ def _summary(r: logic.AttackResult) -> str:
     return "\n\n".join(lines)
 
 
-def run(src, model, attack, epsilon, steps, target, progress=gr.Progress()):
-    blank = (None, None, None, None, None, None, None, None)
+def run(src, model, attack, epsilon, steps, target, progress=gr.Progress()) -> dict:
     if not src:
-        return ("Pick a sample image or upload one to start.", *blank)
+        return {"status": "Pick a sample image or upload one to start.",
+                **dict.fromkeys(["orig", "adv", "amp", "top_before", "top_after", "cam_before", "cam_after", "export"])}
     try:
         progress(0, desc="Attacking")
         r = logic.attack(src, model, epsilon, attack, steps, target or None)
         progress(0.6, desc="Grad-CAM before and after")
         before, after = logic.explain_pair(r)
     except UserError as exc:
-        return keep_others(str(exc), 1 + len(blank))
+        return warning(str(exc))
     amp, gain = r.amplified()
     key = vision.image_key(r.original)[:12]
     target = r.target["index"] if r.target else "u"
     export = export_file(f"fgsm-{key}-{r.model}-{r.attack}-{r.epsilon:g}-{r.steps}-{target}.png", logic.compare_png(r))
-    return (
-        _summary(r),
-        r.original,
-        r.adversarial,
-        gr.update(value=amp, label=f"Perturbation, amplified ×{gain:.0f} (grey = unchanged)"),
-        _labels(r.orig_top5),
-        _labels(r.adv_top5),
-        gr.update(value=before.overlay(0.5), label=f"Grad-CAM before: {before.target['label']}"),
-        gr.update(value=after.overlay(0.5), label=f"Grad-CAM after: {after.target['label']}"),
-        export,
-    )
+    return {
+        "status": _summary(r),
+        "orig": r.original,
+        "adv": r.adversarial,
+        "amp": gr.update(value=amp, label=f"Perturbation, amplified ×{gain:.0f} (grey = unchanged)"),
+        "top_before": _labels(r.orig_top5),
+        "top_after": _labels(r.adv_top5),
+        "cam_before": gr.update(value=before.overlay(0.5), label=f"Grad-CAM before: {before.target['label']}"),
+        "cam_after": gr.update(value=after.overlay(0.5), label=f"Grad-CAM after: {after.target['label']}"),
+        "export": export,
+    }
 
 
 def run_defences(src, model, attack, epsilon, steps, target, quality, sigma, bits):
@@ -150,30 +151,32 @@ def build() -> None:
         curve_plot = gr.Plot(label="Robustness vs ε", elem_id="fgsm-curve")
 
     inputs = [source, model, attack, epsilon, steps, target]
-    outputs = [status, orig, adv, amp, top_before, top_after, cam_before, cam_after, export]
+    outs = Outputs(status=status, orig=orig, adv=adv, amp=amp, top_before=top_before, top_after=top_after,
+                   cam_before=cam_before, cam_after=cam_after, export=export)
+    run_all, outputs = outs.fn(run), outs.list()
     hidden = {"api_visibility": "private"}
     for changed in image_changed:
-        changed.then(run, inputs, outputs, **hidden)
-    on_user_set([model, attack, target, epsilon, steps], run, inputs, outputs)
+        changed.then(run_all, inputs, outputs, **hidden)
+    on_user_set([model, attack, target, epsilon, steps], run_all, inputs, outputs)
     defend_btn.click(run_defences, inputs + [quality, sigma, bits], defences, **hidden)
     curve_btn.click(run_curve, model, [curve_plot, curve_note], **hidden)
 
 
-    def show(c: dict) -> tuple:
+    def show(c: dict) -> dict:
         return run(c["image"], c["model"], c["attack"], c["epsilon"], c["steps"], c["target"])
 
     def links(c: dict) -> str:
         """The adversarial image travels to Grad-CAM under a key this server keeps (its newest 64)."""
         r = logic.attack(c["image"], c["model"], c["epsilon"], c["attack"], c["steps"], c["target"] or None)
-        return (f"🔥 [Open the adversarial image in Grad-CAM: where does the model look now?]"
-                f"(gradcam?image={logic.hand_over(r)}&model={r.model})")
+        href = registry.view("gradcam").href(image=logic.hand_over(r), model=r.model)
+        return f"🔥 [Open the adversarial image in Grad-CAM: where does the model look now?]({href})"
 
     def record(c: dict) -> dict:
         r = logic.attack(c["image"], c["model"], c["epsilon"], c["attack"], c["steps"], c["target"] or None)
         return logic.api_payload(r, api.Clock())
 
     bar.wire({"image": source, "model": model, "attack": attack, "epsilon": epsilon, "steps": steps,
-              "target": target}, outputs, show,
+              "target": target}, outs, show,
              to_param={"image": lambda p: share.name_of(p, logic.SAMPLES)},
              to_control={"image": lambda n: str(logic.SAMPLES[n])}, record=record, links=links)
     explainer("How adversarial examples work", HERE)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core import lane
+
 MODES = 8
 RADIUS = 2.0
 SPREAD = 0.05  # each blob's standard deviation
@@ -213,3 +215,48 @@ def figure(run: LabRun, extent: float = 3.0):
                       yaxis={"range": [-extent, extent]}, height=480, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                       legend={"orientation": "h", "y": -0.05}, font={"size": 14})
     return fig
+
+
+# --- what both pages do with a run: written once, UI-free ---------------------------------------------------
+
+STEP = 100  # generator steps one press of "Step" trains
+PLAY_CHUNK, PLAY_CHUNKS = 50, 20  # "Play": 20 chunks of 50 steps, the picture redrawn after each
+LANE = "gan_lab"  # lane job name: the lab's work waits its turn behind and beside every other model's
+
+
+def current(run: LabRun | None, loss: str, seed: int) -> LabRun:
+    """The session's run if it is still the one asked for, else a fresh one (on the compute lane)."""
+    if run is None or run.loss != loss or run.seed != int(seed or 0):
+        run = lane.run(lambda: new_run(loss, int(seed or 0)), LANE)
+    return run
+
+
+def step(run: LabRun, steps: int = STEP) -> LabRun:
+    """Train `steps` more (on the compute lane), never past MAX_STEPS."""
+    steps = max(0, min(int(steps), MAX_STEPS - run.step))
+    if steps:
+        lane.run(lambda: train(run, steps), LANE)
+    return run
+
+
+def play(run: LabRun):
+    """Train chunk after chunk, yielding (chunks done, chunks in all) after each so the page can redraw; stops at
+    MAX_STEPS."""
+    for k in range(PLAY_CHUNKS):
+        if run.step >= MAX_STEPS:
+            return
+        step(run, PLAY_CHUNK)
+        yield k + 1, PLAY_CHUNKS
+
+
+def drawn(run: LabRun):
+    """The run's figure, drawn on the compute lane (it samples the generator and the critic)."""
+    return lane.run(lambda: figure(run), LANE)
+
+
+def status_text(run: LabRun) -> str:
+    if not run.history:
+        return f"Step {run.step}."
+    h = run.history[-1]
+    return (f"Step {run.step}: **{h['modes']} of {MODES} blobs** get samples, {h['on_ring']:.0%} of samples on a "
+            f"blob. Discriminator loss {h['d_loss']:.3f}, generator loss {h['g_loss']:.3f}.")

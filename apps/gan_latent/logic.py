@@ -26,6 +26,12 @@ MAX_REAL = 512
 MAX_STEPS = 64
 MAX_SEED = 2**31 - 1
 MAX_STRENGTH = 10.0
+# The pages' controls, one definition for both hubs and the link's settings (VIEW): (lowest, highest, step).
+COUNT_RANGE = (4, 32, 4)  # faces on the Samples tab
+TRUNCATION_RANGE = (0.1, 2.0, 0.05)
+PATH_STEPS_RANGE = (3, 15, 1)  # images along an interpolation
+STRENGTH_RANGE = (-4.0, 4.0, 0.25)  # of an attribute's direction
+EDIT_SEEDS = 6  # faces on the Attributes tab
 INTERPOLATIONS = ("slerp", "lerp")
 
 
@@ -299,9 +305,8 @@ def warmup() -> None:
 # --- pictures and payloads ---------------------------------------------------------------------------
 
 def enlarge(img: np.ndarray, side: int = 128) -> np.ndarray:
-    """Nearest-neighbour enlargement: a 32-pixel face stays crisp on a projector."""
-    k = max(1, side // img.shape[0])
-    return np.repeat(np.repeat(img, k, 0), k, 1)
+    """Nearest-neighbour enlargement: a 32-pixel face stays crisp on a projector (128 pixels: a gallery cell)."""
+    return images.enlarge(img, side)
 
 
 def grid_image(imgs: list[np.ndarray], columns: int = 8, side: int = 128, gap: int = 4) -> np.ndarray:
@@ -367,13 +372,13 @@ def _view() -> share.View:
     return share.View("gan_latent", (
         share.choice("model", DEFAULT_MODEL, MODEL_CHOICES),
         seed("start", 0),
-        share.number("count", 16, 4, 32, integer=True),
-        share.number("truncation", 1.0, 0.1, 2.0),
+        share.number("count", 16, *COUNT_RANGE[:2], integer=True),
+        share.number("truncation", 1.0, *TRUNCATION_RANGE[:2]),
         seed("seed_a", 3),
         seed("seed_b", 7),
-        share.number("steps", 9, 3, 15, integer=True),
+        share.number("steps", 9, *PATH_STEPS_RANGE[:2], integer=True),
         share.choice("attribute", "glasses", faces.ATTRIBUTES),
-        share.number("strength", best_strength("glasses"), -4.0, 4.0),
+        share.number("strength", best_strength("glasses"), *STRENGTH_RANGE[:2]),
         seed("edit_start", 0),
         seed("a", 0),
         seed("b", 1),

@@ -8,7 +8,7 @@ import streamlit as st
 
 from apps.gan_latent import faces, lab, logic
 from apps.streamlit_common import PageView, compute_or_last, load_model
-from core import api, explainer, images, lane, models, share
+from core import api, explainer, images, models, share
 
 HERE = Path(__file__).parent
 ATTRIBUTES = list(faces.ATTRIBUTES)
@@ -39,8 +39,10 @@ tab_s, tab_i, tab_a, tab_an, tab_r, tab_lab = st.tabs(["Samples", "Interpolate",
 with tab_s:
     c1, c2, c3 = st.columns(3)
     start = int(c1.number_input("First seed", 0, logic.MAX_SEED, key="gan_start"))
-    count = int(c2.slider("How many", 4, 32, step=4, key="gan_count"))
-    trunc = c3.slider("Truncation ψ (z × ψ)", 0.1, 2.0, step=0.05, key="gan_trunc")
+    lo, hi, step = logic.COUNT_RANGE
+    count = int(c2.slider("How many", lo, hi, step=step, key="gan_count"))
+    lo, hi, step = logic.TRUNCATION_RANGE
+    trunc = c3.slider("Truncation ψ (z × ψ)", lo, hi, step=step, key="gan_trunc")
     r = compute_or_last("gan_samples", lambda: logic.sample(list(range(start, start + count)), trunc, model))
     if r is not None:
         st.markdown(f"**Model:** {r.model_label}")
@@ -55,7 +57,8 @@ with tab_i:
     c1, c2, c3 = st.columns(3)
     a = int(c1.number_input("Seed A", 0, logic.MAX_SEED, key="gan_a"))
     b = int(c2.number_input("Seed B", 0, logic.MAX_SEED, key="gan_b"))
-    steps = c3.slider("Steps", 3, 15, key="gan_steps")
+    lo, hi, step = logic.PATH_STEPS_RANGE
+    steps = c3.slider("Steps", lo, hi, step=step, key="gan_steps")
     paths = compute_or_last("gan_paths", lambda: (logic.interpolate(a, b, steps, "slerp", model),
                                                   logic.interpolate(a, b, steps, "lerp", model)))
     if paths is not None:
@@ -74,16 +77,17 @@ with tab_a:
         st.session_state["gan_strength"] = float(logic.best_strength(st.session_state["gan_attr"]))
 
     attribute = c1.radio("Attribute", ATTRIBUTES, key="gan_attr", horizontal=True, on_change=best_for_attribute)
-    strength = c2.slider("Strength (negative removes)", -4.0, 4.0, step=0.25, key="gan_strength")
+    lo, hi, step = logic.STRENGTH_RANGE
+    strength = c2.slider("Strength (negative removes)", lo, hi, step=step, key="gan_strength")
     edit_start = int(c3.number_input("First seed", 0, logic.MAX_SEED, key="gan_edit_start"))
     st.caption(f"Measured: {logic.success_text(attribute)}.")
-    seeds6 = list(range(edit_start, edit_start + 6))
+    seeds6 = list(range(edit_start, edit_start + logic.EDIT_SEEDS))
     edited = compute_or_last("gan_edit", lambda: logic.edit(seeds6, attribute, strength, model))
     if edited is not None:
         before, after = edited
         row(before.images, [f"seed {s}" for s in seeds6])
-        row(after.images, ["edited"] * 6)
-        row([logic.diff_image(x, y) for x, y in zip(before.images, after.images)], ["what changed"] * 6)
+        row(after.images, ["edited"] * len(seeds6))
+        row([logic.diff_image(x, y) for x, y in zip(before.images, after.images)], ["what changed"] * len(seeds6))
 with tab_an:
     c1, c2, c3 = st.columns(3)
     sa = int(c1.number_input("A", 0, logic.MAX_SEED, key="gan_an_a"))
@@ -106,25 +110,22 @@ with tab_lab:
     c1, c2 = st.columns(2)
     loss = c1.radio("Training", list(lab.LOSSES), format_func=lab.LOSSES.get, key="gan_lab_loss", horizontal=True)
     seed = int(c2.number_input("Seed", 0, 10_000, 0, key="gan_lab_seed"))
-    run = st.session_state.get("gan_lab_run")
-    if run is None or run.loss != loss or run.seed != seed:
-        run = st.session_state["gan_lab_run"] = lane.run(lambda: lab.new_run(loss, seed), "gan_lab")
+    run = st.session_state["gan_lab_run"] = lab.current(st.session_state.get("gan_lab_run"), loss, seed)
     b1, b2, b3 = st.columns(3)
-    if b1.button("Step (+100)", key="gan_lab_step", width="stretch"):
-        lane.run(lambda: lab.train(run, 100), "gan_lab")
-    play = b2.button("▶️ Play (+1,000)", key="gan_lab_play", width="stretch")
+    if b1.button(f"Step (+{lab.STEP})", key="gan_lab_step", width="stretch"):
+        lab.step(run)
+    play = b2.button(f"▶️ Play (+{lab.PLAY_CHUNK * lab.PLAY_CHUNKS:,})", key="gan_lab_play", width="stretch")
     if b3.button("Reset", key="gan_lab_reset", width="stretch"):
-        run = st.session_state["gan_lab_run"] = lane.run(lambda: lab.new_run(loss, seed), "gan_lab")
+        run = st.session_state["gan_lab_run"] = lab.current(None, loss, seed)
     plot = st.empty()
     if play:
         bar = st.progress(0.0, text="training…")
-        for k in range(20):
-            lane.run(lambda: lab.train(run, 50), "gan_lab")
-            bar.progress((k + 1) / 20, text=f"step {run.step}")
-            plot.plotly_chart(lane.run(lambda: lab.figure(run), "gan_lab"), width="stretch", key=f"gan_lab_{k}")
+        for done, chunks in lab.play(run):
+            bar.progress(done / chunks, text=f"step {run.step}")
+            plot.plotly_chart(lab.drawn(run), width="stretch", key=f"gan_lab_{done}")
         bar.empty()
     else:
-        plot.plotly_chart(lane.run(lambda: lab.figure(run), "gan_lab"), width="stretch", key="gan_lab_plot")
+        plot.plotly_chart(lab.drawn(run), width="stretch", key="gan_lab_plot")
 
 page.close(record=lambda: logic.payload(r, api.Clock(), {"latent_norms": r.latent_norms}) if r is not None else {})
 with st.expander("How GANs work: the game, the latent space, and why training is hard"):

@@ -8,8 +8,8 @@ import gradio as gr
 import numpy as np
 
 from apps.gan_latent import faces, lab, logic
-from apps.gradio_common import ShareBar, explainer, export_file, user_set
-from core import api, images, lane, models
+from apps.gradio_common import Outputs, ShareBar, explainer, export_file, on_user_set, warning
+from core import api, images, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
@@ -98,101 +98,241 @@ def gan_analogy(a: int, b: int, c: int, model: str = logic.DEFAULT_MODEL) -> dic
     return _api(go, model=model, a=a, b=b, c=c)
 
 
-# --- page ----------------------------------------------------------------------------------------------
+# --- page: every handler returns {output name: value}; one Outputs maps the names to components ----------
+
+D = logic.VIEW.defaults()  # what the page opens on, the same as a link without settings
+
 
 def _status(r: logic.GanResult) -> str:
     return "\n\n".join([f"**Model:** {r.model_label}", *[f"⚠️ {n}" for n in r.notices]])
 
 
-def show_samples(start, count, truncation, model):
+def _seeds(start, n: int) -> list[int]:
+    return list(range(int(start or 0), int(start or 0) + int(n)))
+
+
+def show_samples(start, count, truncation, model) -> dict:
     try:
-        seeds = list(range(int(start or 0), int(start or 0) + int(count or 16)))
+        seeds = _seeds(start, count or D["count"])
         r = logic.sample(seeds, truncation, model)
     except (UserError, ValueError) as exc:
-        return f"⚠️ {exc}", gr.update(), gr.update()
+        return warning(str(exc))
     png = export_file(f"gan-{r.model}-samples-{seeds[0]}-{len(seeds)}-psi{float(truncation):g}.png",
                       lambda: images.to_png_bytes(logic.grid_image(r.images)))
-    return _status(r), [(logic.enlarge(im), f"seed {s}") for im, s in zip(r.images, seeds)], png
+    return {"status": _status(r), "grid": [(logic.enlarge(im), f"seed {s}") for im, s in zip(r.images, seeds)],
+            "grid_png": png}
 
 
-def show_path(a, b, steps, model):
+def _norm_captions(r: logic.GanResult) -> list:
+    return [(logic.enlarge(im), f"|z| = {n:.1f}") for im, n in zip(r.images, r.latent_norms)]
+
+
+def show_path(a, b, steps, model) -> dict:
     try:
         s = logic.interpolate(a, b, steps, "slerp", model)
         li = logic.interpolate(a, b, steps, "lerp", model)
     except UserError as exc:
-        return f"⚠️ {exc}", gr.update(), gr.update(), gr.update(), gr.update()
+        return warning(str(exc))
     typical = float(len(s.latents[0]) ** 0.5)
     gif = export_file(f"gan-{s.model}-slerp-{s.extra['seed_a']}-{s.extra['seed_b']}-{s.extra['steps']}.gif",
                       lambda: logic.gif_bytes(s.images))
-    caption = lambda r: [(logic.enlarge(im), f"|z| = {n:.1f}") for im, n in zip(r.images, r.latent_norms)]  # noqa: E731
-    return (_status(s), caption(s), caption(li), logic.norms_figure(li.latent_norms, s.latent_norms, typical), gif)
+    return {"status": _status(s), "path_s": _norm_captions(s), "path_l": _norm_captions(li),
+            "norms": logic.norms_figure(li.latent_norms, s.latent_norms, typical), "gif": gif}
 
 
-def show_edit(attribute, strength, start, model):
+def show_edit(attribute, strength, start, model) -> dict:
     try:
-        seeds = list(range(int(start or 0), int(start or 0) + 6))
+        seeds = _seeds(start, logic.EDIT_SEEDS)
         before, after = logic.edit(seeds, attribute, strength, model)
     except (UserError, ValueError) as exc:
-        return f"⚠️ {exc}", gr.update(), gr.update(), gr.update()
+        return warning(str(exc), to="edit_text")
     text = (f"**{attribute.replace('_', ' ')}** × {after.extra['strength']:g}. "
             f"Measured: {logic.success_text(attribute)}.")
-    return (text, [(logic.enlarge(i), f"seed {s}") for i, s in zip(before.images, seeds)],
-            [(logic.enlarge(i), "edited") for i in after.images],
-            [(logic.enlarge(logic.diff_image(b, a)), "what changed") for b, a in zip(before.images, after.images)])
+    return {"edit_text": text, "before": [(logic.enlarge(i), f"seed {s}") for i, s in zip(before.images, seeds)],
+            "after": [(logic.enlarge(i), "edited") for i in after.images],
+            "diff": [(logic.enlarge(logic.diff_image(b, a)), "what changed") for b, a in zip(before.images,
+                                                                                             after.images)]}
 
 
 def default_strength(attribute):
     return logic.best_strength(attribute), f"Measured best strength: {logic.success_text(attribute)}."
 
 
-def show_analogy(a, b, c, model):
+def show_analogy(a, b, c, model) -> dict:
     try:
         r = logic.analogy(a, b, c, model)
     except UserError as exc:
-        return f"⚠️ {exc}", gr.update()
+        return warning(str(exc))
     names = [f"A (seed {r.extra['a']})", f"B (seed {r.extra['b']})", f"C (seed {r.extra['c']})", "A − B + C"]
-    return _status(r), [(logic.enlarge(i), n) for i, n in zip(r.images, names)]
+    return {"status": _status(r), "an_out": [(logic.enlarge(i), n) for i, n in zip(r.images, names)]}
 
 
-def show_real(seed):
+def show_real(seed) -> dict:
     try:
         imgs, attrs = logic.real(16, seed)
     except UserError:
-        return gr.update()
-    return [(logic.enlarge(i), ", ".join(k.replace("_", " ") for k, v in a.items() if v) or "none")
-            for i, a in zip(imgs, attrs)]
+        return {}
+    return {"real": [(logic.enlarge(i), ", ".join(k.replace("_", " ") for k, v in a.items() if v) or "none")
+                     for i, a in zip(imgs, attrs)]}
 
 
-def lab_reset(loss, seed):
-    run = lane.run(lambda: lab.new_run(loss, int(seed or 0)), "gan_lab")
-    return run, lane.run(lambda: lab.figure(run), "gan_lab"), "Step or play to train."
+def _lab_view(run: lab.LabRun, text: str | None = None) -> dict:
+    return {"run": run, "lab_plot": lab.drawn(run), "lab_text": lab.status_text(run) if text is None else text}
 
 
-def lab_step(run, loss, seed, n):
-    if run is None or run.loss != loss:
-        run = lane.run(lambda: lab.new_run(loss, int(seed or 0)), "gan_lab")
-    lane.run(lambda: lab.train(run, int(n)), "gan_lab")
-    return run, lane.run(lambda: lab.figure(run), "gan_lab"), _lab_text(run)
+def lab_reset(loss, seed) -> dict:
+    return _lab_view(lab.current(None, loss, seed), "Step or play to train.")
+
+
+def lab_step(run, loss, seed) -> dict:
+    return _lab_view(lab.step(lab.current(run, loss, seed)))
 
 
 def lab_play(run, loss, seed, progress=gr.Progress()):
-    """Train in chunks of 50 steps and redraw after each, up to 1,000 steps (Pause stops it)."""
-    if run is None or run.loss != loss:
-        run = lane.run(lambda: lab.new_run(loss, int(seed or 0)), "gan_lab")
-    for k in range(20):
-        if run.step >= lab.MAX_STEPS:
-            break
-        progress((k + 1) / 20, desc=f"step {run.step + 50}")
-        lane.run(lambda: lab.train(run, 50), "gan_lab")
-        yield run, lane.run(lambda: lab.figure(run), "gan_lab"), _lab_text(run)
+    """Train in chunks and redraw after each (Pause stops it)."""
+    run = lab.current(run, loss, seed)
+    for done, chunks in lab.play(run):
+        progress(done / chunks, desc=f"step {run.step}")
+        yield _lab_view(run)
 
 
-def _lab_text(run: lab.LabRun) -> str:
-    if not run.history:
-        return f"Step {run.step}."
-    h = run.history[-1]
-    return (f"Step {run.step}: **{h['modes']} of {lab.MODES} blobs** get samples, {h['on_ring']:.0%} of samples on a "
-            f"blob. Discriminator loss {h['d_loss']:.3f}, generator loss {h['g_loss']:.3f}.")
+def _controls() -> dict:
+    """The generator and the four tabs' settings (by the link's setting name) and the tabs' outputs."""
+    lo, hi, step = logic.COUNT_RANGE
+    with gr.Tab("Samples"):
+        with gr.Row():
+            start = gr.Number(D["start"], precision=0, minimum=0, label="First seed", elem_id="gan-start")
+            count = gr.Slider(lo, hi, value=D["count"], step=step, label="How many")
+            lo, hi, step = logic.TRUNCATION_RANGE
+            trunc = gr.Slider(lo, hi, value=D["truncation"], step=step, label="Truncation ψ (z × ψ)",
+                              elem_id="gan-trunc")
+        grid = gr.Gallery(columns=8, height="auto", allow_preview=False, buttons=[], elem_id="gan-grid")
+        grid_png = gr.DownloadButton("⬇️ PNG of these samples", elem_id="gan-png", size="sm")
+    with gr.Tab("Interpolate"):
+        with gr.Row():
+            seed_a = gr.Number(D["seed_a"], precision=0, minimum=0, label="Seed A", elem_id="gan-seed-a")
+            seed_b = gr.Number(D["seed_b"], precision=0, minimum=0, label="Seed B", elem_id="gan-seed-b")
+            lo, hi, step = logic.PATH_STEPS_RANGE
+            steps = gr.Slider(lo, hi, value=D["steps"], step=step, label="Steps")
+        gr.Markdown("**slerp** (along the arc: every point as long as a typical latent)")
+        path_s = gr.Gallery(columns=9, height="auto", allow_preview=False, buttons=[], elem_id="gan-slerp")
+        gr.Markdown("**lerp** (the straight line: the middle is shorter than any typical latent)")
+        path_l = gr.Gallery(columns=9, height="auto", allow_preview=False, buttons=[], elem_id="gan-lerp")
+        with gr.Row():
+            norms = gr.Plot(elem_id="gan-norms")
+            gif = gr.DownloadButton("⬇️ GIF of the slerp path", elem_id="gan-gif")
+    with gr.Tab("Attributes"):
+        with gr.Row():
+            attribute = gr.Radio(ATTRIBUTES, value=D["attribute"], label="Attribute", elem_id="gan-attribute")
+            lo, hi, step = logic.STRENGTH_RANGE
+            strength = gr.Slider(lo, hi, value=D["strength"], step=step, label="Strength (negative removes)",
+                                 elem_id="gan-strength")
+            edit_start = gr.Number(D["edit_start"], precision=0, minimum=0, label="First seed")
+        edit_text = gr.Markdown(elem_id="gan-edit-text")
+        before = gr.Gallery(label="Before", columns=6, height="auto", allow_preview=False, buttons=[])
+        after = gr.Gallery(label="After", columns=6, height="auto", allow_preview=False, buttons=[],
+                           elem_id="gan-after")
+        diff = gr.Gallery(label="What changed", columns=6, height="auto", allow_preview=False, buttons=[])
+    with gr.Tab("Analogy A − B + C"):
+        with gr.Row():
+            an_a = gr.Number(D["a"], precision=0, minimum=0, label="A")
+            an_b = gr.Number(D["b"], precision=0, minimum=0, label="B")
+            an_c = gr.Number(D["c"], precision=0, minimum=0, label="C")
+            an_go = gr.Button("Compute A − B + C", variant="primary")
+        an_out = gr.Gallery(columns=4, height="auto", allow_preview=False, buttons=[], elem_id="gan-analogy")
+    controls = {"start": start, "count": count, "truncation": trunc, "seed_a": seed_a, "seed_b": seed_b,
+                "steps": steps, "attribute": attribute, "strength": strength, "edit_start": edit_start, "a": an_a,
+                "b": an_b, "c": an_c}
+    outs = dict(grid=grid, grid_png=grid_png, path_s=path_s, path_l=path_l, norms=norms, gif=gif,
+                edit_text=edit_text, before=before, after=after, diff=diff, an_out=an_out)
+    return {"controls": controls, "outs": outs, "an_go": an_go}
+
+
+def _real_tab() -> gr.Gallery:
+    with gr.Tab("Real training faces"):
+        gr.Markdown("What the faces GAN learned from: generated faces with four known attributes and random "
+                    "position, size, skin tone and colours. The GAN never saw the attribute labels.")
+        real_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+        real = gr.Gallery(columns=8, height="auto", allow_preview=False, buttons=[], elem_id="gan-real")
+    real_seed.submit(Outputs(real=real).fn(show_real), real_seed, real, api_visibility="private")
+    return real
+
+
+def _lab_tab(hidden: dict) -> Outputs:
+    with gr.Tab("GAN Lab lite (2-D)"):
+        gr.Markdown("A tiny GAN learns a ring of 8 blobs, live. **Standard** training collapses onto a spot or "
+                    "two and hops between them; **WGAN-GP** spreads over the ring. The shading is the "
+                    "discriminator's view.\n\n" + lab.measured_claim(), elem_id="gan-lab-claim")
+        with gr.Row():
+            loss = gr.Radio([(v, k) for k, v in lab.LOSSES.items()], value="standard", label="Training",
+                            elem_id="gan-lab-loss")
+            lab_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+        with gr.Row():
+            step_btn = gr.Button(f"Step (+{lab.STEP})", elem_id="gan-lab-step")
+            play_btn = gr.Button(f"▶️ Play (+{lab.PLAY_CHUNK * lab.PLAY_CHUNKS:,})", variant="primary",
+                                 elem_id="gan-lab-play")
+            pause_btn = gr.Button("⏸️ Pause")
+            reset_btn = gr.Button("Reset")
+        lab_text = gr.Markdown(elem_id="gan-lab-text")
+        lab_plot = gr.Plot(elem_id="gan-lab-plot")
+    run = gr.State(None)
+    outs = Outputs(run=run, lab_plot=lab_plot, lab_text=lab_text)
+    step_btn.click(outs.fn(lab_step), [run, loss, lab_seed], outs.list(), **hidden)
+    playing = play_btn.click(outs.fn(lab_play), [run, loss, lab_seed], outs.list(), **hidden)
+    pause_btn.click(None, None, None, cancels=[playing], **hidden)
+    for c in (reset_btn.click, loss.input):
+        c(outs.fn(lab_reset), [loss, lab_seed], outs.list(), **hidden)
+    return outs
+
+
+def _wire(model, status, tabs: dict, real: gr.Gallery, lab_outs: Outputs, hidden: dict) -> Outputs:
+    """The views' events, and the page's Outputs. Each view (samples, path, edit) is one event for all the
+    controls that change it (see on_user_set): its newest run is the one on screen. A number box recomputes on
+    Enter, a slider when it is let go."""
+    c = tabs["controls"]
+    outs = Outputs(status=status, **tabs["outs"], real=real, **lab_outs.by_name)
+    views = (
+        (show_samples, [c["start"], c["count"], c["truncation"]], [c["start"].submit],
+         ("status", "grid", "grid_png")),
+        (show_path, [c["seed_a"], c["seed_b"], c["steps"]], [c["seed_a"].submit, c["seed_b"].submit],
+         ("status", "path_s", "path_l", "norms", "gif")),
+        (show_edit, [c["attribute"], c["strength"], c["edit_start"]], [c["edit_start"].submit],
+         ("edit_text", "before", "after", "diff")),
+    )
+    for fn, inputs, submits, names in views:
+        releases = [x.release for x in inputs if isinstance(x, gr.Slider)]
+        on_user_set([model], outs.fn(fn), [*inputs, model], outs.list(*names), events=[*submits, *releases])
+    # A new attribute starts at the strength measured to work for it, then shows the edit.
+    c["attribute"].input(default_strength, c["attribute"], [c["strength"], outs["edit_text"]], **hidden).then(
+        outs.fn(show_edit), [c["attribute"], c["strength"], c["edit_start"], model],
+        outs.list("edit_text", "before", "after", "diff"), **hidden)
+    tabs["an_go"].click(outs.fn(show_analogy), [c["a"], c["b"], c["c"], model], outs.list("status", "an_out"),
+                        **hidden)
+    return outs
+
+
+def show(c: dict) -> dict:
+    """A link's view on every tab at once (the real faces and the lab open on their starts)."""
+    m = c["model"]
+    return {**show_samples(c["start"], c["count"], c["truncation"], m),
+            **{k: v for k, v in show_path(c["seed_a"], c["seed_b"], c["steps"], m).items() if k != "status"},
+            **show_edit(c["attribute"], c["strength"], c["edit_start"], m),
+            **{k: v for k, v in show_analogy(c["a"], c["b"], c["c"], m).items() if k != "status"},
+            **show_real(0), **lab_reset("standard", 0)}
+
+
+def record(c: dict) -> dict:
+    m = c["model"]
+    samples = logic.sample(_seeds(c["start"], c["count"]), c["truncation"], m)
+    before, after = logic.edit(_seeds(c["edit_start"], logic.EDIT_SEEDS), c["attribute"], c["strength"], m)
+    return logic.payload(samples, api.Clock(), {
+        "samples_latent_norms": samples.latent_norms,
+        "edit": {"attribute": c["attribute"], "strength": after.extra["strength"],
+                 "measured": logic.success_text(c["attribute"])}})
+
+
+def _as_int(v) -> int:
+    return int(v or 0)  # number boxes hold floats or None
 
 
 def build() -> None:
@@ -201,120 +341,19 @@ def build() -> None:
                 "A generator turns a random vector z into a face. Nearby vectors give similar faces, and some "
                 "directions mean something: add the 'glasses' direction and glasses appear.")
     bar = ShareBar(logic.VIEW)
+    hidden = {"api_visibility": "private"}
     with gr.Row():
         model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Generator", elem_id="gan-model",
                             scale=2)
         status = gr.Markdown(elem_id="gan-status")
     with gr.Tabs():
-        with gr.Tab("Samples"):
-            with gr.Row():
-                start = gr.Number(0, precision=0, minimum=0, label="First seed", elem_id="gan-start")
-                count = gr.Slider(4, 32, value=16, step=4, label="How many")
-                trunc = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Truncation ψ (z × ψ)", elem_id="gan-trunc")
-            grid = gr.Gallery(columns=8, height="auto", allow_preview=False, buttons=[], elem_id="gan-grid")
-            grid_png = gr.DownloadButton("⬇️ PNG of these samples", elem_id="gan-png", size="sm")
-        with gr.Tab("Interpolate"):
-            with gr.Row():
-                seed_a = gr.Number(3, precision=0, minimum=0, label="Seed A", elem_id="gan-seed-a")
-                seed_b = gr.Number(7, precision=0, minimum=0, label="Seed B", elem_id="gan-seed-b")
-                steps = gr.Slider(3, 15, value=9, step=1, label="Steps")
-            gr.Markdown("**slerp** (along the arc: every point as long as a typical latent)")
-            path_s = gr.Gallery(columns=9, height="auto", allow_preview=False, buttons=[], elem_id="gan-slerp")
-            gr.Markdown("**lerp** (the straight line: the middle is shorter than any typical latent)")
-            path_l = gr.Gallery(columns=9, height="auto", allow_preview=False, buttons=[], elem_id="gan-lerp")
-            with gr.Row():
-                norms = gr.Plot(elem_id="gan-norms")
-                gif = gr.DownloadButton("⬇️ GIF of the slerp path", elem_id="gan-gif")
-        with gr.Tab("Attributes"):
-            with gr.Row():
-                attribute = gr.Radio(ATTRIBUTES, value="glasses", label="Attribute", elem_id="gan-attribute")
-                strength = gr.Slider(-4, 4, value=logic.best_strength("glasses"), step=0.25,
-                                     label="Strength (negative removes)", elem_id="gan-strength")
-                edit_start = gr.Number(0, precision=0, minimum=0, label="First seed")
-            edit_text = gr.Markdown(elem_id="gan-edit-text")
-            before = gr.Gallery(label="Before", columns=6, height="auto", allow_preview=False, buttons=[])
-            after = gr.Gallery(label="After", columns=6, height="auto", allow_preview=False, buttons=[],
-                               elem_id="gan-after")
-            diff = gr.Gallery(label="What changed", columns=6, height="auto", allow_preview=False, buttons=[])
-        with gr.Tab("Analogy A − B + C"):
-            with gr.Row():
-                an_a = gr.Number(0, precision=0, minimum=0, label="A")
-                an_b = gr.Number(1, precision=0, minimum=0, label="B")
-                an_c = gr.Number(2, precision=0, minimum=0, label="C")
-                an_go = gr.Button("Compute A − B + C", variant="primary")
-            an_out = gr.Gallery(columns=4, height="auto", allow_preview=False, buttons=[], elem_id="gan-analogy")
-        with gr.Tab("Real training faces"):
-            gr.Markdown("What the faces GAN learned from: generated faces with four known attributes and random "
-                        "position, size, skin tone and colours. The GAN never saw the attribute labels.")
-            real_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-            real = gr.Gallery(columns=8, height="auto", allow_preview=False, buttons=[], elem_id="gan-real")
-        with gr.Tab("GAN Lab lite (2-D)"):
-            gr.Markdown("A tiny GAN learns a ring of 8 blobs, live. **Standard** training collapses onto a spot or "
-                        "two and hops between them; **WGAN-GP** spreads over the ring. The shading is the "
-                        "discriminator's view.\n\n" + lab.measured_claim(), elem_id="gan-lab-claim")
-            with gr.Row():
-                loss = gr.Radio([(v, k) for k, v in lab.LOSSES.items()], value="standard", label="Training",
-                                elem_id="gan-lab-loss")
-                lab_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-            with gr.Row():
-                step_btn = gr.Button("Step (+100)", elem_id="gan-lab-step")
-                play_btn = gr.Button("▶️ Play (+1,000)", variant="primary", elem_id="gan-lab-play")
-                pause_btn = gr.Button("⏸️ Pause")
-                reset_btn = gr.Button("Reset")
-            lab_text = gr.Markdown(elem_id="gan-lab-text")
-            lab_plot = gr.Plot(elem_id="gan-lab-plot")
-
-    hidden = {"api_visibility": "private"}
-    last = {**hidden, "trigger_mode": "always_last"}
-    run_state = gr.State(None)
-    sample_io = ([start, count, trunc, model], [status, grid, grid_png])
-    path_io = ([seed_a, seed_b, steps, model], [status, path_s, path_l, norms, gif])
-    edit_io = ([attribute, strength, edit_start, model], [edit_text, before, after, diff])
-    start.submit(show_samples, *sample_io, **last)
-    for c in (count, trunc):
-        c.release(show_samples, *sample_io, **last)
-    for c in (seed_a, seed_b):
-        c.submit(show_path, *path_io, **last)
-    steps.release(show_path, *path_io, **last)
-    attribute.input(default_strength, attribute, [strength, edit_text], **hidden).then(show_edit, *edit_io, **hidden)
-    strength.release(show_edit, *edit_io, **last)
-    edit_start.submit(show_edit, *edit_io, **last)
-    an_go.click(show_analogy, [an_a, an_b, an_c, model], [status, an_out], **hidden)
-    real_seed.submit(show_real, real_seed, real, **hidden)
-    user_set(model)(show_samples, *sample_io, **last).then(show_path, *path_io, **hidden).then(
-        show_edit, *edit_io, **hidden)
-    step_btn.click(lab_step, [run_state, loss, lab_seed, gr.State(100)], [run_state, lab_plot, lab_text], **hidden)
-    playing = play_btn.click(lab_play, [run_state, loss, lab_seed], [run_state, lab_plot, lab_text], **hidden)
-    pause_btn.click(None, None, None, cancels=[playing], **hidden)
-    for c in (reset_btn.click, loss.input):
-        c(lab_reset, [loss, lab_seed], [run_state, lab_plot, lab_text], **hidden)
-
-    def show(c: dict) -> tuple:
-        """A link's view on every tab at once (the real faces and the lab open on their starts)."""
-        m = c["model"]
-        run, fig, text = lab_reset("standard", 0)
-        return (*show_samples(c["start"], c["count"], c["truncation"], m),
-                *show_path(c["seed_a"], c["seed_b"], c["steps"], m)[1:],
-                *show_edit(c["attribute"], c["strength"], c["edit_start"], m),
-                show_analogy(c["a"], c["b"], c["c"], m)[1], show_real(0), run, fig, text)
-
-    def record(c: dict) -> dict:
-        m = c["model"]
-        samples = logic.sample(list(range(c["start"], c["start"] + c["count"])), c["truncation"], m)
-        before, after = logic.edit(list(range(c["edit_start"], c["edit_start"] + 6)), c["attribute"], c["strength"], m)
-        return logic.payload(samples, api.Clock(), {
-            "samples_latent_norms": samples.latent_norms, "edit": {"attribute": c["attribute"],
-                                                                   "strength": after.extra["strength"],
-                                                                   "measured": logic.success_text(c["attribute"])}})
-
-    outs = [status, grid, grid_png, path_s, path_l, norms, gif, edit_text, before, after, diff, an_out, real, run_state,
-            lab_plot, lab_text]
-    as_int = lambda v: int(v or 0)  # noqa: E731 - number boxes hold floats or None
-    bar.wire({"model": model, "start": start, "count": count, "truncation": trunc, "seed_a": seed_a,
-              "seed_b": seed_b, "steps": steps, "attribute": attribute, "strength": strength,
-              "edit_start": edit_start, "a": an_a, "b": an_b, "c": an_c}, outs, show,
-             to_param={k: as_int for k in ("start", "count", "seed_a", "seed_b", "steps", "edit_start", "a", "b",
-                                           "c")}, record=record)
+        tabs = _controls()
+        real = _real_tab()
+        lab_outs = _lab_tab(hidden)
+    outs = _wire(model, status, tabs, real, lab_outs, hidden)
+    ints = ("start", "count", "seed_a", "seed_b", "steps", "edit_start", "a", "b", "c")
+    bar.wire({"model": model, **tabs["controls"]}, outs, show, to_param=dict.fromkeys(ints, _as_int),
+             record=record)
     explainer("How GANs work: the game, the latent space, and why training is hard", HERE, logic.explainer_values())
     gr.api(gan_real, api_name="gan_real")
     gr.api(gan_sample, api_name="gan_sample")

@@ -7,7 +7,15 @@ from pathlib import Path
 import streamlit as st
 
 from apps.gradcam import logic
-from apps.streamlit_common import PageView, compute_or_last, load_model, sample_or_upload, sample_param, top5_chart
+from apps.streamlit_common import (
+    PageView,
+    compute_or_last,
+    link_to,
+    load_model,
+    sample_or_upload,
+    sample_param,
+    top5_chart,
+)
 from core import api, explainer, models, share
 
 HERE = Path(__file__).parent
@@ -111,10 +119,10 @@ def links(values: dict) -> None:
                    "SAM prompting or the ViT patch viewer and upload the same image there.")
         return
     x, y = logic.heat_peak(shown[0][0])
-    st.page_link("apps/sam/page_streamlit.py", label="Segment what the network looks at (SAM, click at the "
-                 "heat peak)", icon="✂️", query_params={"image": values["image"], "prompt": f"{x:g},{y:g},1"})
-    st.page_link("apps/vit_patches/page_streamlit.py", label="The same image in a Vision Transformer: its patches "
-                 "and attention", icon="🧩", query_params={"image": values["image"], "model": "vit_b16"})
+    link_to("sam", "Segment what the network looks at (SAM, click at the heat peak)", "✂️",
+            image=values["image"], prompt=f"{x:g},{y:g},1")
+    link_to("vit_patches", "The same image in a Vision Transformer: its patches and attention", "🧩",
+            image=values["image"], model="vit_b16")
 
 
 page.close(record=lambda: logic.api_payload(shown[0][0], api.Clock(), alpha) if shown else {}, links=links)

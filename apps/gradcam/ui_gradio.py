@@ -7,8 +7,18 @@ from pathlib import Path
 import gradio as gr
 from gradio import FileData
 
+from apps import registry
 from apps.gradcam import logic
-from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, on_user_set, user_set
+from apps.gradio_common import (
+    Outputs,
+    ShareBar,
+    explainer,
+    export_file,
+    image_picker,
+    on_user_set,
+    user_set,
+    warning,
+)
 from core import api, models, share, vision
 from core.errors import UserError
 
@@ -72,17 +82,17 @@ def _links(c: dict) -> str:
     r = logic.explain(logic.SAMPLES[name], c["model"], c["method"], c["target"] or None,
                       logic.layer_label(c["model"], c["layer"]))  # cached: the page computed it already
     x, y = logic.heat_peak(r)
-    return (f"✂️ [Segment what the network looks at: SAM with a click at the heat peak]"
-            f"(sam?image={name}&prompt={x:g},{y:g},1)\n\n"
-            f"🧩 [The same image in a Vision Transformer: its patches and attention]"
-            f"(vit_patches?image={name}&model=vit_b16)")
+    sam = registry.view("sam").href(image=name, prompt=f"{x:g},{y:g},1")
+    vit = registry.view("vit_patches").href(image=name, model="vit_b16")
+    return (f"✂️ [Segment what the network looks at: SAM with a click at the heat peak]({sam})\n\n"
+            f"🧩 [The same image in a Vision Transformer: its patches and attention]({vit})")
 
 
-def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progress(track_tqdm=True)):
+def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progress(track_tqdm=True)) -> dict:
     """Compute one or two CAMs. Returns the page's outputs; errors become a visible message."""
-    blank = (None, None, None, None, "", "", None, None, gr.update())
     if not src:
-        return ("Pick a sample image or upload one to start.", *blank)
+        return {"status": "Pick a sample image or upload one to start.", "shown": None, "out_a": None, "out_b": None,
+                "top5": None, "faith": "", "timing": "", "export": None, "results": None}
     try:
         progress(0, desc="Loading the model (first time only)")
         two = method_b and method_b != NO_METHOD and method_b != method_a
@@ -98,25 +108,25 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
             results.append(logic.explain(a.image, model, method_b, a.target["index"], layer, progress=part(1)))
         faith = logic.faithfulness(a)
     except UserError as exc:
-        return keep_others(str(exc), 1 + len(blank))
+        return warning(str(exc))
     status = f"**Model:** {a.model_label}"
     status += "".join(f"\n\n⚠️ {n}" for n in a.notices)
     status += f"\n\nExplaining **{a.target['label']}** (class {a.target['index']})"
     top5 = {f"{t['label']} ({t['index']})": t["prob"] for t in a.top5}
     out_b = results[1].overlay(alpha) if len(results) > 1 else None
     target_choices = [t["label"] for t in a.top5]
-    return (
-        status,
-        a.model_input,
-        gr.update(value=a.overlay(alpha), label=_caption(a)),
-        gr.update(value=out_b, label=_caption(results[1]) if out_b is not None else "second method: none"),
-        top5,
-        logic.faithfulness_text(faith),
-        f"computed in {sum(r.elapsed_ms for r in results):.0f} ms on {a.device}",
-        _export(results, alpha),
-        results,
-        gr.update(choices=target_choices),
-    )
+    return {
+        "status": status,
+        "shown": a.model_input,
+        "out_a": gr.update(value=a.overlay(alpha), label=_caption(a)),
+        "out_b": gr.update(value=out_b, label=_caption(results[1]) if out_b is not None else "second method: none"),
+        "top5": top5,
+        "faith": logic.faithfulness_text(faith),
+        "timing": f"computed in {sum(r.elapsed_ms for r in results):.0f} ms on {a.device}",
+        "export": _export(results, alpha),
+        "results": results,
+        "target": gr.update(choices=target_choices),
+    }
 
 
 def reblend(results, alpha):
@@ -172,7 +182,9 @@ def build() -> None:
                     export = gr.DownloadButton("⬇️ Download comparison PNG", value=None)
 
     inputs = [source, model, method_a, method_b, target, layer, alpha]
-    outputs = [status, shown, out_a, out_b, top5, faith, timing, export, results, target]
+    outs = Outputs(status=status, shown=shown, out_a=out_a, out_b=out_b, top5=top5, faith=faith, timing=timing,
+                   export=export, results=results, target=target, layer=layer)
+    run_all, outputs = outs.fn(run), outs.list(*(n for n in outs.by_name if n != "layer"))
     hidden = {"api_visibility": "private"}
     # A control's events run for its latest value: a change made while the last one is still computing is
     # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
@@ -182,16 +194,16 @@ def build() -> None:
         return gr.update(value=None, choices=[])
 
     for changed in image_changed:
-        changed.then(reset_target, source, target, **hidden).then(run, inputs, outputs, **hidden)
-    user_set(model)(layer_update, model, layer, **last).then(run, inputs, outputs, **hidden)
-    on_user_set([method_a, method_b, target, layer], run, inputs, outputs)
+        changed.then(reset_target, source, target, **hidden).then(run_all, inputs, outputs, **hidden)
+    user_set(model)(layer_update, model, layer, **last).then(run_all, inputs, outputs, **hidden)
+    on_user_set([method_a, method_b, target, layer], run_all, inputs, outputs)
     alpha.input(reblend, [results, alpha], [out_a, out_b, export], **last)
 
-    def show(c: dict) -> tuple:
+    def show(c: dict) -> dict:
         """The view a link or a lesson step names, computed (the layer is the model's own if the link's is not)."""
         lay = logic.layer_label(c["model"], c["layer"])
-        return (*run(c["image"], c["model"], c["method"], c["compare"], c["target"], lay, c["alpha"]),
-                gr.update(choices=[x[0] for x in logic.layer_choices(c["model"])], value=lay))
+        return {**run(c["image"], c["model"], c["method"], c["compare"], c["target"], lay, c["alpha"]),
+                "layer": gr.update(choices=[x[0] for x in logic.layer_choices(c["model"])], value=lay)}
 
     def record(c: dict) -> dict:
         r = logic.explain(_image(c["image"]), c["model"], c["method"], c["target"] or None,
@@ -200,7 +212,7 @@ def build() -> None:
 
     labels_of = {v: k for k, v in logic.LAYER_KEYS.items()}
     bar.wire({"image": source, "model": model, "method": method_a, "compare": method_b, "target": target,
-              "layer": layer, "alpha": alpha}, [*outputs, layer], show,
+              "layer": layer, "alpha": alpha}, outs, show,
              to_param={"image": _name, "layer": lambda lab: logic.LAYER_KEYS.get(lab, lab)},
              to_control={"image": lambda n: n if n in share.SHELF.keys() else str(logic.SAMPLES[n]),
                          "layer": lambda k: labels_of.get(k, k)},

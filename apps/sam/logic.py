@@ -379,7 +379,7 @@ def _parse_image(text: str) -> str:
     """A gallery name or 'scene-<seed>' (a generated scene)."""
     if text in SAMPLES:
         return text
-    if text.startswith("scene-") and text[6:].isdigit() and int(text[6:]) < 2**31:
+    if text.startswith(scenes.LINK_PREFIX) and scenes.seed_of(text) is not None:
         return text
     raise ValueError(text)
 

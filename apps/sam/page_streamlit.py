@@ -10,14 +10,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from apps.sam import logic
+from apps.sam import editing, logic, scenes
 from apps.streamlit_common import PageView, clicked_cell, compute_or_last, grid_figure, load_model, sample_or_upload
 from core import api, explainer, images, models, share
 
 HERE = Path(__file__).parent
 GRID = 64  # click cells across the picture's longer side
-MODES = {"pos": "➕ keep (positive click)", "neg": "➖ leave out (negative click)",
-         "box": "🔲 box: click two opposite corners"}
+MODES = editing.MODES
 
 st.title("✂️ SAM prompting: click, get masks")
 st.write("Click on an object (➕), click what should be left out (➖), or draw a box. The image is encoded once; "
@@ -27,10 +26,10 @@ NAMES = list(logic.SAMPLES)
 
 def _image_to_state(name: str) -> str:
     """A link's picture: a gallery photo or a generated scene (the widgets' own keys are set here)."""
-    scene = name.startswith("scene-")
-    st.session_state["sam_use_scene"] = scene
-    if scene:
-        st.session_state["sam_seed"] = int(name[6:])
+    seed = scenes.seed_of(name)
+    st.session_state["sam_use_scene"] = seed is not None
+    if seed is not None:
+        st.session_state["sam_seed"] = seed
     else:
         st.session_state["sam_sample"] = NAMES.index(name)
     st.session_state.pop("sam_source", None)  # a new picture, even if it is the one shown
@@ -39,21 +38,20 @@ def _image_to_state(name: str) -> str:
 
 def _image_param(_) -> str:
     if st.session_state.get("sam_use_scene"):
-        return f"scene-{int(st.session_state.get('sam_seed', 0))}"
+        return scenes.link_name(int(st.session_state.get("sam_seed", 0)))
     return NAMES[int(st.session_state.get("sam_sample", NAMES.index(logic.START_SAMPLE)))]
 
 
 def _prompt_to_state(text: str) -> str:
     """A link's clicks and box replace the picture's own first click (empty: that first click)."""
-    points, box = logic.parse_prompt(text)
-    if points or box is not None:
-        st.session_state["sam_link_prompt"] = {"points": points, "box": box, "corner": None}
+    prompt = editing.from_link(text)
+    if not editing.is_empty(prompt):
+        st.session_state["sam_link_prompt"] = prompt
     return text
 
 
 def _prompt_param(_) -> str:
-    p = st.session_state.get("sam_prompt") or {}
-    return logic.format_prompt(p.get("points"), p.get("box"))
+    return editing.to_link(st.session_state.get("sam_prompt"))
 
 
 page = PageView(logic.VIEW, {"image": "sam_link_image", "model": "sam_model", "prompt": "sam_link_prompt_text",
@@ -75,7 +73,7 @@ with left:
     if use_scene:
         st.session_state.setdefault("sam_seed", 0)
         seed = int(st.number_input("Scene seed", 0, 2**31 - 1, key="sam_seed"))
-        source, source_key = None, f"scene:{seed}"
+        source, source_key = None, scenes.source_name(seed)
     else:
         source, sample, upload = sample_or_upload(logic.SAMPLES, "sam", logic.START_SAMPLE,
                                                   ["png", "jpg", "jpeg", "webp"])
@@ -83,7 +81,7 @@ with left:
 
 
 def picture():
-    return logic.scene(int(source_key.split(":")[1])) if source is None else images.load_image(source)
+    return logic.scene(scenes.seed_of(source_key)) if source is None else images.load_image(source)
 
 
 rgb = compute_or_last("sam_image", picture)
@@ -93,19 +91,14 @@ if rgb is not None and state.get("sam_source") != source_key:  # a new picture: 
     state.sam_source = source_key
     first = logic.first_click((h, w), None if source is None or upload is not None else sample)
     linked = state.pop("sam_link_prompt", None)  # a link's clicks (Grad-CAM's heat peak, a lesson step)
-    state.sam_prompt = linked or {"points": [first], "box": None, "corner": None}
+    state.sam_prompt = linked or {**editing.empty(), "points": [first]}
     if linked is None:
         state.sam_choice = -1
-prompt = state.get("sam_prompt", {"points": [], "box": None, "corner": None})
+prompt = state.get("sam_prompt", editing.empty())
 if clear:
-    prompt = state.sam_prompt = {"points": [], "box": None, "corner": None}
+    prompt = state.sam_prompt = editing.empty()
 if undo:
-    if prompt["corner"] is not None:
-        prompt["corner"] = None
-    elif prompt["points"]:
-        prompt["points"].pop()
-    else:
-        prompt["box"] = None
+    prompt = state.sam_prompt = editing.undo(prompt)
 
 
 def on_click() -> None:
@@ -121,16 +114,9 @@ def on_click() -> None:
         return
     r, c = divmod(i, cols)
     x, y = min(w - 1, (c + 0.5) * cell), min(h - 1, (r + 0.5) * cell)
-    p = state.sam_prompt
-    if state.sam_mode == "box":
-        if p["corner"] is None:
-            p["corner"] = (x, y)
-        else:
-            (ax, ay), p["corner"] = p["corner"], None
-            p["box"] = (min(ax, x), min(ay, y), max(ax, x), max(ay, y))
-    else:
-        p["points"].append((x, y, 1 if state.sam_mode == "pos" else 0))
-    state.sam_choice = -1
+    state.sam_prompt, state.sam_refused = editing.click(state.sam_prompt, x, y, state.sam_mode)
+    if state.sam_refused is None:
+        state.sam_choice = -1
 
 
 def _grid(h: int, w: int) -> tuple[int, int, float]:
@@ -147,6 +133,8 @@ with right:
     if rgb is None:
         st.info("Pick a sample image, a generated scene or upload one.")
     else:
+        if state.get("sam_refused"):
+            st.warning(state.pop("sam_refused"))
         choice = state.get("sam_choice", -1)
         if result is not None:
             k = choice if 0 <= choice < len(result.masks) else result.best

@@ -17,6 +17,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+LINK_PREFIX = "scene-"  # a generated scene in a link or a lesson: "scene-7"
+SOURCE_PREFIX = "scene:"  # ...and as a page's current picture: "scene:7" (no file path starts so)
+MAX_SEED = 2**31 - 1
+
+
+def source_name(seed) -> str:
+    """A page's current picture when it is generated scene `seed`."""
+    return f"{SOURCE_PREFIX}{int(seed or 0)}"
+
+
+def link_name(seed: int) -> str:
+    return f"{LINK_PREFIX}{int(seed)}"
+
+
+def seed_of(name) -> int | None:
+    """The seed of a scene named as a page's picture ("scene:7") or in a link ("scene-7"); None for anything
+    else (a gallery name, a file path, a seed out of range)."""
+    if isinstance(name, str):
+        for prefix in (SOURCE_PREFIX, LINK_PREFIX):
+            rest = name[len(prefix):]
+            if name.startswith(prefix) and rest.isdigit() and int(rest) <= MAX_SEED:
+                return int(rest)
+    return None
+
 
 @dataclass
 class Target:

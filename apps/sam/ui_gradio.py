@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 from gradio import FileData
 
-from apps.gradio_common import ShareBar, explainer, export_file, image_picker, keep_others, on_user_set
-from apps.sam import logic
+from apps.gradio_common import Outputs, ShareBar, explainer, export_file, image_picker, on_user_set, warning
+from apps.sam import editing, logic, scenes
 from core import api, images, models, share
 from core.errors import UserError
 
 HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title.split(" (")[0], m) for m in logic.MODEL_CHOICES]
-MODES = [("➕ keep (positive click)", "pos"), ("➖ leave out (negative click)", "neg"),
-         ("🔲 box: click two opposite corners", "box")]
+MODES = [(label, key) for key, label in editing.MODES.items()]
 
 
 def sam_api(image: FileData, points: list | str | None = None, box: list | str | None = None,
@@ -42,13 +42,8 @@ def sam_api(image: FileData, points: list | str | None = None, box: list | str |
 
 def _image(src):
     """The current picture: a gallery path or upload (decoded with size caps), or a generated scene."""
-    if isinstance(src, str) and src.startswith("scene:"):
-        return logic.scene(int(src.split(":", 1)[1]))
-    return images.load_image(src)
-
-
-def _empty_prompt() -> dict:
-    return {"points": [], "box": None, "corner": None}
+    seed = scenes.seed_of(src)
+    return logic.scene(seed) if seed is not None else images.load_image(src)
 
 
 def _status(r: logic.SamResult) -> str:
@@ -60,78 +55,57 @@ def _status(r: logic.SamResult) -> str:
     return "\n\n".join(lines)
 
 
-def _outputs(r: logic.SamResult, prompt: dict, asked: int):
+def _outputs(r: logic.SamResult, prompt: dict, asked: int) -> dict:
     """The page's outputs; `asked` is the candidate picked (-1: the best-scored one, kept as -1)."""
     choice = asked if 0 <= asked < len(r.masks) else r.best
     mask = r.masks[choice]
     key = logic.image_key(r.image)[:12]
     stem = f"sam-{r.model}-{key}-{len(r.prompt.points)}pts{'-box' if r.prompt.box else ''}-mask{choice + 1}"
     png = export_file(f"{stem}.png", images.to_png_bytes(logic.mask_png(mask)))
-    cut = logic.cutout(r.image, mask)
-    return (_status(r), logic.draw_prompt(r.image, r.prompt, mask, prompt.get("corner")), logic.timing_text(r),
-            logic.candidates_strip(r), cut, png, prompt, asked if 0 <= asked < len(r.masks) else -1)
+    return {"status": _status(r), "canvas": logic.draw_prompt(r.image, r.prompt, mask, prompt.get("corner")),
+            "timing": logic.timing_text(r), "strip": logic.candidates_strip(r), "cut": logic.cutout(r.image, mask),
+            "download": png, "prompt": prompt, "choice": asked if 0 <= asked < len(r.masks) else -1}
 
 
-N_OUT = 8
-
-
-def compute(src, prompt: dict, model, multimask, choice: int = -1):
-    """Segment with the current prompt; the outputs of the page (status first)."""
+def compute(src, prompt: dict, model, multimask, choice: int = -1) -> dict:
+    """Segment with the current prompt: the page's outputs."""
     if not src:
-        return ("Pick a sample image, a generated scene or upload one, then click on an object.",
-                *([gr.update()] * (N_OUT - 1)))
+        return {"status": "Pick a sample image, a generated scene or upload one, then click on an object."}
     try:
         rgb = _image(src)
-        if not prompt["points"] and prompt["box"] is None:
+        if editing.is_empty(prompt):
             msg = ("Click on an object to segment it." if prompt.get("corner") is None
                    else "Now click the opposite corner of the box.")
             canvas = logic.draw_prompt(rgb, logic.Prompt([], None), None, prompt.get("corner"))
-            return (msg, canvas, "", [], None, None, prompt, -1)
+            return {"status": msg, "canvas": canvas, "timing": "", "strip": [], "cut": None, "download": None,
+                    "prompt": prompt, "choice": -1}
         r = logic.segment(rgb, prompt["points"], prompt["box"], model, multimask)
     except UserError as exc:
-        return keep_others(str(exc), N_OUT)
+        return warning(str(exc))
     return _outputs(r, prompt, choice)
 
 
-def click(src, prompt: dict, mode, model, multimask, evt: gr.SelectData):
+def click(src, prompt: dict, mode, model, multimask, evt: gr.SelectData) -> dict:
     """A click on the picture: a positive or negative point, or a box corner (two clicks make a box)."""
-    prompt = {"points": list(prompt["points"]), "box": prompt["box"], "corner": prompt.get("corner")}
     x, y = (float(v) for v in evt.index)
-    if mode == "box":
-        if prompt["corner"] is None:
-            prompt["corner"] = (x, y)
-        else:
-            (ax, ay), prompt["corner"] = prompt["corner"], None
-            x0, x1, y0, y1 = min(ax, x), max(ax, x), min(ay, y), max(ay, y)
-            if x1 - x0 < 2 or y1 - y0 < 2:
-                return keep_others("That box is too thin: click two opposite corners of the object.", N_OUT)
-            prompt["box"] = (x0, y0, x1, y1)
-    else:
-        prompt["points"].append((x, y, 1 if mode == "pos" else 0))
-    return compute(src, prompt, model, multimask)
+    prompt, refused = editing.click(prompt, x, y, mode)
+    return warning(refused) if refused else compute(src, prompt, model, multimask)
 
 
-def undo(src, prompt: dict, model, multimask):
-    """Take back the last thing added: a half-drawn box's corner, else the last click, else the box."""
-    new = {"points": list(prompt["points"]), "box": prompt["box"], "corner": None}
-    if prompt.get("corner") is None:
-        if new["points"]:
-            new["points"].pop()
-        else:
-            new["box"] = None
-    return compute(src, new, model, multimask)
+def undo(src, prompt: dict, model, multimask) -> dict:
+    return compute(src, editing.undo(prompt), model, multimask)
 
 
-def new_image(src, model, multimask):
+def new_image(src, model, multimask) -> dict:
     """A new picture starts with one positive click (in its middle), so there is a mask at once."""
     if not src:
-        return compute(src, _empty_prompt(), model, multimask)
+        return compute(src, editing.empty(), model, multimask)
     try:
         h, w = _image(src).shape[:2]
     except UserError as exc:
-        return keep_others(str(exc), N_OUT)
+        return warning(str(exc))
     name = share.name_of(src, logic.SAMPLES)
-    prompt = {**_empty_prompt(), "points": [logic.first_click((h, w), name)]}
+    prompt = {**editing.empty(), "points": [logic.first_click((h, w), name)]}
     return compute(src, prompt, model, multimask)
 
 
@@ -148,13 +122,9 @@ def run_everything(src, model, progress=gr.Progress()):
             "32 × 32 grid, then keeps only confident, stable masks."), logic.everything_picture(rgb, found)
 
 
-def build() -> None:
-    """Add the SAM page (and its /sam API endpoint) to the current Blocks context."""
-    gr.Markdown("# ✂️ SAM prompting: click, get masks\n"
-                "Click on an object (➕), click what should be left out (➖), or draw a box. The image is encoded "
-                "once; every click after that only runs the small decoder.")
-    bar = ShareBar(logic.VIEW)
-    prompt = gr.State(_empty_prompt())
+def _layout() -> SimpleNamespace:
+    """The page's components (and per-session states), by the names build() wires them by."""
+    prompt = gr.State(editing.empty())
     choice = gr.State(-1)
     with gr.Row(elem_classes="gb-main"):
         with gr.Column(scale=1, min_width=300):
@@ -188,55 +158,63 @@ def build() -> None:
                     every_img = gr.Image(label="Every mask found", interactive=False, buttons=[], height=360,
                                          elem_id="sam-everything-image")
 
+    return SimpleNamespace(**locals())  # every component made above, by its name
+
+
+def build() -> None:
+    """Add the SAM page (and its /sam API endpoint) to the current Blocks context."""
+    gr.Markdown("# ✂️ SAM prompting: click, get masks\n"
+                "Click on an object (➕), click what should be left out (➖), or draw a box. The image is encoded "
+                "once; every click after that only runs the small decoder.")
+    bar = ShareBar(logic.VIEW)
+    ui = _layout()
     hidden = {"api_visibility": "private"}
-    outputs = [status, canvas, timing, strip, cut, download, prompt, choice]
+    outs = Outputs(status=ui.status, canvas=ui.canvas, timing=ui.timing, strip=ui.strip, cut=ui.cut,
+                   download=ui.download, prompt=ui.prompt, choice=ui.choice)
+    outputs = outs.list()
 
-    for changed in image_changed:
-        changed.then(new_image, [source, model, multimask], outputs, **hidden)
-    scene_btn.click(lambda s: f"scene:{int(s or 0)}", seed, source, **hidden).then(
-        new_image, [source, model, multimask], outputs, **hidden)
-    canvas.select(click, [source, prompt, mode, model, multimask], outputs, **hidden)
-    undo_btn.click(undo, [source, prompt, model, multimask], outputs, **hidden)
-    clear_btn.click(lambda s, m, mm: compute(s, _empty_prompt(), m, mm), [source, model, multimask], outputs,
-                    **hidden)
-    on_user_set([model, multimask], compute, [source, prompt, model, multimask], outputs)
+    def clear(src, m, mm) -> dict:
+        return compute(src, editing.empty(), m, mm)
 
-    def pick_candidate(src, p, m, mm, evt: gr.SelectData):
+    def pick_candidate(src, p, m, mm, evt: gr.SelectData) -> dict:
         return compute(src, p, m, mm, int(evt.index))
 
-    strip.select(pick_candidate, [source, prompt, model, multimask], outputs, **hidden)
-    every_btn.click(run_everything, [source, model], [every_text, every_img], **hidden)
+    for changed in ui.image_changed:
+        changed.then(outs.fn(new_image), [ui.source, ui.model, ui.multimask], outputs, **hidden)
+    ui.scene_btn.click(scenes.source_name, ui.seed, ui.source, **hidden).then(
+        outs.fn(new_image), [ui.source, ui.model, ui.multimask], outputs, **hidden)
+    ui.canvas.select(outs.fn(click), [ui.source, ui.prompt, ui.mode, ui.model, ui.multimask], outputs, **hidden)
+    ui.undo_btn.click(outs.fn(undo), [ui.source, ui.prompt, ui.model, ui.multimask], outputs, **hidden)
+    ui.clear_btn.click(outs.fn(clear), [ui.source, ui.model, ui.multimask], outputs, **hidden)
+    on_user_set([ui.model, ui.multimask], outs.fn(compute), [ui.source, ui.prompt, ui.model, ui.multimask], outputs)
+    ui.strip.select(outs.fn(pick_candidate), [ui.source, ui.prompt, ui.model, ui.multimask], outputs, **hidden)
+    ui.every_btn.click(run_everything, [ui.source, ui.model], [ui.every_text, ui.every_img], **hidden)
 
-    def show(c: dict) -> tuple:
+    def show(c: dict) -> dict:
         """A link's view: its clicks and box, or the picture's own first click when it names none."""
         p = c["prompt"]
-        if not p["points"] and p["box"] is None:
+        if editing.is_empty(p):
             return new_image(c["image"], c["model"], c["multimask"])
         return compute(c["image"], p, c["model"], c["multimask"], c["mask"])
 
     def record(c: dict) -> dict:
         p = c["prompt"]
-        if not p["points"] and p["box"] is None:
+        if editing.is_empty(p):
             return {}
         return logic.api_payload(logic.segment(_image(c["image"]), p["points"], p["box"], c["model"],
                                                c["multimask"]), api.Clock())
 
     def image_param(src) -> str | None:
-        if isinstance(src, str) and src.startswith("scene:"):
-            return "scene-" + src.split(":", 1)[1]
-        return share.name_of(src, logic.SAMPLES)
+        ui.seed = scenes.seed_of(src)
+        return scenes.link_name(ui.seed) if ui.seed is not None else share.name_of(src, logic.SAMPLES)
 
     def image_control(name: str) -> str:
-        return "scene:" + name[6:] if name.startswith("scene-") else str(logic.SAMPLES[name])
+        ui.seed = scenes.seed_of(name)
+        return scenes.source_name(ui.seed) if ui.seed is not None else str(logic.SAMPLES[name])
 
-    def prompt_control(text: str) -> dict:
-        points, box = logic.parse_prompt(text)
-        return {"points": points, "box": box, "corner": None}
-
-    bar.wire({"image": source, "model": model, "prompt": prompt, "multimask": multimask, "mask": choice},
-             outputs, show,
-             to_param={"image": image_param, "prompt": lambda p: logic.format_prompt(p["points"], p["box"])},
-             to_control={"image": image_control, "prompt": prompt_control}, record=record)
+    bar.wire({"image": ui.source, "model": ui.model, "prompt": ui.prompt, "multimask": ui.multimask, "mask": ui.choice},
+             outs, show, to_param={"image": image_param, "prompt": editing.to_link},
+             to_control={"image": image_control, "prompt": editing.from_link}, record=record)
     explainer("How SAM works (and what each engine here is)", HERE, logic.explainer_values())
     gr.api(sam_api, api_name="sam")
 

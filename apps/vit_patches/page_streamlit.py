@@ -11,6 +11,7 @@ from apps.streamlit_common import (
     clicked_cell,
     compute_or_last,
     grid_figure,
+    link_to,
     load_model,
     picture_picker,
     top5_chart,
@@ -142,9 +143,8 @@ if shown is not None:
 
 
 def links(values: dict) -> None:  # the same layer and head, over words instead of patches
-    st.page_link("apps/attention/page_streamlit.py", label=f"Attention over words instead of patches: attention "
-                 f"heatmaps at layer {values['layer']}", icon="🔦",
-                 query_params={"layer": str(values["layer"]), "head": values["head"]})
+    link_to("attention", f"Attention over words instead of patches: attention heatmaps at layer {values['layer']}",
+            "🔦", layer=values["layer"], head=values["head"])
 
 
 view_now = page.values()  # read now: the JSON is built later, when its button is clicked

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 from gradio import FileData
 
-from apps.gradio_common import ShareBar, explainer, export_file, keep_others, on_user_set, user_set
+from apps import registry
+from apps.gradio_common import Outputs, ShareBar, explainer, export_file, on_user_set, user_set, warning
 from apps.vit_patches import logic
 from core import api, images, models, share, vision
 from core.errors import UserError
@@ -18,6 +20,8 @@ HERE = Path(__file__).parent
 MODEL_LABELS = [(models.MODELS[m].title, m) for m in logic.MODEL_CHOICES]
 MEAN = "mean over heads"
 GALLERY = logic.GALLERY
+ATTENTION = ("cls_img", "roll_img", "one_img", "export")  # what attention_views sets
+DETAIL = ("pixels", "flat", "emb", "patch_title")  # what patch_views sets
 
 
 def vit_api(image: FileData, model: str = logic.DEFAULT_MODEL, layer: int | None = None,
@@ -48,10 +52,10 @@ def formula(h: int, w: int, patch: int) -> str:
             f"pairs per head and layer{crop}.")
 
 
-def attention_views(r, layer, head_choice, patch):
+def attention_views(r, layer, head_choice, patch) -> dict:
     """The three attention pictures for the current controls, from the cached result: no model call."""
     if r is None:
-        return None, None, None, None
+        return dict.fromkeys(ATTENTION)
     layer = min(int(layer), r.n_layers - 1)
     head = _head(head_choice)
     head = head if head is None or head < r.n_heads else None  # a link's head the model lacks: the mean
@@ -62,25 +66,27 @@ def attention_views(r, layer, head_choice, patch):
     key = image_key(r.model_input)[:12]
     path = export_file(f"vit-{r.model}-{key}-L{layer}-{'mean' if head is None else f'H{head}'}-P{patch}.png",
                        images.to_png_bytes(np.concatenate(panels, axis=1)))
-    return (gr.update(value=cls, label=f"[CLS] attention, layer {layer}, {head_choice or MEAN}"), roll,
-            gr.update(value=one, label=f"Where patch {patch} looks (layer {layer})" if patch is not None else
-                      "Click a patch in the split view"), path)
+    one_label = f"Where patch {patch} looks (layer {layer})" if patch is not None else "Click a patch in the split view"
+    return {"cls_img": gr.update(value=cls, label=f"[CLS] attention, layer {layer}, {head_choice or MEAN}"),
+            "roll_img": roll, "one_img": gr.update(value=one, label=one_label), "export": path}
 
 
-def patch_views(r, patch):
+def patch_views(r, patch) -> dict:
     if r is None or patch is None:
-        return None, None, None, "Click a patch in the split view."
+        return {**dict.fromkeys(DETAIL), "patch_title": "Click a patch in the split view."}
     d = logic.patch_detail(r, int(patch))
-    return (d["pixels"], logic.vector_figure(d["flat"], f"flattened: {d['flat'].size} numbers (P·P·3)"),
-            logic.vector_figure(d["embedding"], f"embedding: {d['embedding'].size} numbers after the projection"),
-            f"Patch {patch} (row {d['row']}, column {d['col']})")
+    return {"pixels": d["pixels"],
+            "flat": logic.vector_figure(d["flat"], f"flattened: {d['flat'].size} numbers (P·P·3)"),
+            "emb": logic.vector_figure(d["embedding"],
+                                       f"embedding: {d['embedding'].size} numbers after the projection"),
+            "patch_title": f"Patch {patch} (row {d['row']}, column {d['col']})"}
 
 
-def run(src, model, layer, head_choice, split_patch, patch):
+def run(src, model, layer, head_choice, split_patch, patch) -> dict:
     try:
         r = logic.inspect(src, model)
     except UserError as exc:
-        return keep_others(str(exc), 20)
+        return warning(str(exc))
     status = [f"**Model:** {r.model_label}",
               f"Input {r.image_size[0]}×{r.image_size[1]}, patches {r.patch_size}×{r.patch_size}, grid "
               f"{r.grid[0]}×{r.grid[1]} = {r.num_patches} patches, {r.n_layers} layers × {r.n_heads} heads."]
@@ -88,22 +94,50 @@ def run(src, model, layer, head_choice, split_patch, patch):
     top5 = {f"{t['label']} ({t['index']})": t["prob"] for t in r.top5} if r.top5 else None
     split_patch = r.patch_size  # a new image starts on the model's own patch size
     patch = patch if patch is not None and int(patch) < r.num_patches else r.num_patches // 2
-    views = attention_views(r, layer, head_choice, patch)
-    details = patch_views(r, patch)
-    return ("\n\n".join(status), r, top5,
-            logic.split_view(r.model_input, r.patch_size, mark=patch),
-            gr.update(maximum=r.n_layers - 1, value=min(int(layer), r.n_layers - 1)),
-            gr.update(choices=[MEAN] + [f"head {h}" for h in range(r.n_heads)]),
-            patch, *views, *details, logic.pca_colours(r), logic.position_grid(r), logic.distance_figure(r),
-            formula(*r.image_size, split_patch), split_patch)
+    return {"status": "\n\n".join(status), "result": r, "top5": top5,
+            "split": logic.split_view(r.model_input, r.patch_size, mark=patch),
+            "layer": gr.update(maximum=r.n_layers - 1, value=min(int(layer), r.n_layers - 1)),
+            "head": gr.update(choices=[MEAN] + [f"head {h}" for h in range(r.n_heads)]), "patch": patch,
+            **attention_views(r, layer, head_choice, patch), **patch_views(r, patch),
+            "pca": logic.pca_colours(r), "pos": logic.position_grid(r), "dist": logic.distance_figure(r),
+            "count": formula(*r.image_size, split_patch), "split_patch": split_patch}
 
 
-def build() -> None:
-    """Add the ViT patch page (and its /vit API endpoint) to the current Blocks context."""
-    gr.Markdown("# 🧩 ViT patch viewer: from pixels to tokens to attention\n"
-                "A Vision Transformer cuts the image into patches, turns each into a vector, adds where it came "
-                "from, prepends a [CLS] token, and lets every token attend to every other.")
-    bar = ShareBar(logic.VIEW)
+def pick(evt: gr.SelectData):
+    """A gallery click: the picked image."""
+    return GALLERY[evt.index].image
+
+def click_patch(r, evt: gr.SelectData):
+    """A click on the patch grid: the patch under it."""
+    if r is None:
+        return None
+    x, y = evt.index
+    return logic.patch_at(r, x, y)
+
+def outline(r, p, size):
+    """The grid drawn at the chosen patch size, the clicked patch outlined."""
+    if r is None or p is None:
+        return gr.update()
+    return logic.split_view(r.model_input, int(size), mark=int(p), model_patch=r.patch_size)
+
+def resplit(r, p, chosen):
+    """The grid drawn at another patch size, and its token count."""
+    if r is None:
+        return gr.update(), ""
+    return (logic.split_view(r.model_input, int(p), mark=chosen, model_patch=r.patch_size),
+            formula(*r.image_size, int(p)))
+
+def click_position(r, evt: gr.SelectData):
+    """A click on the position grid: that position against every other, large."""
+    if r is None:
+        return None
+    i = logic.position_at(r, *evt.index)
+    rr, cc = divmod(i, r.grid[1])
+    return gr.update(value=logic.position_map(r, i), label=f"Position ({rr}, {cc}) vs every position")
+
+
+def _layout() -> SimpleNamespace:
+    """The page's components (and per-session states), by the names build() wires them by."""
     source = gr.State(None)
     result = gr.State(None)
     patch = gr.State(None)  # the clicked patch index
@@ -158,65 +192,50 @@ def build() -> None:
                 with gr.Tab("5 · Distance"):
                     dist = gr.Plot(elem_id="vit-distance")
 
+    return SimpleNamespace(**locals())  # every component made above, by its name
+
+
+def build() -> None:
+    """Add the ViT patch page (and its /vit API endpoint) to the current Blocks context."""
+    gr.Markdown("# 🧩 ViT patch viewer: from pixels to tokens to attention\n"
+                "A Vision Transformer cuts the image into patches, turns each into a vector, adds where it came "
+                "from, prepends a [CLS] token, and lets every token attend to every other.")
+    bar = ShareBar(logic.VIEW)
+    ui = _layout()
     hidden = {"api_visibility": "private"}
     # A control's events run for its latest value: a change made while the last one is still computing is
     # queued (the newest replaces older ones) instead of dropped, so the page always ends on what was asked.
     last = {**hidden, "trigger_mode": "always_last"}
-    inputs = [source, model, layer, head, split_patch, patch]
-    att_outputs = [cls_img, roll_img, one_img, export]
-    detail_outputs = [pixels, flat, emb, patch_title]
-    outputs = [status, result, top5, split, layer, head, patch, *att_outputs, *detail_outputs, pca, pos, dist, count,
-               split_patch]
+    inputs = [ui.source, ui.model, ui.layer, ui.head, ui.split_patch, ui.patch]
+    outs = Outputs(**{name: getattr(ui, name) for name in (
+        "status", "result", "top5", "split", "layer", "head", "patch", *ATTENTION, *DETAIL, "pca", "pos", "dist",
+        "count", "split_patch")})
+    run_all, outputs = outs.fn(run), outs.list()
+    att_view, att_outputs = outs.fn(attention_views), outs.list(*ATTENTION)
 
-    def pick(evt: gr.SelectData):
-        return GALLERY[evt.index].image
+    ui.gallery.select(pick, None, ui.source, **hidden).then(run_all, inputs, outputs, **hidden)
+    ui.upload.upload(lambda f: f, ui.upload, ui.source, **hidden).then(run_all, inputs, outputs, **hidden)
+    user_set(ui.model)(run_all, inputs, outputs, **last)
+    on_user_set([ui.layer, ui.head], att_view, [ui.result, ui.layer, ui.head, ui.patch], att_outputs)
+    ui.split.select(click_patch, ui.result, ui.patch, **hidden).then(
+        outline, [ui.result, ui.patch, ui.split_patch], ui.split, show_progress="hidden", **hidden).then(
+        outs.fn(patch_views), [ui.result, ui.patch], outs.list(*DETAIL), **hidden).then(
+        att_view, [ui.result, ui.layer, ui.head, ui.patch], att_outputs, **hidden)
+    ui.pos.select(click_position, ui.result, ui.pos_one, **hidden)
 
-    def click_patch(r, evt: gr.SelectData):
-        if r is None:
-            return None
-        x, y = evt.index
-        return logic.patch_at(r, x, y)
-
-    gallery.select(pick, None, source, **hidden).then(run, inputs, outputs, **hidden)
-    upload.upload(lambda f: f, upload, source, **hidden).then(run, inputs, outputs, **hidden)
-    user_set(model)(run, inputs, outputs, **last)
-    on_user_set([layer, head], attention_views, [result, layer, head, patch], att_outputs)
-    def outline(r, p, size):
-        if r is None or p is None:
-            return gr.update()
-        return logic.split_view(r.model_input, int(size), mark=int(p), model_patch=r.patch_size)
-
-    split.select(click_patch, result, patch, **hidden).then(
-        outline, [result, patch, split_patch], split, show_progress="hidden", **hidden).then(
-        patch_views, [result, patch], detail_outputs, **hidden).then(
-        attention_views, [result, layer, head, patch], att_outputs, **hidden)
-    def resplit(r, p, chosen):
-        if r is None:
-            return gr.update(), ""
-        return (logic.split_view(r.model_input, int(p), mark=chosen, model_patch=r.patch_size),
-                formula(*r.image_size, int(p)))
-
-    def click_position(r, evt: gr.SelectData):
-        if r is None:
-            return None
-        i = logic.position_at(r, *evt.index)
-        rr, cc = divmod(i, r.grid[1])
-        return gr.update(value=logic.position_map(r, i), label=f"Position ({rr}, {cc}) vs every position")
-
-    pos.select(click_position, result, pos_one, **hidden)
-
-    def show(c: dict) -> tuple:
-        out = list(run(c["image"], c["model"], c["layer"], c["head"], 8, c["patch"]))
-        r = out[1]
+    def show(c: dict) -> dict:
+        out = run(c["image"], c["model"], c["layer"], c["head"], 8, c["patch"])
+        r = out.get("result")
         if isinstance(r, logic.ViTResult) and int(c["split"]) != r.patch_size:  # the link's own grid size
-            out[outputs.index(split)], out[outputs.index(count)] = resplit(r, int(c["split"]), out[6])
-            out[outputs.index(split_patch)] = int(c["split"])
-        return tuple(out)
+            out["split"], out["count"] = resplit(r, int(c["split"]), out["patch"])
+            out["split_patch"] = int(c["split"])
+        return out
 
     def links(c: dict) -> str:  # the same layer and head, over words instead of patches
         head_ = "mean" if _head(c["head"]) is None else str(_head(c["head"]))
+        href = registry.view("attention").href(layer=c["layer"], head=head_)
         return (f"🔦 [Attention over words instead of patches: attention heatmaps at layer {c['layer']}, "
-                f"{c['head'] or MEAN}](attention?layer={c['layer']}&head={head_})")
+                f"{c['head'] or MEAN}]({href})")
 
     def record(c: dict) -> dict:
         head_ = _head(c["head"])
@@ -224,13 +243,14 @@ def build() -> None:
         return logic.api_payload(r, api.Clock(), min(int(c["layer"]), r.n_layers - 1),
                                  head_ if head_ is None or head_ < r.n_heads else None)
 
-    bar.wire({"image": source, "model": model, "layer": layer, "head": head, "patch": patch, "split": split_patch},
-             outputs, show,
+    bar.wire({"image": ui.source, "model": ui.model, "layer": ui.layer, "head": ui.head, "patch": ui.patch,
+              "split": ui.split_patch},
+             outs, show,
              to_param={"image": logic.image_name, "head": lambda h: "mean" if _head(h) is None else str(_head(h)),
                        "patch": lambda p: 32 if p is None else int(p)},
              to_control={"image": logic.image_source, "head": lambda h: MEAN if h == "mean" else f"head {h}"},
              record=record, links=links)
-    split_patch.input(resplit, [result, split_patch, patch], [split, count], **last)
+    ui.split_patch.input(resplit, [ui.result, ui.split_patch, ui.patch], [ui.split, ui.count], **last)
     explainer("How a Vision Transformer reads an image", HERE)
     gr.api(vit_api, api_name="vit")
 

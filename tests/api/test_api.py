@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 import requests
-from conftest import SAMPLES, hub_in_process
 from PIL import Image
 
+from conftest import SAMPLES, hub_in_process
 from core import images
 
 pytestmark = pytest.mark.api

@@ -8,6 +8,7 @@ import time
 
 import pytest
 import requests
+
 from conftest import ROOT, SAMPLES, hub_in_process
 
 pytestmark = pytest.mark.api
@@ -21,9 +22,9 @@ def hub():
 
 
 def session_of(session_hash: str):
-    from apps import gradio_common
+    from apps.gradio_common import internals
 
-    return next(store.session_data[session_hash] for store in list(gradio_common._stores)
+    return next(store.session_data[session_hash] for store in list(internals._stores)
                 if session_hash in store.session_data)
 
 
@@ -51,7 +52,7 @@ def test_a_tabs_state_is_one_size_however_many_clicks(hub):
 
 def test_finished_rest_calls_leave_nothing_in_the_queue(hub):
     """Gradio keeps an empty entry per finished session in pending_event_ids_session; the housekeeper drops them."""
-    from apps import gradio_common
+    from apps.gradio_common import internals
     from core import images
 
     demo, url = hub
@@ -62,7 +63,7 @@ def test_finished_rest_calls_leave_nothing_in_the_queue(hub):
         assert "event: complete" in requests.get(f"{url}/gradio_api/call/gradcam/{r.json()['event_id']}",
                                                  timeout=60).text
     assert len(demo._queue.pending_event_ids_session) >= 5
-    gradio_common._drop_finished_sessions(demo)
+    internals.drop_finished_sessions(demo)
     deadline = time.monotonic() + 5
     while demo._queue.pending_event_ids_session and time.monotonic() < deadline:
         time.sleep(0.05)  # it runs on the server's event loop

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from conftest import SAMPLES, free_port, hub_in_process, start_server, stop
 from PIL import Image
+
+from conftest import SAMPLES, free_port, hub_in_process, start_server, stop
 
 pytestmark = pytest.mark.api
 

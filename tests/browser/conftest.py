@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop
 from PIL import Image
+
+from conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop
 
 GOLDEN = Path(__file__).parent / "golden"
 TAKEN_WITH = GOLDEN / "TAKEN_WITH.json"  # the Chromium the goldens were taken with (make golden writes it)

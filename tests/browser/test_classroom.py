@@ -77,8 +77,9 @@ def test_a_changed_view_round_trips_through_its_link(browser, page, gradio_url):
 
 
 def test_share_urls_from_the_api_open_the_same_settings_on_the_page(page, gradio_url):
-    from conftest import SAMPLES
     from gradio_client import Client, handle_file
+
+    from conftest import SAMPLES
 
     client = Client(gradio_url + "/", verbose=False)
     cat = handle_file(str(SAMPLES / "cat.png"))

@@ -8,6 +8,7 @@ import sys
 import pytest
 from browser.conftest import gradio_idle
 from browser.test_classroom import STATUS, opened, query, wait_text
+
 from conftest import free_port, start_server, stop
 
 pytestmark = pytest.mark.browser

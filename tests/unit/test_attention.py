@@ -204,7 +204,7 @@ def test_gradio_views_write_the_html_only_on_request(minilm):
     from apps.attention import ui_gradio
 
     r = logic.attend(ROBOT)
-    heat, head_view, roll, png, html = ui_gradio.views(r, 2, "head 3", 7)
-    assert png.endswith("-L2-H3.png") and html is None
+    figures = ui_gradio.views(r, 2, "head 3", 7)
+    assert figures["png"].endswith("-L2-H3.png") and figures["html"] is None
     path = ui_gradio.make_html(r, 2, "head 3")
     assert path.endswith("-L2-H3.html") and len(open(path, encoding="utf-8").read()) > 1_000_000

@@ -24,7 +24,7 @@ def hub_blocks():
 def test_lazy_session_config_is_gradios_config(hub_blocks):
     from gradio.state_holder import SessionState
 
-    from apps.gradio_common import LeanSessionState
+    from apps.gradio_common.internals import LeanSessionState
 
     full, lean = SessionState(hub_blocks), LeanSessionState(hub_blocks)
     key = next(iter(hub_blocks.blocks))
@@ -38,7 +38,7 @@ def test_lazy_session_config_is_gradios_config(hub_blocks):
 
 
 def _store(hub_blocks, **limits):
-    from apps.gradio_common import SessionStore
+    from apps.gradio_common.internals import SessionStore
 
     store = SessionStore()
     store.set_blocks(hub_blocks)
@@ -100,7 +100,7 @@ def test_prune_drops_old_files_then_the_oldest_beyond_the_count(tmp_path):
 def test_housekeeping_bounds_gradios_files_and_our_exports(monkeypatch, tmp_path):
     import gradio as gr
 
-    from apps import gradio_common
+    from apps.gradio_common import serving as gradio_common
 
     with gr.Blocks() as hub_blocks:
         gr.Markdown("a page")
@@ -136,7 +136,7 @@ def test_housekeeping_sweeps_gradios_stray_upload_files(tmp_path):
 
     import gradio as gr
 
-    from apps import gradio_common
+    from apps.gradio_common import serving as gradio_common
 
     with gr.Blocks() as demo:
         gr.Markdown("a page")

@@ -348,9 +348,9 @@ def test_a_hub_unet_downloads_and_runs_unconditionally(monkeypatch, tmp_path):
     """ddpm_cifar10's hub path, end to end, against a local fake hub serving a tiny random 32x32 RGB
     UNet with google/ddpm-cifar10-32's old-style scheduler_config.json."""
     from diffusers import UNet2DModel
-    from fakehub import FakeHub
 
     from core import weights
+    from fakehub import FakeHub
 
     torch.manual_seed(0)
     unet = UNet2DModel(sample_size=32, in_channels=3, out_channels=3, layers_per_block=1, block_out_channels=(8, 16),

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fakehub import FakeHub
 from safetensors.torch import save_file
 
 from core import files, lane, models, weights
+from fakehub import FakeHub
 
 SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "images"
 
@@ -144,7 +144,7 @@ def test_a_whole_file_or_none_when_the_disk_fills(monkeypatch, tmp_path):
 def test_an_export_on_a_full_disk_warns_and_gives_no_file(monkeypatch, tmp_path):
     import gradio as gr
 
-    from apps import gradio_common
+    from apps.gradio_common import serving as gradio_common
 
     monkeypatch.setattr(gradio_common, "EXPORT_DIR", tmp_path)
     warned = []

@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pytest
 import torch
-from fakehub import FakeHub
 from safetensors.torch import save_file
 
 from core import models, vision, weights
+from fakehub import FakeHub
 
 pytestmark = pytest.mark.usefixtures("fresh_models")
 

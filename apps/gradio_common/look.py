@@ -1,0 +1,87 @@
+"""How every Gradio page looks: the stylesheet, the script in each page's <head>, the theme's fonts."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from core import share
+
+CSS = """
+.gb-cards {display:grid; grid-template-columns:repeat(auto-fill,minmax(260px,1fr)); gap:16px;}
+.gb-card {display:block; text-align:left; border:1px solid var(--border-color-primary); border-radius:12px;
+          padding:18px;
+          background:var(--block-background-fill); text-decoration:none !important; color:inherit !important;}
+.gb-card h3 {margin:4px 0 6px 0; font-size:1.25rem;}
+.gb-card .gb-icon {font-size:2.2rem;}
+.gb-card .gb-step {float:right; font-size:.8rem; font-weight:700; opacity:.7;}
+.gb-card .gb-try {font-size:.9rem; border-left:3px solid #0072b2; padding-left:6px;}
+.gb-card .gb-tag {font-size:.8rem; font-weight:600; padding:2px 8px; border-radius:999px;}
+.gb-ready .gb-tag {background:#16a34a; color:white;}
+.gb-soon {opacity:.6;}
+.gb-soon .gb-tag {background:#9ca3af; color:white;}
+.gb-error {border:2px solid #dc2626; border-radius:12px; padding:16px;}
+/* Gradio's "Use via API" lists the current page's endpoints: none on the landing page, which lists them all. */
+body:has(.gb-cards) footer .show-api {display:none;}
+.gb-api {margin-top:8px;} .gb-api h2 {font-size:1.2rem; margin:0 0 4px 0;} .gb-api li {margin:2px 0;}
+/* Galleries: the asked number of columns, each shrinking to fit. Gradio sizes them in fixed pixels, which cut
+   off the last column (and heads 9-11 of the attention model view) on a 1024-pixel projector. */
+.grid-container {grid-template-columns:repeat(var(--grid-cols), minmax(0, 1fr)) !important;}
+.grid-container .thumbnail-item {width:100% !important; height:auto !important; aspect-ratio:1 / 1;}
+/* ...and the gallery is as tall as its rows (Gradio's height="auto" still reserves 450 px). */
+.grid-wrap.fixed-height {min-height:0 !important; max-height:none !important; height:auto !important;}
+/* A dropdown's text stops short of its arrow instead of running under it. */
+.secondary-wrap input {padding-right:26px !important; text-overflow:ellipsis;}
+#gb-footer {font-size:.85rem; opacity:.85; border-top:1px solid var(--border-color-primary); padding-top:6px;}
+.gb-share {align-items:end;} .gb-share-note {font-size:.85rem; opacity:.85;}
+.gb-lesson {align-items:center; border:1px solid var(--border-color-primary); border-radius:8px; padding:2px 6px;}
+.gb-lesson-text p {margin:0;}
+/* Lecture mode (?lecture=1 or the toggle): every text size 1.5x (the theme defines them on :root, so the
+   class goes on <html> too), bigger figures and plot labels, advanced controls out of the way. */
+html.gb-lecture {font-size:150%; --text-xxs:14px; --text-xs:15px; --text-sm:18px; --text-md:21px; --text-lg:24px;
+                 --text-xl:33px; --text-xxl:39px;}
+html.gb-lecture .prose h1 {font-size:1.6rem;}
+html.gb-lecture .nav-holder a {font-size:15px;}  /* the top bar stays one line; the page below is what is read */
+/* Results first and the whole width wide, the controls below them: the pictures grow about 1.5x. */
+html.gb-lecture .gb-main {flex-wrap:wrap;}
+html.gb-lecture .gb-main > div:first-child {order:2; flex:1 1 100% !important; min-width:100% !important;}
+html.gb-lecture .gb-main > div:nth-child(2) {order:1; flex:1 1 100% !important; min-width:100% !important;}
+html.gb-lecture .block:has(> .image-container) {height:auto !important;}
+/* A block's label takes its own lines instead of covering the picture or box under it. */
+html.gb-lecture label[data-testid="block-label"] {position:relative !important;}
+html.gb-lecture .gb-advanced {display:none !important;}
+html.gb-lecture .js-plotly-plot .main-svg text {font-size:18px !important;}
+html.gb-lecture .gb-share-note {font-size:1rem;}
+"""
+
+# Runs once in every page's <head>: lecture mode from the URL before the first paint, and the lesson's arrow keys.
+HEAD = """<script>
+(function () {
+  const q = new URLSearchParams(window.location.search);
+  if (["1", "true", "yes", "on"].includes((q.get("lecture") || "").toLowerCase())) {
+    document.documentElement.classList.add("gb-lecture");
+  }
+  function press(cls) {
+    const el = document.querySelector("." + cls);
+    const btn = el && (el.tagName === "BUTTON" ? el : el.querySelector("button"));
+    if (btn) { btn.click(); return true; }
+    return false;
+  }
+  document.addEventListener("keydown", function (e) {
+    const t = e.target;
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    // A control that uses the arrow keys itself (a field, a slider, a radio group, tabs) keeps them.
+    if (t && t.closest && t.closest("ARROW_KEY_CONTROLS")) return;
+    if (e.key === "ArrowRight" && press("gb-lesson-next")) e.preventDefault();
+    if (e.key === "ArrowLeft" && press("gb-lesson-prev")) e.preventDefault();
+  });
+})();
+</script>""".replace("ARROW_KEY_CONTROLS", share.ARROW_KEY_CONTROLS)
+
+
+# Gradio's default theme asks for Source Sans Pro at 400 and 600, but the SemiBold file it ships is a
+# 55-glyph subset (A and B among the capitals, no C-Z): 600-weight text mixed those glyphs with a fallback
+# font, so "Grad-CAM" read "Grad-CᴀM". The Regular and Bold files are complete; 600 renders as Bold.
+# Nothing is fetched from the network: both files ship inside Gradio.
+def theme() -> gr.themes.Base:
+    font = [gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"]
+    return gr.themes.Default(font=font)
