@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
+
+import pytest
 
 from conftest import ROOT
 
@@ -147,3 +150,106 @@ def test_the_readme_demo_table_follows_the_registry():
     for d in DEMOS:
         assert len(found[d.slug]) == 1, f"README needs exactly one row for {d.title}"
         assert ("ready" in found[d.slug][0]) == d.built, f"README says {found[d.slug][0]!r} for {d.title}"
+
+
+# --- code the next engineer can change safely ------------------------------------------------------------------
+
+MAX_POSITIONAL_OUTPUTS = 3
+GRADIO_UI = ["apps/*/ui_gradio.py", "apps/gradio_common/*.py"]
+
+
+def positional_returns(source: str) -> list[str]:
+    """Returns and yields of more than MAX_POSITIONAL_OUTPUTS values by position (a tuple or list display, one
+    with *unpacking, or tuple(...)): outputs matched to components by counting. Handlers return {name: value}."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Return, ast.Yield)):
+            value = node.value
+        elif isinstance(node, ast.Lambda):
+            value = node.body
+        else:
+            continue
+        many = (isinstance(value, (ast.Tuple, ast.List))
+                and (len(value.elts) > MAX_POSITIONAL_OUTPUTS or any(isinstance(e, ast.Starred) for e in value.elts)))
+        called = (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "tuple")
+        if many or called:
+            found.append(f"line {node.lineno}: {ast.unparse(value)[:80]}")
+    return found
+
+
+def test_the_positional_check_catches_a_counted_tuple():
+    assert positional_returns("def run(a):\n    return a, None, None, 'x'\n")
+    assert positional_returns("def run(a):\n    yield (*views(a), None)\n")
+    assert positional_returns("def show(c):\n    return tuple(out)\n")
+    assert positional_returns("f = lambda: [1, 2, 3, 4]\n")
+    assert not positional_returns("def run(a):\n    return {'status': a, 'grid': None, 'png': None, 'x': 1}\n")
+    assert not positional_returns("def run(a):\n    return gr.update(), ''\n")
+
+
+def test_gradio_handlers_return_outputs_by_name():
+    """No Gradio handler returns more than three outputs by position: a page's outputs are named once (widgets.
+    Outputs) and handlers return {name: value}, so adding or moving an output cannot shift the others."""
+    files = sorted({f for pattern in GRADIO_UI for f in ROOT.glob(pattern)})
+    assert len(files) >= 8
+    bad = {str(f.relative_to(ROOT)): positional_returns(f.read_text()) for f in files}
+    assert not {k: v for k, v in bad.items() if v}, bad
+
+
+def handwritten_links(source: str, slugs: list[str]) -> list[str]:
+    """String pieces that address another page by hand: a markdown/HTML target 'slug?...' or '/slug?...', or a
+    Streamlit page path 'apps/slug/page_streamlit.py'. Cross-links are built from the target's View
+    (registry.view(slug).href(...) / link_params(...)), so renaming a setting breaks them where they are made."""
+    page_path = re.compile(r"apps/(%s)/page_streamlit\.py" % "|".join(map(re.escape, slugs)))
+    address = re.compile(r"(?:^|[(\"'=\s/])(%s)\?[A-Za-z_]+=" % "|".join(map(re.escape, slugs)))
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for rx in (page_path, address):
+                if rx.search(node.value):
+                    found.append(f"line {node.lineno}: {node.value[:80]!r}")
+    return found
+
+
+def test_the_link_check_catches_a_handwritten_address():
+    slugs = ["sam", "gradcam", "vit_patches"]
+    assert handwritten_links('x = f"[Segment]({sam}(sam?image={name}&prompt=1,2,1)"\n', slugs)
+    assert handwritten_links('x = "(gradcam?image=cat)"\n', slugs)
+    assert handwritten_links('st.page_link("apps/vit_patches/page_streamlit.py", label="ViT")\n', slugs)
+    assert not handwritten_links('x = registry.view("sam").href(image=name)\n', slugs)
+    assert not handwritten_links('x = f"apps/{slug}/page_streamlit.py"\n', slugs)
+
+
+def test_cross_links_come_from_the_target_pages_view():
+    from apps.registry import DEMOS
+
+    slugs = [d.slug for d in DEMOS]
+    files = [f for f in (ROOT / "apps").rglob("*.py") if f.name != "registry.py"]
+    bad = {str(f.relative_to(ROOT)): handwritten_links(f.read_text(), slugs) for f in files}
+    assert not {k: v for k, v in bad.items() if v}, bad
+
+
+def test_a_link_to_a_setting_the_target_lacks_fails_where_it_is_made():
+    from apps import registry
+
+    assert registry.view("sam").href(image="coffee", prompt="270,160,1") == "sam?image=coffee&prompt=270,160,1"
+    with pytest.raises(ValueError, match="no setting"):
+        registry.view("sam").href(image="coffee", click="270,160,1")
+    with pytest.raises(KeyError):
+        registry.view("no_such_demo")
+
+
+MAX_FUNCTION_LINES = 80
+LONG_OK = "# long:"  # a function may be longer when a comment in its first lines says why
+
+
+def test_no_function_in_apps_or_core_is_over_80_lines_unless_it_says_why():
+    long = []
+    for f in sorted(list((ROOT / "apps").rglob("*.py")) + list((ROOT / "core").rglob("*.py"))):
+        lines = f.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                head = lines[node.lineno - 1: node.lineno + 5]
+                if n > MAX_FUNCTION_LINES and not any(LONG_OK in ln for ln in head):
+                    long.append(f"{f.relative_to(ROOT)}:{node.lineno} {node.name}() is {n} lines")
+    assert not long, long

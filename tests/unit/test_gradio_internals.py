@@ -1,0 +1,74 @@
+"""apps/gradio_common/internals.py leans on Gradio's private internals. These tests fail loudly, naming what
+moved, when a Gradio upgrade changes any of it: read internals.py against the new release, fix what moved, then
+set CHECKED_WITH to the release you read."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+
+import gradio as gr
+from gradio.state_holder import SessionState, StateHolder
+
+from apps.gradio_common import internals
+from conftest import ROOT
+
+UPGRADE = "Gradio changed under apps/gradio_common/internals.py: re-read it against the installed release"
+
+
+def test_the_installed_gradio_is_the_release_internals_was_read_against():
+    pins = [ln for ln in (ROOT / "requirements.txt").read_text().splitlines() if ln.startswith("gradio==")]
+    assert pins == [f"gradio=={internals.CHECKED_WITH}"], f"{UPGRADE}, then set CHECKED_WITH to match the pin"
+    assert gr.__version__ == internals.CHECKED_WITH, f"{UPGRADE} ({gr.__version__}, read: {internals.CHECKED_WITH})"
+
+
+def _self_attributes(fn) -> set[str]:
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    return {t.attr for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
+
+
+def test_lean_session_state_sets_what_gradios_session_state_sets():
+    """LeanSessionState.__init__ stands in for SessionState.__init__: it must set the same attributes (plus its
+    own two), or Gradio reads one that is missing."""
+    ours = _self_attributes(internals.LeanSessionState.__init__) - {"app_blocks", "_stands_for"}
+    assert _self_attributes(SessionState.__init__) == ours, UPGRADE
+    for name in ("__getitem__", "__setitem__", "__contains__", "_update_config", "_update_value_in_config"):
+        assert callable(getattr(SessionState, name, None)), f"{UPGRADE}: SessionState.{name}"
+
+
+def test_the_session_holder_and_queue_have_what_the_store_and_housekeeping_use():
+    holder = StateHolder()
+    for name in ("session_data", "time_last_used", "lock"):
+        assert hasattr(holder, name), f"{UPGRADE}: StateHolder.{name}"
+    for name in ("set_blocks", "update", "__getitem__"):
+        assert callable(getattr(StateHolder, name, None)), f"{UPGRADE}: StateHolder.{name}"
+    with gr.Blocks() as demo:
+        gr.Markdown("a page")
+    demo.queue()
+    for name in ("pending_event_ids_session", "event_analytics", "event_ids_to_events", "ANALYTICS_MAX_EVENTS",
+                 "ANAYLTICS_CACHE_FREQUENCY"):
+        assert hasattr(demo._queue, name), f"{UPGRADE}: Queue.{name}"
+    for name in ("temp_file_sets", "upload_file_set", "pending_streams", "default_config", "blocks"):
+        assert hasattr(demo, name), f"{UPGRADE}: Blocks.{name}"
+    for name in ("uploaded_file_dir", "iterators", "state_holder"):
+        assert hasattr(demo.app, name), f"{UPGRADE}: App.{name}"
+    params = list(inspect.signature(demo.default_config.config_for_block).parameters)
+    assert params[:3] == ["_id", "rendered_ids", "block"], f"{UPGRADE}: BlocksConfig.config_for_block{params}"
+
+
+def test_every_use_of_gradio_internals_lives_in_internals():
+    """serving.py calls internals for all of it: no private Gradio attribute is read anywhere else in apps/."""
+    for name in ("bound_queue", "install_session_store", "drop_finished_sessions", "gradio_sizes", "served_files",
+                 "remember_startup_files", "upload_dir"):
+        assert callable(getattr(internals, name)), name
+    private = ("._queue", ".temp_file_sets", ".state_holder", ".server_app.state", "SessionState", "StateHolder",
+               "pending_event_ids_session", "uploaded_file_dir")
+    for f in (ROOT / "apps").rglob("*.py"):
+        if f.name == "internals.py":
+            continue
+        text = f.read_text()
+        leaks = [p for p in private if p in text]
+        assert not leaks, f"{f.relative_to(ROOT)} reaches into Gradio's internals ({leaks}): move it to internals.py"
