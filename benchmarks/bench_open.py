@@ -17,8 +17,9 @@ import time
 from common import ROOT, free_port, start, stop
 
 sys.path.insert(0, str(ROOT))
+from apps.registry import DEMOS
 
-SLUGS = ["gradcam", "fgsm", "attention", "vit_patches", "clip_zero_shot", "sam", "gan_latent", "diffusion"]
+SLUGS = [d.slug for d in DEMOS if d.built]  # every page of the registry
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 

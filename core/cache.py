@@ -72,4 +72,11 @@ class ResultCache:
 
 
 _all: weakref.WeakSet[ResultCache] = weakref.WeakSet()
+
+
+def clear_all() -> None:
+    """Empty every ResultCache of the process (tests that must see the work done again)."""
+    for cache in list(_all):
+        cache.clear()
+
 memwatch.register("result_caches", lambda: {c.name: f"{len(c)}/{c.maxsize}" for c in list(_all)})

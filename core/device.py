@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
 
-from core import lane
+from core import api, lane
 
 log = logging.getLogger("glassbox.device")
 
@@ -110,6 +110,15 @@ def run_with_fallback(fn: Callable[[str], T], device: str | None = None) -> Ran:
     so the retry runs on a CPU copy. Other errors propagate unchanged.
     """
     return lane.run(lambda: _run_with_fallback(fn, device), getattr(fn, "__name__", "job"))
+
+
+def run_noted(fn: Callable[[str], T], device: str | None = None, notes: tuple[str, ...] = ()) -> T:
+    """run_with_fallback for a result that carries a `notices` list: the caller's own notes and the GPU
+    fallback's notice are put in front of the result's (each once, empties dropped). The one way a demo runs its
+    model; inside a cache's compute, so a cached result is final and never changed afterwards."""
+    ran = run_with_fallback(fn, device)
+    ran.value.notices = api.unique([*notes, ran.notice, *ran.value.notices])
+    return ran.value
 
 
 def _run_with_fallback(fn: Callable[[str], T], device: str | None) -> Ran:

@@ -83,8 +83,7 @@ def build_image_classifier(spec: ModelSpec, path: Path) -> ImageClassifier:
         state = remap_by_order(state, backbone.state_dict())
     backbone.load_state_dict(state, strict=True)
     disable_fused_attention(backbone)
-    p = spec.preprocessing
-    return ImageClassifier(backbone, p["mean"], p["std"]).eval()
+    return ImageClassifier(backbone, spec.config.mean, spec.config.std).eval()
 
 
 class TextModel(nn.Module):
@@ -110,7 +109,7 @@ def build_text_model(spec: ModelSpec, path: Path) -> TextModel:
     model = AutoModel.from_pretrained(folder, attn_implementation="eager", use_safetensors=True,
                                       local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    return TextModel(model.eval(), tokenizer, bool(spec.preprocessing.get("causal"))).eval()
+    return TextModel(model.eval(), tokenizer, spec.config.causal).eval()
 
 
 
@@ -227,10 +226,10 @@ def build_conse(spec: ModelSpec, path: Path) -> ConSE:
     """Assembles its own copies of the two bundled models (path is unused: ConSE has no weights)."""
     from core import models
 
-    p = spec.preprocessing
-    text = models.build_module(p["text"])  # core.loaders.TextModel
-    return ConSE(models.build_module(p["classifier"]), text.model, text.tokenizer, models.labels(spec.labels),
-                 p["top"], p["logit_scale"]).eval()
+    c = spec.config
+    text = models.build_module(c.text)  # core.loaders.TextModel
+    return ConSE(models.build_module(c.classifier), text.model, text.tokenizer, models.labels(spec.labels),
+                 c.top, c.logit_scale).eval()
 
 
 class OpenCLIP(ZeroShotModel):

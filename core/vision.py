@@ -37,9 +37,8 @@ def image_key(rgb: np.ndarray) -> str:
 
 def input_size(spec: models.ModelSpec, hw: tuple[int, int]) -> tuple[int, int]:
     """(h, w) the model sees. Keep-aspect models get about side^2 pixels with sides divisible by 32."""
-    p = spec.preprocessing
-    side = int(p.get("side", 224))
-    if p.get("input") == "square":
+    side = spec.config.side
+    if spec.config.input == "square":
         return side, side
     h, w = hw
     scale = side / np.sqrt(h * w)

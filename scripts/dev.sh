@@ -101,9 +101,6 @@ case "$cmd" in
     ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41 \
       exec "$PY" -m pytest -q -m "kernels and not wiring" tests/unit ;;
   bench) setup_python requirements-test.txt
-    "$PY" benchmarks/bench_hub_start.py; "$PY" benchmarks/bench_gradcam.py; "$PY" benchmarks/bench_fgsm.py
-    "$PY" benchmarks/bench_attention.py; "$PY" benchmarks/bench_vit.py; "$PY" benchmarks/bench_clip.py
-    "$PY" benchmarks/bench_sam.py; "$PY" benchmarks/bench_gan.py
-    exec "$PY" benchmarks/bench_diffusion.py ;;
+    exec "$PY" benchmarks/run_all.py ;;  # the hub's start-up, then benchmarks/bench_<slug>.py per demo of the registry
   *) echo "usage: bash scripts/dev.sh {setup|run|test|streamlit|bench}" >&2; exit 2 ;;
 esac

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from apps.diffusion import toy2d  # noqa: E402
+from core import models  # noqa: E402
 
 MANIFEST = ROOT / "assets" / "models" / "MANIFEST.json"
 
@@ -58,8 +59,8 @@ def main() -> None:
             opt.step()
             sched.step()
         state.update({f"{name}.{k}": v.contiguous() for k, v in model.state_dict().items()})
-        toy2d.learned_model.cache_clear()
         save_file(state, str(toy2d.WEIGHTS))
+        models.clear_cache()  # the next reverse() reads the file just written
         run = toy2d.reverse(name, "ddim", 50, n=1000, seed=123)
         noise_d = toy2d.distance_to_data(run.path[0], data.numpy())
         quality[name] = {"final_loss": round(loss.item(), 4),

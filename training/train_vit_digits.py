@@ -73,7 +73,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     spec = models.get_spec("vit_digits")
     backbone = disable_fused_attention(build_arch(spec.arch, **spec.arch_kwargs))
-    model = ImageClassifier(backbone, spec.preprocessing["mean"], spec.preprocessing["std"])
+    model = ImageClassifier(backbone, spec.config.mean, spec.config.std)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
     warm = 100
     sched = torch.optim.lr_scheduler.LambdaLR(

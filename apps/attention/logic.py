@@ -16,7 +16,7 @@ import numpy as np
 
 from core import api, images, models, share
 from core.cache import ResultCache
-from core.device import run_with_fallback
+from core.device import run_noted
 from core.errors import UserError
 from core.rollout import rollout
 
@@ -94,13 +94,7 @@ def attend(text: str, model: str = DEFAULT_MODEL, text_pair: str | None = None,
         raise AttentionInputError("Type a sentence (the text is empty).")
     key = (spec.name, text, pair, device or "")
 
-    def compute() -> AttentionResult:
-        ran = run_with_fallback(lambda dev: _attend(text, spec.name, pair, dev), device)
-        result: AttentionResult = ran.value  # type: ignore[assignment]
-        result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
-        return result
-
-    return _cache.get_or_compute(key, compute)
+    return _cache.get_or_compute(key, lambda: run_noted(lambda dev: _attend(text, spec.name, pair, dev), device))
 
 
 MAX_CHARS = 20_000  # far more than MAX_TOKENS needs; spares the tokenizer a pasted novel
@@ -147,7 +141,7 @@ def _attend(text: str, model: str, pair: str | None, device: str) -> AttentionRe
         result.notices.append(f"{n_unk} token(s) are {unk}: the vocabulary has no piece for them "
                               "(emoji, rare scripts).")
     if loaded.name != loaded.spec.name:
-        causal_asked = models.get_spec(loaded.name).preprocessing.get("causal")
+        causal_asked = models.get_spec(loaded.name).config.causal
         extra = " The causal comparison needs DistilGPT-2." if causal_asked else ""
         result.notices.append(loaded.fallback_notice + extra)
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
@@ -335,6 +329,11 @@ def api_payload(result: AttentionResult, clock: api.Clock) -> dict:
 
 def warmup() -> None:
     attend(next(iter(PRESETS.values())), DEFAULT_MODEL)
+
+
+def exercise(image) -> None:
+    """Every kind of model work this page does, once (tests/unit/test_lane.py runs it for every demo)."""
+    attend("Where does the lane run?")
 
 
 # --- the page's settings as a link, and its lesson ---------------------------------------------------

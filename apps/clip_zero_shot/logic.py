@@ -17,7 +17,7 @@ import numpy as np
 
 from core import api, memwatch, models, share
 from core.cache import ResultCache
-from core.device import run_with_fallback
+from core.device import run_noted, run_with_fallback
 from core.errors import UserError
 from core.vision import SAMPLES, as_rgb, image_key, input_size, to_model_input, to_tensor
 
@@ -170,16 +170,11 @@ def scores(sims: np.ndarray, mode: str, logit_scale: float, baseline: float) -> 
 def classify(image, labels, model: str = DEFAULT_MODEL, templates: bool = True, mode: str = "softmax",
              device: str | None = None) -> ClipResult:
     """Score each label against the image. Reordering the labels reorders the outputs and nothing else."""
-    spec = models.get_spec(model or DEFAULT_MODEL)
-    if spec.name not in MODEL_CHOICES:
-        raise ClipInputError(f"{spec.name} is not a zero-shot model. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    spec = models.page_model(model, DEFAULT_MODEL, MODEL_CHOICES, "a zero-shot model", ClipInputError)
     names = clean_labels(labels)
     m = check_mode(mode)
     rgb = as_rgb(image)
-    ran = run_with_fallback(lambda dev: _classify(rgb, spec.name, names, bool(templates), m, dev), device)
-    result: ClipResult = ran.value  # type: ignore[assignment]
-    result.notices = api.unique([ran.notice, *result.notices])
-    return result
+    return run_noted(lambda dev: _classify(rgb, spec.name, names, bool(templates), m, dev), device)
 
 
 def _classify(rgb: np.ndarray, model: str, labels: list[str], templates: bool, mode: str,
@@ -295,6 +290,12 @@ def warmup() -> None:
     """The page's opening view: the cat, the default labels and the gallery's similarity matrix."""
     classify(SAMPLES["cat"], DEFAULT_LABELS)
     similarity_matrix(list(SAMPLES.values()), DEFAULT_LABELS)
+
+
+def exercise(image) -> None:
+    """Every kind of model work this page does, once (tests/unit/test_lane.py runs it for every demo)."""
+    classify(image, ["a lane", "a cat"])
+    retrieve("a cat", {"photo": image})
 
 
 # --- figures (plotly; both hubs draw these) -----------------------------------------------------

@@ -139,27 +139,32 @@ def weights_path():
     return models.ASSETS / "models" / "tiny_clip.safetensors"
 
 
-_loaded: dict = {}
+def from_checkpoint(spec, path):
+    """The model of core.models' "tiny_clip" (its builder), with its vocabulary and training record on it, from
+    the safetensors file (tensors, and the vocabulary and captions in its metadata)."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    vocab = json.loads(meta["vocab"])
+    model = build(len(vocab))
+    model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("record.")}, strict=True)
+    record = {k.removeprefix("record."): v.numpy() for k, v in tensors.items() if k.startswith("record.")}
+    record["probe_captions"] = json.loads(meta["probe_captions"])
+    model.vocab, model.record = vocab, record
+    return model
 
 
 def load() -> tuple:
-    """(model, vocab, record) from assets/models/tiny_clip.safetensors, read once (safetensors only)."""
-    if "model" not in _loaded:
-        import json
+    """(model, vocab, record): the bundled tiny CLIP, from the shared model cache (loaded once, on the lane)."""
+    from core import lane, models
 
-        from safetensors import safe_open
-        from safetensors.torch import load_file
-
-        tensors = load_file(str(weights_path()))
-        with safe_open(str(weights_path()), "pt") as f:
-            meta = f.metadata()
-        vocab = json.loads(meta["vocab"])
-        model = build(len(vocab))
-        model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("record.")}, strict=True)
-        record = {k.removeprefix("record."): v.numpy() for k, v in tensors.items() if k.startswith("record.")}
-        record["probe_captions"] = json.loads(meta["probe_captions"])
-        _loaded.update(model=model.eval(), vocab=vocab, record=record)
-    return _loaded["model"], _loaded["vocab"], _loaded["record"]
+    model = lane.run(lambda: models.load("tiny_clip", "cpu").module, "tiny_clip")
+    return model, model.vocab, model.record
 
 
 def probe_strip(side: int = 96) -> np.ndarray:

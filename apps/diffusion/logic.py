@@ -21,7 +21,7 @@ from apps.diffusion.sampling import SCHEDULERS
 from core import api, images, lane, models, share
 from core.cache import ResultCache
 from core.device import stream_with_fallback
-from core.errors import UserError
+from core.errors import UserError, one_of
 from core.images import enlarge
 from core.vision import SAMPLES  # the shared gallery photos, name -> path
 
@@ -111,11 +111,8 @@ def check(model: str | None = None, scheduler: str | None = "ddim", steps: Any =
     that have no sensible nearest value (NaN, a label that is no digit, a negative seed) are refused."""
     notices: list[str] = []
     model = model or DEFAULT_MODEL
-    if model not in MODEL_CHOICES:
-        raise DiffusionInputError(f"Unknown model {model!r}. Choose one of: {', '.join(MODEL_CHOICES)}.")
-    scheduler = (scheduler or "ddim").lower()
-    if scheduler not in SCHEDULERS:
-        raise DiffusionInputError(f"Unknown scheduler {scheduler!r}. Choose one of: {', '.join(SCHEDULERS)}.")
+    one_of(model, MODEL_CHOICES, "model", DiffusionInputError)
+    scheduler = one_of((scheduler or "ddim").lower(), SCHEDULERS, "scheduler", DiffusionInputError)
     steps_f = _number(steps, "steps")
     if math.isinf(steps_f):
         steps_f = MAX_STEPS if steps_f > 0 else 1
@@ -135,7 +132,7 @@ def check(model: str | None = None, scheduler: str | None = "ddim", steps: Any =
     seed_f = _number(seed if seed is not None else 0, "seed")
     if seed_f < 0 or seed_f > MAX_SEED or seed_f != int(seed_f):
         raise DiffusionInputError(f"The seed must be a whole number from 0 to {MAX_SEED:,}; got {seed!r}.")
-    classes = models.MODELS[model].preprocessing.get("classes", 0)
+    classes = models.MODELS[model].config.classes
     lab: int | None = None
     if label not in (None, "", "none", "None"):
         lab_f = _number(label, "label")
@@ -356,8 +353,7 @@ def api_payload(traj: Trajectory, clock: api.Clock, notices: list[str] = ()) -> 
 @lru_cache(maxsize=4)
 def noise_schedule(kind: str):
     """A diffusers DDPMScheduler with the linear or cosine beta schedule (1,000 steps)."""
-    if kind not in FORWARD_SCHEDULES:
-        raise DiffusionInputError(f"Unknown schedule {kind!r}. Choose one of: {', '.join(FORWARD_SCHEDULES)}.")
+    one_of(kind, FORWARD_SCHEDULES, "schedule", DiffusionInputError)
     return lane.run(lambda: _make_schedule(kind), "noise_schedule")
 
 
@@ -460,6 +456,11 @@ def warmup() -> None:
     d = VIEW.defaults()
     run(check(d["model"], d["scheduler"], d["steps"], d["eta"], d["seed"], d["label"], d["guidance"])[0])
     run(check()[0])
+
+
+def exercise(image) -> None:
+    """Every kind of model work this page does, once (tests/unit/test_lane.py runs it for every demo)."""
+    run(check(steps=3, label=1)[0])
 
 
 # --- the page's settings as a link, and its lesson (the reverse-process tab) ----------------------------

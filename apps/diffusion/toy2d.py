@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from types import SimpleNamespace
 
 import numpy as np
@@ -96,19 +95,30 @@ def make_mlp():
     return ToyMLP()
 
 
-@lru_cache(maxsize=4)
-def learned_model(name: str):
-    """The bundled MLP for `name` (weights prefixed '<name>.' in one safetensors file)."""
+def from_checkpoint(spec, path):
+    """The noise predictors of core.models' "toy2d" (its builder): one MLP per dataset, their weights prefixed
+    '<dataset>.' in one safetensors file."""
     from safetensors.torch import load_file
+    from torch import nn
+
+    state = load_file(str(path))
+    mlps = nn.ModuleDict()
+    for name in {k.split(".", 1)[0] for k in state}:
+        mlps[name] = make_mlp()
+        mlps[name].load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(name + ".")})
+    return mlps
+
+
+def learned_model(name: str):
+    """The bundled MLP for dataset `name`, from the shared model cache."""
+    from core import lane, models
 
     if not WEIGHTS.exists():
         raise ToyInputError("The toy models are missing: run training/train_toy2d.py.")
-    state = {k.split(".", 1)[1]: v for k, v in load_file(str(WEIGHTS)).items() if k.startswith(name + ".")}
-    if not state:
+    mlps = lane.run(lambda: models.load("toy2d", "cpu").module, "toy2d")
+    if name not in mlps:
         raise ToyInputError(f"No bundled toy model for {name!r}.")
-    m = make_mlp()
-    m.load_state_dict(state)
-    return m.eval()
+    return mlps[name]
 
 
 class ExactDenoiser:

@@ -22,7 +22,7 @@ from PIL import Image, ImageFilter
 from apps.gradcam.logic import explain as gradcam_explain
 from core import api, images, lane, models, share
 from core.cache import ResultCache
-from core.device import run_with_fallback
+from core.device import run_noted, run_with_fallback
 from core.errors import UserError
 from core.vision import SAMPLES, as_rgb, find_class, image_key, input_size, to_model_input, to_tensor, top5
 
@@ -186,20 +186,15 @@ def attack(image, model: str = DEFAULT_MODEL, epsilon=4.0, attack: str = "fgsm",
         raise AttackInputError(f"Unknown attack {attack!r}. Choose one of: {', '.join(ATTACKS)}.")
     eps = check_epsilon(epsilon)
     n_steps, steps_note = check_steps(attack_name, steps)
-    spec = models.get_spec(model or DEFAULT_MODEL)
-    if spec.name not in MODEL_CHOICES:
-        raise AttackInputError(f"{spec.name} is not an image classifier. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    spec = models.page_model(model, DEFAULT_MODEL, MODEL_CHOICES, "an image classifier", AttackInputError)
     rgb = as_rgb(image)
     if isinstance(target, str) and not target.strip():
         target = None
     key = (image_key(rgb), spec.name, eps, attack_name, n_steps, str(target), device or "", seed)
 
     def compute() -> AttackResult:
-        ran = run_with_fallback(lambda dev: _attack(rgb, spec.name, eps, attack_name, n_steps, target, dev, seed),
-                                device)
-        result: AttackResult = ran.value  # type: ignore[assignment]
-        result.notices = api.unique([steps_note, ran.notice, *result.notices])  # final before it is cached
-        return result
+        return run_noted(lambda dev: _attack(rgb, spec.name, eps, attack_name, n_steps, target, dev, seed), device,
+                         (steps_note,))
 
     return _cache.get_or_compute(key, compute)
 
@@ -312,9 +307,7 @@ def robustness_curve(model: str = DEFAULT_MODEL, eps_values=CURVE_EPS, steps: in
     (eps < 1/255) cannot be stored in a PNG, yet it is where most of the curve happens.
     progress: optional callable(fraction, text) for a UI progress bar.
     """
-    spec = models.get_spec(model or DEFAULT_MODEL)
-    if spec.name not in MODEL_CHOICES:
-        raise AttackInputError(f"{spec.name} is not an image classifier. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    spec = models.page_model(model, DEFAULT_MODEL, MODEL_CHOICES, "an image classifier", AttackInputError)
     key = (spec.name, tuple(eps_values), steps, device or "")
     if key in _curves:
         return _curves[key]
@@ -441,6 +434,12 @@ def warmup() -> None:
     d = VIEW.defaults()
     explain_pair(attack(SAMPLES[d["image"]], d["model"], d["epsilon"], d["attack"], d["steps"]))
 
+
+def exercise(image) -> None:
+    """Every kind of model work this page does, once (tests/unit/test_lane.py runs it for every demo)."""
+    a = attack(image, epsilon=2)
+    defend(a)
+    explain_pair(a)
 
 
 # --- the page's settings as a link, and its lesson ---------------------------------------------------

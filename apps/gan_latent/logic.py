@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from core import api, images, models, share
-from core.device import run_with_fallback
-from core.errors import UserError
+from core.device import run_noted, run_with_fallback
+from core.errors import UserError, one_of
 
 DEFAULT_MODEL = "gan_faces"
 MODEL_CHOICES = ["gan_faces", "gan_punks"]
@@ -90,10 +89,7 @@ def check_seeds(seeds) -> list[int]:
 
 
 def check_model(model: str | None) -> str:
-    spec = models.get_spec(model or DEFAULT_MODEL)
-    if spec.name not in MODEL_CHOICES:
-        raise GanInputError(f"{spec.name} is not a GAN. Choose one of: {', '.join(MODEL_CHOICES)}.")
-    return spec.name
+    return models.page_model(model, DEFAULT_MODEL, MODEL_CHOICES, "a GAN", GanInputError).name
 
 
 # --- latents --------------------------------------------------------------------------------------
@@ -133,10 +129,7 @@ def _generate(model: str, zs: np.ndarray, device: str | None = None) -> GanResul
         return GanResult(loaded.spec.name, loaded.describe(), loaded.device, loaded.offline, list(imgs.numpy()),
                          zs, [loaded.fallback_notice])
 
-    ran = run_with_fallback(run, device)
-    result: GanResult = ran.value  # type: ignore[assignment]
-    result.notices = api.unique([ran.notice, *result.notices])
-    return result
+    return run_noted(run, device)
 
 
 def z_dim(model: str) -> int:
@@ -193,8 +186,7 @@ def edit(seeds, attribute: str, strength: float | None = None,
     if not names:
         raise GanInputError(f"{loaded.spec.title} has no measured attribute directions; they were measured for the "
                             "faces GAN trained here (model 'gan_faces').")
-    if attribute not in names:
-        raise GanInputError(f"Unknown attribute {attribute!r}. Choose one of: {', '.join(names)}.")
+    one_of(attribute, names, "attribute", GanInputError)
     s = best_strength(attribute) if strength is None else _float(strength, "strength", -MAX_STRENGTH, MAX_STRENGTH)
     from core import lane
 
@@ -247,15 +239,8 @@ def _judge(imgs: np.ndarray) -> np.ndarray:
         return (net(x) > 0).numpy().astype(np.int64)
 
 
-@lru_cache(maxsize=1)
 def _judge_net():
-    from safetensors.torch import load_file
-
-    from apps.gan_latent.judge import build
-
-    net = build()
-    net.load_state_dict(load_file(str(models.ASSETS / "models" / "face_attributes.safetensors")))
-    return net.eval()
+    return models.load("face_judge", "cpu").module  # called on the lane (judge() puts it there)
 
 
 # --- measured numbers --------------------------------------------------------------------------------
@@ -300,6 +285,17 @@ def warmup() -> None:
         interpolate(d["seed_a"], d["seed_b"], d["steps"], mode)
     edit(list(range(d["edit_start"], d["edit_start"] + 6)), d["attribute"], d["strength"])
     analogy(d["a"], d["b"], d["c"])
+
+
+def exercise(image) -> None:
+    """Every kind of model work this page does, once (tests/unit/test_lane.py runs it for every demo)."""
+    from apps.gan_latent import lab
+
+    sample([1, 2])
+    interpolate(1, 2, 3)
+    edit([1], "hat")
+    analogy(1, 2, 3)
+    lab.step(lab.current(None, "standard", 0), 2)
 
 
 # --- pictures and payloads ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from core import api, images, models
 from core.errors import UserError
 
 HERE = Path(__file__).parent
-MODEL_LABELS = [(models.MODELS[m].title.split(" (")[0], m) for m in logic.MODEL_CHOICES]
+MODEL_LABELS = [(models.MODELS[m].short_name, m) for m in logic.MODEL_CHOICES]
 ATTRIBUTES = list(faces.ATTRIBUTES)
 
 

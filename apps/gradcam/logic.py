@@ -18,7 +18,7 @@ from PIL import Image
 from core import api, images, lane, models, share
 from core.cache import ResultCache
 from core.device import stream_with_fallback
-from core.errors import UserError
+from core.errors import UserError, one_of
 from core.vision import SAMPLES, as_rgb, find_class, image_key, input_size, to_model_input, to_tensor, top5
 
 __all__ = ["SAMPLES", "image_key", "explain", "faithfulness", "api_payload", "CamResult"]
@@ -248,11 +248,8 @@ def explain(image, model: str = DEFAULT_MODEL, method: str = "gradcam", target: 
     thread as Score-CAM works through its channels (a UI's progress bar).
     """
     method = (method or "gradcam").strip().lower()
-    if method not in METHODS:
-        raise CamInputError(f"Unknown method {method!r}. Choose one of: {', '.join(METHODS)}.")
-    spec = models.get_spec(model or DEFAULT_MODEL)
-    if spec.name not in MODEL_CHOICES:
-        raise CamInputError(f"{spec.name} is not an image classifier. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    one_of(method, METHODS, "method", CamInputError)
+    spec = models.page_model(model, DEFAULT_MODEL, MODEL_CHOICES, "an image classifier", CamInputError)
     rgb = as_rgb(image)
     if target is not None and isinstance(target, str) and not target.strip():
         target = None
@@ -445,6 +442,10 @@ def warmup() -> None:
     explain(a.image, d["model"], d["compare"], a.target["index"])
     faithfulness(a)
 
+
+def exercise(image) -> None:
+    """Every kind of model work this page does, once (tests/unit/test_lane.py runs it for every demo)."""
+    faithfulness(explain(image))
 
 
 # --- the page's settings as a link, and its lesson ---------------------------------------------------

@@ -22,7 +22,7 @@ import numpy as np
 from apps.sam import scenes
 from core import api, images, models, share
 from core.cache import ResultCache
-from core.device import run_with_fallback
+from core.device import run_noted
 from core.errors import UserError
 from core.vision import SAMPLES, image_key
 
@@ -150,9 +150,7 @@ def segment(image, points=None, box=None, model: str = DEFAULT_MODEL, multimask:
     """Masks for a prompt on an image (HWC uint8, a path, bytes, a data URL...). Points and box are in the
     image's own pixels, as given: a large upload is worked on smaller and its masks scaled back up.
     original_size: the (height, width) an already decoded and shrunk array had as an upload."""
-    spec = models.get_spec(model or DEFAULT_MODEL)
-    if spec.name not in MODEL_CHOICES:
-        raise SamInputError(f"{spec.name} is not a segmentation model. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    spec = models.page_model(model, DEFAULT_MODEL, MODEL_CHOICES, "a segmentation model", SamInputError)
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
         rgb, original = image, tuple(original_size or image.shape[:2])
     else:
@@ -162,9 +160,7 @@ def segment(image, points=None, box=None, model: str = DEFAULT_MODEL, multimask:
     work = Prompt([(x * scale[1], y * scale[0], lab) for x, y, lab in prompt.points],
                   None if prompt.box is None else (prompt.box[0] * scale[1], prompt.box[1] * scale[0],
                                                    prompt.box[2] * scale[1], prompt.box[3] * scale[0]))
-    ran = run_with_fallback(lambda dev: _segment(rgb, work, spec.name, bool(multimask), dev), device)
-    result: SamResult = ran.value  # type: ignore[assignment]
-    result.notices = api.unique([ran.notice, *result.notices])
+    result: SamResult = run_noted(lambda dev: _segment(rgb, work, spec.name, bool(multimask), dev), device)
     if original != rgb.shape[:2]:
         result.masks = np.stack([_resize_mask(m, original) for m in result.masks])
         result.prompt = prompt
@@ -371,6 +367,12 @@ def warmup() -> None:
     """The page's opening example, so the first visit finds the image encoded and the engine loaded."""
     rgb = images.load_image(SAMPLES[START_SAMPLE])
     segment(rgb, [first_click(rgb.shape[:2], START_SAMPLE)])
+
+
+def exercise(image) -> None:
+    """Every kind of model work this page does, once (tests/unit/test_lane.py runs it for every demo)."""
+    segment(image, [[100, 100, 1]])
+    segment(image, [], [10, 10, 200, 200], model="sam_tiny")
 
 
 # --- the page's settings as a link, and its lesson ---------------------------------------------------

@@ -67,7 +67,7 @@ with left:
     undo = b1.button("Undo", key="sam_undo", width="stretch")
     clear = b2.button("Clear", key="sam_clear", width="stretch")
     multimask = st.checkbox("Three candidates (multimask output, for ambiguous clicks)", key="sam_multimask")
-    model = st.selectbox("Engine", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].title.split(" (")[0],
+    model = st.selectbox("Engine", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].short_name,
                          key="sam_model")
     use_scene = st.toggle("Generated scene instead of a photo", key="sam_use_scene")
     if use_scene:

@@ -14,7 +14,7 @@ from core import api, images, models, share
 from core.errors import UserError
 
 HERE = Path(__file__).parent
-MODEL_LABELS = [(models.MODELS[m].title.split(" (")[0], m) for m in logic.MODEL_CHOICES]
+MODEL_LABELS = [(models.MODELS[m].short_name, m) for m in logic.MODEL_CHOICES]
 MODES = [(label, key) for key, label in editing.MODES.items()]
 
 

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from apps.vit_patches import data
 from core import api, images, models, share, vision
 from core.cache import ResultCache
-from core.device import run_with_fallback
+from core.device import run_noted
 from core.errors import UserError
 from core.rollout import rollout
 from core.vision import as_rgb, image_key, to_model_input, to_tensor, top5
@@ -206,19 +206,11 @@ _cache = ResultCache(32, "vit_patches")  # results by input and settings: re-ask
 
 def inspect(image, model: str = DEFAULT_MODEL, device: str | None = None) -> ViTResult:
     """Run the ViT once and keep everything the views need (cached per image and model)."""
-    spec = models.get_spec(model or DEFAULT_MODEL)
-    if spec.name not in MODEL_CHOICES:
-        raise ViTInputError(f"{spec.name} is not a Vision Transformer. Choose one of: {', '.join(MODEL_CHOICES)}.")
+    spec = models.page_model(model, DEFAULT_MODEL, MODEL_CHOICES, "a Vision Transformer", ViTInputError)
     rgb = as_rgb(image)
     key = (image_key(rgb), spec.name, device or "")
 
-    def compute() -> ViTResult:
-        ran = run_with_fallback(lambda dev: _inspect(rgb, spec.name, dev), device)
-        result: ViTResult = ran.value  # type: ignore[assignment]
-        result.notices = api.unique([ran.notice, *result.notices])  # before caching: never changed afterwards
-        return result
-
-    return _cache.get_or_compute(key, compute)
+    return _cache.get_or_compute(key, lambda: run_noted(lambda dev: _inspect(rgb, spec.name, dev), device))
 
 
 def _inspect(rgb: np.ndarray, model: str, device: str) -> ViTResult:
@@ -230,7 +222,7 @@ def _inspect(rgb: np.ndarray, model: str, device: str) -> ViTResult:
         inner = models.load(DEFAULT_MODEL, device)
         loaded = models.stand_in(model, inner, loaded.reason)
     bb = vit_of(loaded)
-    side = loaded.spec.preprocessing["side"]
+    side = loaded.spec.config.side
     model_rgb = to_model_input(rgb, (side, side))  # whole image, squashed: the grid is fixed
     x = to_tensor(model_rgb, loaded.device)  # (1, 3, side, side)
     with loaded.lock:
@@ -389,6 +381,11 @@ def api_payload(result: ViTResult, clock: api.Clock, layer: int | None = None, h
 
 def warmup() -> None:
     inspect(data.saved_gallery()[0].image, DEFAULT_MODEL)
+
+
+def exercise(image) -> None:
+    """Every kind of model work this page does, once (tests/unit/test_lane.py runs it for every demo)."""
+    inspect(image)
 
 
 # --- the page's settings as a link, and its lesson ---------------------------------------------------

@@ -10,23 +10,10 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import SAMPLES, hub_in_process
+from conftest import SAMPLES
 from core import images
 
 pytestmark = pytest.mark.api
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with hub_in_process() as (_, url):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def client(hub):
-    from gradio_client import Client
-
-    return Client(hub + "/", verbose=False)
 
 
 def call(client, path, **kwargs):

@@ -56,6 +56,13 @@ def test_every_built_demo_has_its_files():
         if d.built:
             for f in ("logic.py", "ui_gradio.py", "page_streamlit.py", "explainer.md"):
                 assert (ROOT / "apps" / d.slug / f).is_file(), f"{d.slug}/{f} missing"
+            # What the shared tooling finds by the demo's slug: its benchmark (make bench), and in its logic
+            # the warm-up, the link's settings and the work the lane test runs.
+            assert (ROOT / "benchmarks" / f"bench_{d.slug}.py").is_file(), f"benchmarks/bench_{d.slug}.py missing"
+            source = (ROOT / "apps" / d.slug / "logic.py").read_text()
+            for name in ("def warmup(", "def exercise(", "VIEW = "):
+                assert name in source, f"apps/{d.slug}/logic.py has no {name.strip('( =')}"
+            assert d.warmup == f"apps.{d.slug}.logic:warmup", d.slug
 
 
 def test_a_page_that_fails_to_build_shows_an_error_card(monkeypatch):

@@ -173,7 +173,7 @@ def test_open_clip_path_with_a_tiny_local_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setenv("GLASSBOX_WEIGHTS_DIR", str(weights_dir))
     monkeypatch.setenv("GLASSBOX_OFFLINE", "1")
     spec = dataclasses.replace(models.MODELS["clip_vit_b32"], name="clip_tiny", title="tiny CLIP (test)",
-                               arch="open_clip:glassbox-tiny-clip", preprocessing={"input": "square", "side": 32})
+                               arch="open_clip:glassbox-tiny-clip", config=models.ZeroShotConfig("square", 32))
     monkeypatch.setitem(models.MODELS, "clip_tiny", spec)
     monkeypatch.setattr(logic, "MODEL_CHOICES", [*logic.MODEL_CHOICES, "clip_tiny"])
     models.clear_cache()

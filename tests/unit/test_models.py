@@ -3,6 +3,7 @@ sources resolve in order, offline falls through fast, loads happen once, the cac
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -29,30 +30,28 @@ def random_checkpoint(spec: models.ModelSpec, path) -> dict:
     return state
 
 
-def test_every_entry_is_complete():
-    for name, spec in models.MODELS.items():
-        assert spec.name == name and spec.title and spec.license and spec.task
-        assert spec.hub or spec.bundled, f"{name} has no source"
-        assert spec.hub is None or spec.fallback in models.MODELS, f"{name} needs an offline fallback"
-        if spec.task == "image-classification":
-            assert {"mean", "std", "input", "side"} <= set(spec.preprocessing)
-            n = spec.arch_kwargs.get("num_classes", 1000)
-            assert len(models.labels(spec.labels)) == n, name
-        elif spec.task == "diffusion":
-            assert {"channels", "size", "classes"} <= set(spec.preprocessing)
-            assert len(models.labels(spec.labels)) == spec.preprocessing["classes"], name
-        elif spec.task == "zero-shot":
-            assert {"input", "side"} <= set(spec.preprocessing), name  # how the image is sized for it
-            parts = [spec.preprocessing[k] for k in ("classifier", "text") if k in spec.preprocessing]
-            assert all(models.MODELS[p].is_offline_model for p in parts), f"{name} is assembled from offline models"
-        elif spec.task == "gan":  # a generator; hub GANs fall back to the one trained here
-            assert callable(__import__("core.weights", fromlist=["x"]).import_ref(spec.builder)), name
-            assert spec.fallback is None or models.MODELS[spec.fallback].task == "gan", name
-        elif spec.task == "segmentation":  # an engine with encode/decode; hub SAMs fall back to an offline engine
-            assert callable(__import__("core.weights", fromlist=["x"]).import_ref(spec.builder)), name
-            assert spec.fallback is None or models.MODELS[spec.fallback].task == "segmentation", name
-        else:
-            assert spec.task == "text-attention" and {"max_tokens", "causal"} <= set(spec.preprocessing)
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_every_entry_is_complete(name):
+    """The same checks for every model of the registry: what its task needs lives in its typed config."""
+    from core.weights import import_ref
+
+    spec = models.MODELS[name]
+    assert spec.name == name and spec.title and spec.short_name and spec.license
+    assert type(spec.config) is models.TASK_CONFIGS[spec.task], f"{name}: config {type(spec.config).__name__}"
+    assert spec.hub or spec.bundled, f"{name} has no source"
+    if spec.hub:  # offline, a hub model runs an offline one of the same task instead, and says so
+        fallback = models.MODELS[spec.fallback]
+        assert fallback.is_offline_model and fallback.task == spec.task, f"{name} needs an offline fallback"
+    assert callable(import_ref(spec.builder)), name
+    spec.config.check(spec)  # labels match the classes, ConSE's parts are offline, ...
+
+
+def test_a_config_refuses_what_its_task_cannot_use():
+    with pytest.raises(ValueError):
+        models.ClassifierConfig(input="crop", side=224)  # the whole image is always kept
+    wrong_labels = dataclasses.replace(models.MODELS["vit_digits"], labels="imagenet")
+    with pytest.raises(ValueError, match="10 classes"):
+        wrong_labels.config.check(wrong_labels)
 
 
 def test_offline_model_loads_real_imagenet_weights(sample_cat):
@@ -77,7 +76,7 @@ def test_hub_entries_load_from_a_local_checkpoint(name, tmp_path, monkeypatch):
     assert loaded.source == "local" and not loaded.offline and loaded.spec.name == name
     key = next(iter(state))
     assert torch.equal(loaded.module.backbone.state_dict()[key], state[key])  # our weights, not random new ones
-    side = spec.preprocessing["side"]
+    side = spec.config.side
     with torch.no_grad():
         out = loaded.module(torch.rand(1, 3, side, side))  # (1, classes), or (1, features) without a head
     classes = spec.arch_kwargs.get("num_classes", 1000)

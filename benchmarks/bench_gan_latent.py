@@ -1,7 +1,7 @@
 """GAN page: 16 samples in process and over the plain REST API beside the bare generator call, and the 2-D GAN
 Lab's training speed for both losses.
 
-python benchmarks/bench_gan.py [--n 30]   (targets: 16 samples p50 <= 300 ms; the lab >= 20 steps per second)
+python benchmarks/bench_gan_latent.py [--n 30]   (targets: 16 samples p50 <= 300 ms; the lab >= 20 steps per second)
 """
 
 from __future__ import annotations

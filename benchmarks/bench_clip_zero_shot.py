@@ -3,7 +3,7 @@
 Every call sends a new image (no image-cache hit) with the same six labels (cached after the first call),
 which is what a class clicking through its own photos costs.
 
-python benchmarks/bench_clip.py [--n 30]   (target: warm p50 <= 300 ms)
+python benchmarks/bench_clip_zero_shot.py [--n 30]   (target: warm p50 <= 300 ms)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """/vit latency over the plain REST API beside the bare forward pass (offline tiny ViT).
 
-python benchmarks/bench_vit.py [--n 30]   (target: <= 1.5x the bare forward, <= 150 ms)
+python benchmarks/bench_vit_patches.py [--n 30]   (target: <= 1.5x the bare forward, <= 150 ms)
 """
 
 from __future__ import annotations
