@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core import api, memwatch, models, share
+from core import api, models, share
 from core.cache import ResultCache
 from core.device import run_noted, run_with_fallback
 from core.errors import UserError
@@ -103,27 +103,24 @@ def prompts(label: str, templates: bool) -> list[str]:
 # --- embeddings, cached -----------------------------------------------------------------------
 
 _image_cache = ResultCache(64, "clip_image_vectors")  # (model that ran, image key) -> (D,) unit vector
-_text_cache: OrderedDict[tuple[str, str, bool], np.ndarray] = OrderedDict()  # (model, label, templates) -> (D,)
 TEXT_CACHE_SIZE = 4096
-memwatch.register("clip_text_vectors", lambda: f"{len(_text_cache)}/{TEXT_CACHE_SIZE}")
+_text_cache = ResultCache(TEXT_CACHE_SIZE, "clip_text_vectors")  # (model, label, templates) -> (D,) unit vector
 
 
 def _label_vectors(module, model: str, labels: list[str], templates: bool) -> np.ndarray:
     """(n, D) unit vectors; with templates, each label's prompts are embedded and averaged (then unit
     length again): CLIP's prompt ensembling. Only labels not seen before reach the text model."""
-    missing = [x for x in labels if (model, x, templates) not in _text_cache]
-    if missing:
+    found = {x: _text_cache.get((model, x, templates)) for x in labels}
+    missing = [x for x, v in found.items() if v is None]
+    if missing:  # one batch through the text model for all of them
         texts = [p for x in missing for p in prompts(x, templates)]
         emb = module.encode_text(texts).cpu().numpy()  # (len(missing) * k, D)
         k = len(TEMPLATES) if templates else 1
         for i, x in enumerate(missing):
-            v = emb[i * k:(i + 1) * k].mean(0)
-            _text_cache[(model, x, templates)] = v / max(float(np.linalg.norm(v)), 1e-12)
-        while len(_text_cache) > TEXT_CACHE_SIZE:
-            _text_cache.popitem(last=False)
-    for x in labels:
-        _text_cache.move_to_end((model, x, templates))
-    return np.stack([_text_cache[(model, x, templates)] for x in labels])
+            v = emb[i * k:(i + 1) * k].mean(0)  # (D,)
+            found[x] = v / max(float(np.linalg.norm(v)), 1e-12)
+            _text_cache.put((model, x, templates), found[x])
+    return np.stack([found[x] for x in labels])  # (n, D)
 
 
 def _image_vector(loaded: models.Loaded, rgb: np.ndarray) -> np.ndarray:
