@@ -80,8 +80,8 @@ class ShareBar:
 
         controls: setting name -> control, in the view's order of settings. show: from the controls' values
         (by setting name) to the page's outputs, as {output name: value} like every handler of the page.
-        links: markdown of links to other pages that carry the current view (build them with the target's
-        View.url)."""
+        links: markdown of links to other pages that carry the current view (build each with the target page's
+        View: registry.view(slug).href(...))."""
         self._bottom()
         assert list(controls) == self.view.names, f"{self.view.slug}: controls {list(controls)} != " \
                                                    f"settings {self.view.names}"
