@@ -86,11 +86,15 @@ class BrowserTab:
             out.append(nxt)
 
     def open_page(self) -> None:
-        """The load events the front end fires when the page opens (footer, session marking)."""
-        for d in self.deps.values():
-            if any(t[1] == "load" for t in d["targets"]) and not d["inputs"]:
-                self.event(d, {})
-                return
+        """The load events the front end fires when the page opens: the one serve() adds to mark the session as
+        a browser tab (no inputs, no outputs), and the footer's (no inputs, the footer line out)."""
+        loads = [d for d in self.deps.values() if any(t[1] == "load" for t in d["targets"]) and not d["inputs"]]
+        marker = [d for d in loads if not d["outputs"]]
+        footer = [d for d in loads if d["outputs"]][:1]
+        if not marker:
+            raise RuntimeError("no tab-marking load event in the page's config: was the hub started by serve()?")
+        for d in marker + footer:
+            self.event(d, {})
 
     def event(self, dep: dict, values: dict[int, object], event_data=None) -> list:
         """queue/join one event with the page's current values (state inputs travel as null), then read
