@@ -257,3 +257,83 @@ def served_files(demo: gr.Blocks) -> tuple[list[set[str]], set[str]]:
 def remember_startup_files(demo: gr.Blocks) -> None:
     """Note the files a freshly launched app serves from the start (see served_files)."""
     demo._glassbox_startup_files = {p for fs in demo.temp_file_sets for p in fs}  # type: ignore[attr-defined]
+
+
+class FillOmittedInputs:
+    """ASGI middleware: a plain-HTTP call may leave out an endpoint's trailing optional inputs.
+
+    The README promises plain HTTP with the documented defaults (`POST /gradio_api/call/gradcam` with only the
+    image). Gradio 6.31 checks the number of values before our function runs and fails with a ValueError whose
+    message it hides (`"error": null`), so the caller never learned what was wrong, not even for a bad image.
+    Here the missing trailing values are filled with the Python function's own defaults, and a call that
+    leaves out a required value is answered at once (422) with the names of the values it must send.
+    """
+
+    def __init__(self, app, blocks: gr.Blocks) -> None:
+        self.app, self.blocks = app, blocks
+
+    def parameters(self, api_name: str) -> list[tuple[str, object]] | None:
+        """The endpoint's inputs in order, (name, default or REQUIRED); None when there is no such endpoint."""
+        import inspect
+
+        fn = next((f.fn for f in self.blocks.fns.values() if f.api_name == api_name and f.fn is not None), None)
+        if fn is None:
+            return None
+        return [(p.name, REQUIRED if p.default is inspect.Parameter.empty else p.default)
+                for p in inspect.signature(fn).parameters.values()]
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if scope.get("method") != "POST" or "/call/" not in path:
+            return await self.app(scope, receive, send)
+        api_name = path.rsplit("/call/", 1)[1].strip("/")
+        params = self.parameters(api_name)
+        if not params:
+            return await self.app(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        body, missing = self._filled(body, params)
+        if missing:
+            from starlette.responses import JSONResponse
+
+            names = ", ".join(name for name, _ in params)
+            error = (f"/{api_name} needs a value for {', '.join(missing)}: send \"data\": [{names}] in this "
+                     "order (trailing values that have a default may be left out).")
+            return await JSONResponse({"error": error}, status_code=422)(scope, receive, send)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # what comes after the body (a disconnect)
+
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.app({**scope, "headers": headers}, replay, send)
+
+    @staticmethod
+    def _filled(body: bytes, params: list) -> tuple[bytes, list[str]]:
+        """The body with omitted trailing defaults filled in, and the names of required values it lacks."""
+        import json
+
+        try:
+            doc = json.loads(body)
+            data = doc["data"]
+        except (ValueError, TypeError, KeyError):
+            return body, []  # not ours to judge: Gradio answers it as before
+        if not isinstance(data, list) or len(data) >= len(params):
+            return body, []
+        rest = params[len(data):]
+        missing = [name for name, default in rest if default is REQUIRED]
+        if missing:
+            return body, missing
+        doc["data"] = data + [default for _, default in rest]
+        return json.dumps(doc).encode(), []
+
+
+REQUIRED = object()  # an input without a default: a call must send it

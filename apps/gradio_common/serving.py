@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from apps.gradio_common import internals
 from apps.gradio_common.look import CSS, HEAD, theme
@@ -150,6 +151,8 @@ def serve(demo: gr.Blocks, **overrides):
     demo.queue(default_concurrency_limit=int(internals.env_number("GLASSBOX_CONCURRENCY", 32)))
     internals.bound_queue(demo)
     kwargs = {**launch_kwargs(), "prevent_thread_lock": True, **overrides}
+    kwargs["app_kwargs"] = {**kwargs["app_kwargs"],
+                            "middleware": [Middleware(internals.FillOmittedInputs, blocks=demo)]}
     out = demo.launch(**kwargs)
     internals.remember_startup_files(demo)
     internals.install_session_store(demo, store)

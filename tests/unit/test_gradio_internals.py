@@ -55,6 +55,17 @@ def test_the_session_holder_and_queue_have_what_the_store_and_housekeeping_use()
         assert hasattr(demo, name), f"{UPGRADE}: Blocks.{name}"
     for name in ("uploaded_file_dir", "iterators", "state_holder"):
         assert hasattr(demo.app, name), f"{UPGRADE}: App.{name}"
+    def echo(text: str = "x") -> str:
+        return text
+
+    with demo:
+        gr.api(echo, api_name="echo")
+    fn = next(f for f in demo.fns.values() if f.api_name == "echo")  # FillOmittedInputs finds endpoints so
+    assert callable(fn.fn), f"{UPGRADE}: BlockFunction.fn"
+    import gradio.routes
+
+    # FillOmittedInputs rewrites the body of this route (mounted under /gradio_api when the app launches)
+    assert '@router.post("/call/{api_name}"' in inspect.getsource(gradio.routes), f"{UPGRADE}: /call/ moved"
     params = list(inspect.signature(demo.default_config.config_for_block).parameters)
     assert params[:3] == ["_id", "rendered_ids", "block"], f"{UPGRADE}: BlocksConfig.config_for_block{params}"
 
