@@ -287,8 +287,7 @@ def _lab_tab(hidden: dict) -> Outputs:
 
 def _wire(model, status, tabs: dict, real: gr.Gallery, lab_outs: Outputs, hidden: dict) -> Outputs:
     """The views' events, and the page's Outputs. Each view (samples, path, edit) is one event for all the
-    controls that change it (see on_user_set): its newest run is the one on screen. A number box recomputes on
-    Enter, a slider when it is let go."""
+    controls that change it (see on_user_set): its newest run is the one on screen."""
     c = tabs["controls"]
     outs = Outputs(status=status, **tabs["outs"], real=real, **lab_outs.by_name)
     views = (
@@ -300,8 +299,10 @@ def _wire(model, status, tabs: dict, real: gr.Gallery, lab_outs: Outputs, hidden
          ("edit_text", "before", "after", "diff")),
     )
     for fn, inputs, submits, names in views:
-        releases = [x.release for x in inputs if isinstance(x, gr.Slider)]
-        on_user_set([model], outs.fn(fn), [*inputs, model], outs.list(*names), events=[*submits, *releases])
+        # A slider counts when it is dragged or a number is typed in its box (input; release missed the typed
+        # ones, so the link changed and the picture did not); a number box when Enter is pressed.
+        sliders = [x for x in inputs if isinstance(x, gr.Slider)]
+        on_user_set([model, *sliders], outs.fn(fn), [*inputs, model], outs.list(*names), events=submits)
     # A new attribute starts at the strength measured to work for it, then shows the edit.
     c["attribute"].input(default_strength, c["attribute"], [c["strength"], outs["edit_text"]], **hidden).then(
         outs.fn(show_edit), [c["attribute"], c["strength"], c["edit_start"], model],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -477,3 +478,25 @@ def test_gan_page_opens_computed_and_the_lab_trains(page, gradio_url):
     page.wait_for_function("(document.querySelector('#gan-lab-text')?.innerText || '').includes('Step 100')",
                            timeout=60_000)
     assert "blobs" in page.locator("#gan-lab-text").inner_text()
+
+
+def test_gan_numbers_typed_into_a_slider_change_the_picture_not_only_the_link(page, gradio_url):
+    """Typing a value into a slider's box and pressing Enter recomputes the view (before, only the link
+    followed it, so a link copied then opened another view than the one on screen)."""
+    page.goto(f"{gradio_url}/gan_latent")
+    loaded(page, "gan_latent")
+    page.wait_for_selector("#gan-grid button.thumbnail-item", timeout=60_000)
+    first = "document.querySelector('#gan-grid button.thumbnail-item img')?.getAttribute('src')"
+    before = page.evaluate(first)
+    box = page.locator("#gan-trunc input[type=number]")
+    box.fill("0.2")
+    box.press("Enter")
+    page.wait_for_function(f"{first} && {first} !== {json.dumps(before)}", timeout=60_000)  # new samples
+    page.get_by_role("tab", name="Attributes").click()
+    box = page.locator("#gan-strength input[type=number]")
+    box.fill("-3")
+    box.press("Enter")
+    page.wait_for_function("(document.querySelector('#gan-edit-text')?.innerText || '').includes('× -3')",
+                           timeout=60_000)
+    link = "(document.querySelector('#gan_latent-link textarea, #gan_latent-link input')?.value || '')"
+    page.wait_for_function(f"{link}.includes('truncation=0.2') && {link}.includes('strength=-3')", timeout=30_000)
