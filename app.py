@@ -96,7 +96,7 @@ def build_hub() -> gr.Blocks:
                 page.visible = False
                 gr.HTML(_error_card(d, failed))
                 page_models = []
-            page_footer(demo, page_models)
+            page_footer(demo, page_models, d.slug)
     api_list.value = api_section(demo)  # every page is built now, so every endpoint is known
     return demo
 

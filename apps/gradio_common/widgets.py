@@ -122,8 +122,19 @@ def footer() -> gr.Markdown:
     return gr.Markdown("Checking device and models…", elem_id="gb-footer")
 
 
-def page_footer(demo: gr.Blocks, page_models: list[str] | None = None) -> None:
+def page_footer(demo: gr.Blocks, page_models: list[str] | None = None, slug: str | None = None) -> None:
     """A page's footer line (naming the page's own models when page_models is given), filled in when the page
-    loads."""
+    loads, and again each time the page's view is computed (its link box, `<slug>-link`, changes then).
+
+    The load alone raced the page's own opening computation: a first visit's footer said "none loaded yet"
+    beside results a model had just made."""
     md = footer()
-    demo.load(lambda: models.status_line(page_models), None, md, api_visibility="private")
+
+    def line() -> str:
+        return models.status_line(page_models)
+
+    hidden = {"api_visibility": "private", "show_progress": "hidden"}
+    demo.load(line, None, md, **hidden)
+    link = next((b for b in demo.blocks.values() if slug and getattr(b, "elem_id", None) == f"{slug}-link"), None)
+    if link is not None:
+        link.change(line, None, md, trigger_mode="always_last", **hidden)

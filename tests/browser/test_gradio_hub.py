@@ -500,3 +500,23 @@ def test_gan_numbers_typed_into_a_slider_change_the_picture_not_only_the_link(pa
                            timeout=60_000)
     link = "(document.querySelector('#gan_latent-link textarea, #gan_latent-link input')?.value || '')"
     page.wait_for_function(f"{link}.includes('truncation=0.2') && {link}.includes('strength=-3')", timeout=30_000)
+
+
+def test_a_first_visits_footer_names_the_model_that_made_the_view(page):
+    """On a fresh hub (nothing loaded, no warm-up) the footer is filled again once the page's view is computed:
+    it names the model that ran instead of saying that none is loaded yet beside the results."""
+    import sys
+
+    from conftest import free_port, start_server, stop
+
+    port = free_port()
+    proc, log = start_server([sys.executable, "app.py"], port, "glassbox-footer.log", {"GLASSBOX_WARMUP": "0"})
+    try:
+        page.goto(f"http://127.0.0.1:{port}/attention")
+        loaded(page, "attention")
+        page.wait_for_function("(document.querySelector('#gb-footer')?.innerText || '').includes('MiniLM')",
+                               timeout=30_000)
+        assert "none loaded yet" not in page.locator("#gb-footer").inner_text()
+    finally:
+        stop(proc)
+        log.close()
