@@ -53,8 +53,8 @@ def test_attention_explainer_claims_hold_for_minilm():
     text = " ".join(explainer.load("apps/attention").split())  # one line: the prose wraps anywhere
     robot, ball = (logic.attend(t, "minilm") for t in list(logic.PRESETS.values())[:2])
     assert robot.model == ball.model == "minilm"
-    # "the head mean from `it` goes mostly to [CLS] in layers 2 to 6"
-    assert "layers 2 to 6" in text
+    # "the head mean from `it` goes mostly to [CLS] in layers 1 to 5" (numbered from 0, as the page's slider)
+    assert "numbered from 0, as on the page" in text and "layers 1 to 5" in text
     for r in (robot, ball):
         i = r.tokens.index("it")
         for layer in range(1, 6):
@@ -65,11 +65,12 @@ def test_attention_explainer_claims_hold_for_minilm():
         last = r.matrix(r.n_layers - 1, None)[i]
         words = [j for j, t in enumerate(r.tokens) if t.isalpha()]
         assert r.tokens[max(words, key=lambda j: last[j])] == "robot"
-    # "layer 4, head 2 puts more weight on the right noun in both sentences (0.58 ... 0.04; 0.24 ... 0.12)"
+    # "layer 3, head 1 puts more weight on the right noun in both sentences (0.58 ... 0.04; 0.24 ... 0.12)":
+    # the page's own layer and head numbers, so a student who sets them there sees those weights
     m = re.search(r"layer (\d+), head (\d+)\*\* puts more weight on the right noun in both sentences "
                   r"\(([\d.]+) on robot against ([\d.]+) on ball; ([\d.]+) on ball against ([\d.]+) on robot\)", text)
     assert m, "the explainer's head claim changed: update this test with it"
-    layer, head = int(m.group(1)) - 1, int(m.group(2)) - 1
+    layer, head = int(m.group(1)), int(m.group(2))
     quoted = [float(x) for x in m.groups()[2:]]
     measured = [_attention_to(robot, "robot")(layer, head), _attention_to(robot, "ball")(layer, head),
                 _attention_to(ball, "ball")(layer, head), _attention_to(ball, "robot")(layer, head)]
