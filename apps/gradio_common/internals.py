@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-import weakref
 
 import gradio as gr
 from gradio.state_holder import SessionState, StateHolder
@@ -188,7 +187,6 @@ class SessionStore(StateHolder):
             self.browser.discard(sid)
 
 
-_stores: weakref.WeakSet[SessionStore] = weakref.WeakSet()
 ANALYTICS_EVENTS = 500  # Gradio's record of recent events (for analytics we do not use): kept short
 
 
@@ -235,7 +233,6 @@ def bound_queue(demo: gr.Blocks) -> None:
 def install_session_store(demo: gr.Blocks, store: SessionStore) -> None:
     """Make a launched app keep its sessions in store."""
     store.set_blocks(demo)
-    _stores.add(store)
     demo.server_app.state_holder = store
 
 
@@ -271,16 +268,18 @@ class FillOmittedInputs:
 
     def __init__(self, app, blocks: gr.Blocks) -> None:
         self.app, self.blocks = app, blocks
+        self._parameters: dict[str, list | None] = {}  # by endpoint: every REST call asks, the answer never changes
 
     def parameters(self, api_name: str) -> list[tuple[str, object]] | None:
         """The endpoint's inputs in order, (name, default or REQUIRED); None when there is no such endpoint."""
         import inspect
 
-        fn = next((f.fn for f in self.blocks.fns.values() if f.api_name == api_name and f.fn is not None), None)
-        if fn is None:
-            return None
-        return [(p.name, REQUIRED if p.default is inspect.Parameter.empty else p.default)
+        if api_name not in self._parameters:
+            fn = next((f.fn for f in self.blocks.fns.values() if f.api_name == api_name and f.fn is not None), None)
+            self._parameters[api_name] = None if fn is None else [
+                (p.name, REQUIRED if p.default is inspect.Parameter.empty else p.default)
                 for p in inspect.signature(fn).parameters.values()]
+        return self._parameters[api_name]
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "") if scope["type"] == "http" else ""
