@@ -635,6 +635,14 @@ def load(name: str, device: str | None = None) -> Loaded:
     return found
 
 
+def peek(name: str, device: str = "cpu") -> Loaded | None:
+    """The model if it is in the cache now (its own, not a stand-in), else None: a look-up, never a load, so a
+    caller may do it off the lane (a slider reading a small model's record) and load on the lane only on a miss."""
+    with _cache_lock:
+        found = _lookup((name, device))
+    return found if isinstance(found, Loaded) else None
+
+
 def loaded_names(asked: list[str] | None = None) -> list[str]:
     """The models in memory, each once; with `asked`, only those that run for these names (the model
     itself, or its stand-in when it could not be had)."""

@@ -160,10 +160,12 @@ def from_checkpoint(spec, path):
 
 
 def load() -> tuple:
-    """(model, vocab, record): the bundled tiny CLIP, from the shared model cache (loaded once, on the lane)."""
+    """(model, vocab, record): the bundled tiny CLIP, from the shared model cache. Loaded on the lane the first
+    time; after that a look-up, so the step slider that reads the record never waits behind other model work."""
     from core import lane, models
 
-    model = lane.run(lambda: models.load("tiny_clip", "cpu").module, "tiny_clip")
+    found = models.peek("tiny_clip")
+    model = found.module if found else lane.run(lambda: models.load("tiny_clip", "cpu").module, "tiny_clip")
     return model, model.vocab, model.record
 
 

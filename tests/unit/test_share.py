@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 from urllib.parse import parse_qsl
 
 import numpy as np
 import pytest
 
+from apps import registry
 from apps.registry import DEMOS
 from core import images, share, vision
 
 # Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
 pytestmark = pytest.mark.kernels
 
-VIEWS = {d.slug: importlib.import_module(f"apps.{d.slug}.logic").VIEW for d in DEMOS if d.built}
+VIEWS = {d.slug: registry.view(d.slug) for d in DEMOS if d.built}
 
 
 def query_dict(url: str) -> dict:

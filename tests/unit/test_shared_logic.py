@@ -96,3 +96,12 @@ def test_run_noted_puts_the_callers_notes_and_the_gpu_notice_first():
 
     r = device.run_noted(lambda dev: Result(["the model's own", ""]), "cpu", ("steps capped", "the model's own"))
     assert r.notices == ["steps capped", "the model's own"]
+
+
+def test_peek_looks_up_a_loaded_model_and_never_loads_one():
+    from core import lane, models
+
+    models.clear_cache()
+    assert models.peek("tiny_clip") is None and models.loaded_names() == []  # a miss loads nothing
+    loaded = lane.run(lambda: models.load("tiny_clip", "cpu"))
+    assert models.peek("tiny_clip") is loaded
