@@ -520,3 +520,24 @@ def test_a_first_visits_footer_names_the_model_that_made_the_view(page):
     finally:
         stop(proc)
         log.close()
+
+
+def test_gan_link_follows_the_lesson_step_on_screen(page, gradio_url):
+    """A lesson step's link names the step and the strength the page shows, and so does the next step's
+    (before, ?lesson=4 showed hat × 2 under a link that said strength=1.5 without the step)."""
+    link = "(document.querySelector('#gan_latent-link textarea, #gan_latent-link input')?.value || '')"
+    edit = "(document.querySelector('#gan-edit-text')?.innerText || '')"
+
+    def shown_and_linked(attribute: str, step: int) -> None:
+        page.wait_for_function(f"{edit}.includes('{attribute} ×') && {link}.includes('lesson={step}')",
+                               timeout=60_000)
+        strength = re.search(r"× (-?\d+(?:\.\d+)?)", page.evaluate(edit)).group(1)
+        page.wait_for_function(f"{link}.includes('attribute={attribute}&strength={strength}&')", timeout=30_000)
+        assert page.locator("#gan-strength input[type=number]").input_value() == strength
+
+    page.goto(f"{gradio_url}/gan_latent?lesson=4")
+    loaded(page, "gan_latent")
+    page.get_by_role("tab", name="Attributes").click()
+    shown_and_linked("hat", 4)
+    page.locator("#gan_latent-lesson-next").click()
+    shown_and_linked("glasses", 5)
