@@ -643,6 +643,13 @@ def peek(name: str, device: str = "cpu") -> Loaded | None:
     return found if isinstance(found, Loaded) else None
 
 
+def on_disk(name: str) -> bool:
+    """Whether this model's own weights are on this machine (no download, no stand-in): a cross-link asks for a
+    hub model only when it would run."""
+    spec = get_spec(name)
+    return weights.on_disk(spec.name, spec.hub, spec.bundled, spec.hub_extra)
+
+
 def loaded_names(asked: list[str] | None = None) -> list[str]:
     """The models in memory, each once; with `asked`, only those that run for these names (the model
     itself, or its stand-in when it could not be had)."""

@@ -150,6 +150,17 @@ def import_ref(ref: str):
     return obj
 
 
+def on_disk(name: str, hub: tuple[str, str] | None, bundled: str | None, extra: tuple[str, ...] = ()) -> bool:
+    """Whether the weights are on this machine already (local folder, Hugging Face cache or bundled): what
+    resolve() would find without the network. For a link that should open a model that runs."""
+    if _local(name) or (hub and _from_cache(hub[0], hub[1], extra)):
+        return True
+    try:
+        return bool(bundled) and bundled_path(bundled).is_file()
+    except (ImportError, OSError, AttributeError):
+        return False
+
+
 def resolve(name: str, hub: tuple[str, str] | None, bundled: str | None, extra: tuple[str, ...] = (),
             skip: frozenset[str] = frozenset()) -> Resolved:
     """Walk the sources in order and return the first that has the weights.

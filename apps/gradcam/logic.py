@@ -339,6 +339,22 @@ def _compute(rgb: np.ndarray, model: str, method: str, target, layer: str | None
     )
 
 
+# ImageNet ViTs the patch viewer offers, best first: the link to it asks for one only when its weights are here.
+PHOTO_VITS = ("vit_b16", "deit_tiny", "dino_vits16")
+
+
+def vit_link(image: str) -> tuple[dict, str]:
+    """The ViT patch viewer's settings and the link's text for a gallery photo: the first ImageNet ViT whose
+    weights are on this machine, or (offline) the page's own small ViT, named as such, never a model that would
+    only open on a stand-in."""
+    found = next((m for m in PHOTO_VITS if models.on_disk(m)), None)
+    if found is not None:
+        return {"image": image, "model": found}, (f"The same image in a Vision Transformer "
+                                                  f"({models.MODELS[found].short_name}): its patches and attention")
+    return {"image": image}, ("The same image in a Vision Transformer: its patches and attention (the offline "
+                              "digits ViT: no ImageNet ViT's weights are on this machine)")
+
+
 def heat_peak(result: CamResult) -> tuple[int, int]:
     """(x, y) in the image's pixels of the heatmap's hottest cell: where a SAM click would go to segment
     what the network looked at."""

@@ -121,8 +121,8 @@ def links(values: dict) -> None:
     x, y = logic.heat_peak(shown[0][0])
     link_to("sam", "Segment what the network looks at (SAM, click at the heat peak)", "✂️",
             image=values["image"], prompt=f"{x:g},{y:g},1")
-    link_to("vit_patches", "The same image in a Vision Transformer: its patches and attention", "🧩",
-            image=values["image"], model="vit_b16")
+    vit_values, vit_text = logic.vit_link(values["image"])
+    link_to("vit_patches", vit_text, "🧩", **vit_values)
 
 
 page.close(record=lambda: logic.api_payload(shown[0][0], api.Clock(), alpha) if shown else {}, links=links)

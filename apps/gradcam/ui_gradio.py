@@ -83,9 +83,10 @@ def _links(c: dict) -> str:
                       logic.layer_label(c["model"], c["layer"]))  # cached: the page computed it already
     x, y = logic.heat_peak(r)
     sam = registry.view("sam").href(image=name, prompt=f"{x:g},{y:g},1")
-    vit = registry.view("vit_patches").href(image=name, model="vit_b16")
+    vit_values, vit_text = logic.vit_link(name)
+    vit = registry.view("vit_patches").href(**vit_values)
     return (f"✂️ [Segment what the network looks at: SAM with a click at the heat peak]({sam})\n\n"
-            f"🧩 [The same image in a Vision Transformer: its patches and attention]({vit})")
+            f"🧩 [{vit_text}]({vit})")
 
 
 def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progress(track_tqdm=True)) -> dict:

@@ -267,3 +267,15 @@ def test_score_cam_reports_progress_to_the_caller_thread(lite):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and 0 < fractions[0] < 1
     assert all(t == caller for _, _, t in seen)  # Streamlit can only draw from the script's own thread
     assert "channels scored" in seen[0][1]
+
+
+def test_the_vit_link_asks_for_an_imagenet_vit_only_when_its_weights_are_here(monkeypatch, tmp_path):
+    """Offline the link to the ViT viewer opens the model that runs there and says so; with ViT-B/16's weights in
+    the weights folder it opens ViT-B/16 (before, it always asked for ViT-B/16, which opened on a stand-in)."""
+    monkeypatch.setenv("GLASSBOX_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))  # an empty cache: nothing downloaded here
+    values, text = logic.vit_link("coffee")
+    assert values == {"image": "coffee"} and "offline digits ViT" in text
+    (tmp_path / "vit_b16.safetensors").write_bytes(b"weights")
+    values, text = logic.vit_link("coffee")
+    assert values == {"image": "coffee", "model": "vit_b16"} and "ViT-B/16" in text
