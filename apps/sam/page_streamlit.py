@@ -155,13 +155,18 @@ with right:
                         on_select=on_click, selection_mode="points", width="content",
                         config={"displayModeBar": False})
         if result is not None:
-            st.markdown(logic.timing_text(result))
+            shown_key = (result.model, logic.image_key(result.image))
+            first_view = state.get("sam_timing_for") != shown_key  # a new picture: show its encode and its time
+            state.sam_timing_for = shown_key
+            st.markdown(logic.timing_text(result, first_view))
             tab_c, tab_e = st.tabs(["Candidates", "Everything mode"])
             with tab_c:
                 strip = logic.candidates_strip(result)
-                cols_ = st.columns(len(strip))
-                for i, (col, (pic, caption)) in enumerate(zip(cols_, strip)):
+                # Pictures in one row, buttons in the next: under captions of different lengths the buttons
+                # would sit at different heights.
+                for col, (pic, caption) in zip(st.columns(len(strip)), strip):
                     col.image(pic, caption=caption, width="stretch")
+                for i, col in enumerate(st.columns(len(strip))):
                     if col.button(f"Choose #{i + 1}", key=f"sam_pick_{i}", width="stretch"):
                         state.sam_choice = i
                         st.rerun()

@@ -55,20 +55,22 @@ def _status(r: logic.SamResult) -> str:
     return "\n\n".join(lines)
 
 
-def _outputs(r: logic.SamResult, prompt: dict, asked: int) -> dict:
-    """The page's outputs; `asked` is the candidate picked (-1: the best-scored one, kept as -1)."""
+def _outputs(r: logic.SamResult, prompt: dict, asked: int, first_view: bool = False) -> dict:
+    """The page's outputs; `asked` is the candidate picked (-1: the best-scored one, kept as -1); first_view: the
+    picture is new on the page (its encode is shown with its time)."""
     choice = asked if 0 <= asked < len(r.masks) else r.best
     mask = r.masks[choice]
     key = logic.image_key(r.image)[:12]
     stem = f"sam-{r.model}-{key}-{len(r.prompt.points)}pts{'-box' if r.prompt.box else ''}-mask{choice + 1}"
     png = export_file(f"{stem}.png", images.to_png_bytes(logic.mask_png(mask)))
     return {"status": _status(r), "canvas": logic.draw_prompt(r.image, r.prompt, mask, prompt.get("corner")),
-            "timing": logic.timing_text(r), "strip": logic.candidates_strip(r), "cut": logic.cutout(r.image, mask),
+            "timing": logic.timing_text(r, first_view), "strip": logic.candidates_strip(r),
+            "cut": logic.cutout(r.image, mask),
             "download": png, "prompt": prompt, "choice": asked if 0 <= asked < len(r.masks) else -1}
 
 
-def compute(src, prompt: dict, model, multimask, choice: int = -1) -> dict:
-    """Segment with the current prompt: the page's outputs."""
+def compute(src, prompt: dict, model, multimask, choice: int = -1, first_view: bool = False) -> dict:
+    """Segment with the current prompt: the page's outputs (first_view: the picture is new on the page)."""
     if not src:
         return {"status": "Pick a sample image, a generated scene or upload one, then click on an object."}
     try:
@@ -82,7 +84,7 @@ def compute(src, prompt: dict, model, multimask, choice: int = -1) -> dict:
         r = logic.segment(rgb, prompt["points"], prompt["box"], model, multimask)
     except UserError as exc:
         return warning(str(exc))
-    return _outputs(r, prompt, choice)
+    return _outputs(r, prompt, choice, first_view)
 
 
 def click(src, prompt: dict, mode, model, multimask, evt: gr.SelectData) -> dict:
@@ -106,7 +108,7 @@ def new_image(src, model, multimask) -> dict:
         return warning(str(exc))
     name = share.name_of(src, logic.SAMPLES)
     prompt = {**editing.empty(), "points": [logic.first_click((h, w), name)]}
-    return compute(src, prompt, model, multimask)
+    return compute(src, prompt, model, multimask, first_view=True)
 
 
 def run_everything(src, model, progress=gr.Progress()):
@@ -195,7 +197,7 @@ def build() -> None:
         p = c["prompt"]
         if editing.is_empty(p):
             return new_image(c["image"], c["model"], c["multimask"])
-        return compute(c["image"], p, c["model"], c["multimask"], c["mask"])
+        return compute(c["image"], p, c["model"], c["multimask"], c["mask"], first_view=True)
 
     def record(c: dict) -> dict:
         p = c["prompt"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 from browser.conftest import PROJECTOR, compare_screenshot, gradio_idle
+from PIL import Image
 
 pytestmark = pytest.mark.browser
 ERROR_TEXT = re.compile(r"Traceback|Error:|Exception|Connection errored", re.I)
@@ -541,3 +543,25 @@ def test_gan_link_follows_the_lesson_step_on_screen(page, gradio_url):
     shown_and_linked("hat", 4)
     page.locator("#gan_latent-lesson-next").click()
     shown_and_linked("glasses", 5)
+
+
+def test_sam_shows_a_new_uploads_encode_with_its_time_then_the_hit(page, gradio_url, tmp_path):
+    """The first view of a new upload names the encode and its real time (before, the link export encoded it a
+    moment earlier and the page said 'cache hit … 0 ms'); the next click reuses it."""
+    rng = np.random.default_rng()
+    photo = tmp_path / "new-photo.png"  # a picture no one has encoded: random blocks, a new one every run
+    Image.fromarray(np.kron(rng.integers(0, 255, (12, 16, 3)), np.ones((40, 40, 1))).astype(np.uint8)).save(photo)
+    page.goto(f"{gradio_url}/sam")
+    loaded(page, "sam")
+    page.wait_for_function("(document.querySelector('#sam-status')?.innerText || '').includes('Best mask')",
+                           timeout=90_000)
+    page.locator("#sam-upload input[type=file]").set_input_files(str(photo))
+    timing = "(document.querySelector('#sam-timing')?.innerText || '')"
+    page.wait_for_function(f"{timing}.includes('encoded') && {timing}.includes('1 point(s)')", timeout=60_000)
+    text = page.evaluate(timing)
+    assert "cache hit" not in text and int(re.search(r"(\d+) ms →", text).group(1)) > 0, text
+    gradio_idle(page)
+    box = page.locator("#sam-canvas img").bounding_box()
+    page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.3 * box["height"])
+    page.wait_for_function(f"{timing}.includes('2 point(s)')", timeout=30_000)
+    assert "cache hit" in page.evaluate(timing)

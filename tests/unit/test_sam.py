@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from apps.sam import classic, logic, scenes
-from core import loaders, models
+from core import images, loaders, models
 
 # Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
 pytestmark = pytest.mark.kernels
@@ -124,6 +124,22 @@ def test_the_second_click_on_an_image_reuses_its_encoding():
     assert second.embedding_cached and second.encode_ms == 0
     other = logic.segment(scenes.make_scene(8, 200).image, [[100, 100, 1]])
     assert not other.embedding_cached or other.encode_ms == 0
+    # The encode's time stays with the cached state: a page that shows this picture first after another request
+    # encoded it names that encode and its time, and a later click the hit.
+    assert second.encoded_ms == first.encoded_ms > 0
+    first_view = logic.timing_text(second, first_view=True)
+    assert "encoded once" in first_view and f"{first.encoded_ms:.0f} ms" in first_view
+    assert "cache hit" in logic.timing_text(second) and "encoded once" not in logic.timing_text(second)
+
+
+def test_the_warm_up_encode_is_named_as_such_on_the_first_view():
+    models.clear_cache()
+    logic._states.clear()
+    logic.warmup()
+    rgb = images.load_image(logic.SAMPLES[logic.START_SAMPLE])
+    r = logic.segment(rgb, [logic.first_click(rgb.shape[:2], logic.START_SAMPLE)])
+    assert r.embedding_cached and r.encoded_at_start and r.encoded_ms > 0
+    assert "encoded at start-up" in logic.timing_text(r, first_view=True)
 
 
 @pytest.mark.parametrize("points, box, message", [
