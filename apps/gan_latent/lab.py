@@ -5,10 +5,12 @@ scores points (its decision surface is drawn under both clouds). Two ways to tra
 - "standard": the original GAN objective (non-saturating generator loss, Adam), with a discriminator that learns
   10x slower than the generator. It **mode collapses**: the generator piles its samples onto one spot that
   the lagging discriminator currently likes, and when the discriminator catches up it hops to another spot
-  instead of spreading over all the blobs.
+  instead of spreading over all the blobs. Most runs stay that way; a few spread out after a few thousand steps.
 - "wgan-gp": the Wasserstein loss with a gradient penalty (Gulrajani et al. 2017), five critic steps per
-  generator step. The critic's score keeps a useful slope everywhere, so points in a crowded blob are pushed
-  towards empty ones, and the generator covers the ring.
+  generator step, both networks at the same learning rate. The penalty keeps the critic's slope near 1 on points
+  between real and generated samples, so points in a crowded blob are pushed towards empty ones, and the
+  generator covers the ring.
+The two differ in more than the loss (the balance of the two networks, five critic steps): the page says so.
 Seeded: same settings, same run. Framework-free (torch only); runs on the compute lane like all model work.
 """
 
@@ -154,6 +156,23 @@ def train_until_covered(run: LabRun, max_steps: int = CLAIM_STEPS["wgan-gp"], ch
     return None
 
 
+def steady_seeds(m: dict | None = None) -> list[int]:
+    """Seeds whose standard run stayed below COVERS blobs at every recorded step up to the measured end, under
+    every measured CPU kernel set: runs that show the collapse for as long as anyone plays them."""
+    from core import models
+
+    m = models.manifest("gan_lab") if m is None else m
+    if not m:
+        return []
+    per_set = [v["standard"] for v in m["coverage"].values()]  # kernel set -> per seed, one digit per record
+    return [seed for seed in range(m["seeds"]) if all(max(map(int, runs[seed])) < COVERS for runs in per_set)]
+
+
+def default_seed() -> int:
+    """The seed the lab opens on: the first steady one (see steady_seeds), so Play shows what the text says."""
+    return (steady_seeds() or [0])[0]
+
+
 def measured_claim() -> str:
     """What the lab showed over many runs (training/measure_gan_lab.py, in MANIFEST.json), in one paragraph.
 
@@ -166,13 +185,27 @@ def measured_claim() -> str:
         return "Not measured yet: run training/measure_gan_lab.py."
     first, n = m["wgan_first_cover_step"], m["wgan_runs_covering_by_3000"]
     covered = "every run" if n == m["runs"] else f"{n} of the {m['runs']} runs"
+    steady, spread = steady_seeds(m), m["standard_runs_covering_by_5000"]
+    spreading = spread_seeds(m)
     return (f"Measured over {m['runs']} runs ({m['seeds']} seeds × {len(m['kernel_sets'])} CPU kernel sets): "
             f"standard training stayed on at most {m['standard_max_blobs_through_1500']} of {MODES} blobs "
-            f"through step {CLAIM_STEPS['standard']:,} in every run. After that it hops from spot to spot, and "
-            f"{m['standard_runs_covering_by_5000']} of the {m['runs']} runs spread round the ring at some point "
-            f"by step {m['steps']['standard']:,} (the earliest at step {m['standard_first_covering_step']:,}). "
-            f"WGAN-GP covered at least {COVERS} of {MODES} blobs by step {CLAIM_STEPS['wgan-gp']:,} in {covered}, "
-            f"somewhere between step {first['min']:,} and {first['max']:,}.")
+            f"through step {CLAIM_STEPS['standard']:,} in every run, hopping from spot to spot. "
+            f"{m['runs'] - spread} of the {m['runs']} runs never covered {COVERS} blobs up to step "
+            f"{m['steps']['standard']:,}, as far as the lab trains; {spread} spread round the ring at some point "
+            f"(the earliest at step {m['standard_first_covering_step']:,}). Seed {steady[0] if steady else 0}, "
+            f"where the lab opens, stayed collapsed on every kernel set"
+            + (f"; seed {spreading[0]} spread out on every one: try it and watch the coverage curve. " if spreading
+               else ". ") + f"WGAN-GP covered at least {COVERS} of {MODES} blobs by step "
+            f"{CLAIM_STEPS['wgan-gp']:,} in {covered}, somewhere between step {first['min']:,} and "
+            f"{first['max']:,}. Not like for like: the standard run's discriminator learns 10× slower than its "
+            f"generator, while WGAN-GP trains its critic at the generator's rate and 5 times per generator step "
+            "(5× the critic work per step). The comparison shows the loss and the balance together.")
+
+
+def spread_seeds(m: dict) -> list[int]:
+    """Seeds whose standard run covered COVERS blobs at some recorded step under every measured kernel set."""
+    per_set = [v["standard"] for v in m["coverage"].values()]
+    return [seed for seed in range(m["seeds"]) if all(max(map(int, runs[seed])) >= COVERS for runs in per_set)]
 
 
 def samples(run: LabRun, n: int = 500) -> np.ndarray:
@@ -217,6 +250,23 @@ def figure(run: LabRun, extent: float = 3.0):
     return fig
 
 
+def coverage_figure(run: LabRun):
+    """Blobs covered at every recorded step of the run so far (plotly): mode hopping and spreading out, over
+    time, beside the snapshot that figure() draws."""
+    import plotly.graph_objects as go
+
+    steps = [h["step"] for h in run.history]
+    fig = go.Figure(go.Scatter(x=steps, y=[h["modes"] for h in run.history], mode="lines+markers",
+                               line={"color": "#D55E00", "shape": "hv"}, marker={"size": 5}, name="blobs covered"))
+    fig.add_hline(y=COVERS, line={"dash": "dot", "color": "#555555"},
+                  annotation_text=f"{COVERS}: covers the ring", annotation_position="top left")
+    fig.update_layout(title="Blobs covered, step by step", height=260, font={"size": 14},
+                      xaxis={"title": "training step", "range": [0, max(MAX_STEPS // 5, run.step)]},
+                      yaxis={"title": "blobs", "range": [-0.3, MODES + 0.5], "dtick": 2},
+                      margin={"l": 60, "r": 10, "t": 40, "b": 50}, showlegend=False)
+    return fig
+
+
 # --- what both pages do with a run: written once, UI-free ---------------------------------------------------
 
 STEP = 100  # generator steps one press of "Step" trains
@@ -252,6 +302,12 @@ def play(run: LabRun):
 def drawn(run: LabRun):
     """The run's figure, drawn on the compute lane (it samples the generator and the critic)."""
     return lane.run(lambda: figure(run), LANE)
+
+
+INTRO = ("A tiny GAN learns a ring of 8 blobs, live. **Standard** training collapses onto a spot or two and hops "
+         "between them; most runs stay collapsed, a few spread out after some thousands of steps. **WGAN-GP** "
+         "spreads over the ring. The shading is the discriminator's view; the curve under it counts the blobs "
+         "covered at every step so far.")
 
 
 def status_text(run: LabRun) -> str:

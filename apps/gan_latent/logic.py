@@ -259,14 +259,29 @@ def success_text(attribute: str) -> str:
     if not m:
         return "not measured"
     b = m["best"]
-    return (f"at strength {b['strength']:g}: switches it on for {b['on']:.0%} of samples that lacked it, off for "
-            f"{b['off']:.0%} of those that had it; the other attributes stay for {b['others_kept']:.0%}")
+    k = f"{b['strength']:g}"
+    return (f"adding {k} × the direction switches it on for {b['on']:.0%} of samples that lacked it; subtracting "
+            f"it (−{k}) switches it off for {b['off']:.0%} of those that had it; the other attributes stay as "
+            f"they were for {b['others_kept']:.0%}")
+
+
+def short_latent_share(dim: int = 64) -> float:
+    """P(|z| <= sqrt(dim / 2)) for z ~ N(0, I_dim): how often a training latent is as short as the middle of lerp
+    between two independent ones. |z|^2 is chi-square with dim degrees of freedom; for even dim its CDF at x is
+    1 - exp(-x/2) * sum_{j < dim/2} (x/2)^j / j!."""
+    half = dim / 4  # x / 2 with x = dim / 2
+    term, total = 1.0, 1.0
+    for j in range(1, dim // 2):
+        term *= half / j
+        total += term
+    return 1 - math.exp(-half) * total
 
 
 def explainer_values() -> dict[str, str]:
     m = manifest()
+    one_in = f"about 1 in {float(f'{1 / short_latent_share(64):.2g}'):,.0f}"
     if not m:
-        return {"gan_result": "not measured yet (run training/train_gan_faces.py)"}
+        return {"gan_result": "not measured yet (run training/train_gan_faces.py)", "short_share": one_in}
     rows = [f"| {name.replace('_', ' ')} | {m['judge_accuracy'][name]:.0%} | {m['generated_share'][name]:.0%} | "
             f"{e['best']['strength']:g} | {e['best']['on']:.0%} | {e['best']['off']:.0%} | "
             f"{e['best']['others_kept']:.0%} |"
@@ -274,7 +289,7 @@ def explainer_values() -> dict[str, str]:
     table = ("| attribute | judge accuracy (real faces) | share of GAN samples | strength | switched on | "
              "switched off | others unchanged |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows))
     return {"gan_result": f"trained for {m['steps']:,} steps in {m['gan_seconds'] / 60:.0f} minutes on a CPU.\n\n"
-                          + table}
+                          + table, "short_share": one_in}
 
 
 def warmup() -> None:
@@ -295,7 +310,7 @@ def exercise(image) -> None:
     interpolate(1, 2, 3)
     edit([1], "hat")
     analogy(1, 2, 3)
-    lab.step(lab.current(None, "standard", 0), 2)
+    lab.step(lab.current(None, "standard", lab.default_seed()), 2)
 
 
 # --- pictures and payloads ---------------------------------------------------------------------------
@@ -384,8 +399,9 @@ def _view() -> share.View:
                    "Each seed draws a random vector z; the generator turns it into a face. The same seed always "
                    "gives the same face, on any machine.", {}),
         share.Beat("Truncation: towards the average face",
-                   "Multiplying every z by ψ = 0.5 pulls it towards the centre of the latent space: the faces get "
-                   "more typical and more alike. Variety is traded for safety.", {"truncation": 0.5}),
+                   "Multiplying every z by ψ = 0.5 pulls it towards the centre of the latent space: the faces vary "
+                   "less, and what the average face lacks fades (fewer glasses and hats). Variety is traded for "
+                   "typical looks.", {"truncation": 0.5}),
         share.Beat("Walk from one face to another",
                    "On the Interpolate tab: seed 3 to seed 7. Along the arc (slerp) every step is a plausible face; "
                    "the straight line (lerp) passes through short vectors the generator rarely saw.", {}),

@@ -104,28 +104,33 @@ with tab_r:
         names = [", ".join(n.replace("_", " ") for n, v in x.items() if v) or "none" for x in attrs[k:k + 8]]
         row(imgs[k:k + 8], names)
 with tab_lab:
-    st.write("A tiny GAN learns a ring of 8 blobs, live. **Standard** training collapses onto a spot or two and hops "
-             "between them; **WGAN-GP** spreads over the ring. The shading is the discriminator's view.\n\n"
-             + lab.measured_claim())
+    st.write(lab.INTRO + "\n\n" + lab.measured_claim())
     c1, c2 = st.columns(2)
     loss = c1.radio("Training", list(lab.LOSSES), format_func=lab.LOSSES.get, key="gan_lab_loss", horizontal=True)
-    seed = int(c2.number_input("Seed", 0, 10_000, 0, key="gan_lab_seed"))
+    seed = int(c2.number_input("Seed", 0, 10_000, lab.default_seed(), key="gan_lab_seed"))
     run = st.session_state["gan_lab_run"] = lab.current(st.session_state.get("gan_lab_run"), loss, seed)
-    b1, b2, b3 = st.columns(3)
+    b1, b2, b3, b4 = st.columns(4)
     if b1.button(f"Step (+{lab.STEP})", key="gan_lab_step", width="stretch"):
         lab.step(run)
     play = b2.button(f"▶️ Play (+{lab.PLAY_CHUNK * lab.PLAY_CHUNKS:,})", key="gan_lab_play", width="stretch")
-    if b3.button("Reset", key="gan_lab_reset", width="stretch"):
+    # Any press while Play runs makes Streamlit stop that script run at its next redraw: the run keeps the steps
+    # trained so far (they live in session state), so this button needs no handler of its own.
+    b3.button("⏸️ Pause", key="gan_lab_pause", width="stretch")
+    if b4.button("Reset", key="gan_lab_reset", width="stretch"):
         run = st.session_state["gan_lab_run"] = lab.current(None, loss, seed)
-    plot = st.empty()
+    text, plot, curve = st.empty(), st.empty(), st.empty()
     if play:
         bar = st.progress(0.0, text="training…")
         for done, chunks in lab.play(run):
             bar.progress(done / chunks, text=f"step {run.step}")
+            text.markdown(lab.status_text(run))
             plot.plotly_chart(lab.drawn(run), width="stretch", key=f"gan_lab_{done}")
+            curve.plotly_chart(lab.coverage_figure(run), width="stretch", key=f"gan_lab_curve_{done}")
         bar.empty()
     else:
+        text.markdown(lab.status_text(run))
         plot.plotly_chart(lab.drawn(run), width="stretch", key="gan_lab_plot")
+        curve.plotly_chart(lab.coverage_figure(run), width="stretch", key="gan_lab_curve")
 
 page.close(record=lambda: logic.payload(r, api.Clock(), {"latent_norms": r.latent_norms}) if r is not None else {})
 with st.expander("How GANs work: the game, the latent space, and why training is hard"):

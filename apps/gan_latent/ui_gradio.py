@@ -155,7 +155,8 @@ def show_edit(attribute, strength, start, model) -> dict:
 
 
 def default_strength(attribute):
-    return logic.best_strength(attribute), f"Measured best strength: {logic.success_text(attribute)}."
+    return logic.best_strength(attribute), ("Starts at the smallest strength measured to switch it on for 90%: "
+                                            f"{logic.success_text(attribute)}.")
 
 
 def show_analogy(a, b, c, model) -> dict:
@@ -177,7 +178,8 @@ def show_real(seed) -> dict:
 
 
 def _lab_view(run: lab.LabRun, text: str | None = None) -> dict:
-    return {"run": run, "lab_plot": lab.drawn(run), "lab_text": lab.status_text(run) if text is None else text}
+    return {"run": run, "lab_plot": lab.drawn(run), "lab_curve": lab.coverage_figure(run),
+            "lab_text": lab.status_text(run) if text is None else text}
 
 
 def lab_reset(loss, seed) -> dict:
@@ -260,13 +262,11 @@ def _real_tab() -> gr.Gallery:
 
 def _lab_tab(hidden: dict) -> Outputs:
     with gr.Tab("GAN Lab lite (2-D)"):
-        gr.Markdown("A tiny GAN learns a ring of 8 blobs, live. **Standard** training collapses onto a spot or "
-                    "two and hops between them; **WGAN-GP** spreads over the ring. The shading is the "
-                    "discriminator's view.\n\n" + lab.measured_claim(), elem_id="gan-lab-claim")
+        gr.Markdown(lab.INTRO + "\n\n" + lab.measured_claim(), elem_id="gan-lab-claim")
         with gr.Row():
             loss = gr.Radio([(v, k) for k, v in lab.LOSSES.items()], value="standard", label="Training",
                             elem_id="gan-lab-loss")
-            lab_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+            lab_seed = gr.Number(lab.default_seed(), precision=0, minimum=0, label="Seed")
         with gr.Row():
             step_btn = gr.Button(f"Step (+{lab.STEP})", elem_id="gan-lab-step")
             play_btn = gr.Button(f"▶️ Play (+{lab.PLAY_CHUNK * lab.PLAY_CHUNKS:,})", variant="primary",
@@ -275,8 +275,9 @@ def _lab_tab(hidden: dict) -> Outputs:
             reset_btn = gr.Button("Reset")
         lab_text = gr.Markdown(elem_id="gan-lab-text")
         lab_plot = gr.Plot(elem_id="gan-lab-plot")
+        lab_curve = gr.Plot(elem_id="gan-lab-curve")
     run = gr.State(None)
-    outs = Outputs(run=run, lab_plot=lab_plot, lab_text=lab_text)
+    outs = Outputs(run=run, lab_plot=lab_plot, lab_curve=lab_curve, lab_text=lab_text)
     step_btn.click(outs.fn(lab_step), [run, loss, lab_seed], outs.list(), **hidden)
     playing = play_btn.click(outs.fn(lab_play), [run, loss, lab_seed], outs.list(), **hidden)
     pause_btn.click(None, None, None, cancels=[playing], **hidden)
@@ -319,7 +320,7 @@ def show(c: dict) -> dict:
             **{k: v for k, v in show_path(c["seed_a"], c["seed_b"], c["steps"], m).items() if k != "status"},
             **show_edit(c["attribute"], c["strength"], c["edit_start"], m),
             **{k: v for k, v in show_analogy(c["a"], c["b"], c["c"], m).items() if k != "status"},
-            **show_real(0), **lab_reset("standard", 0)}
+            **show_real(0), **lab_reset("standard", lab.default_seed())}
 
 
 def record(c: dict) -> dict:

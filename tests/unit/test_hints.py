@@ -155,3 +155,40 @@ def test_fgsm_norms_text_matches_its_numbers():
     rms = float(re.search(r"only ([\d.]+)/255", text).group(1))
     assert rms == pytest.approx(np.sqrt((r.delta.astype(float) ** 2).mean()), abs=0.006)
     assert rms <= r.linf  # the root mean square never exceeds the largest change
+
+
+# --- GAN: the lerp middle, truncation, the edit texts --------------------------------------------------
+
+def test_gan_explainer_and_lesson_numbers_hold_for_the_faces_gan():
+    from apps.gan_latent import faces
+    from apps.gan_latent import logic as gan
+
+    text = " ".join(explainer.load("apps/gan_latent", gan.explainer_values()).split())
+    assert gan.z_dim("gan_faces") == 64 and "(here 64 numbers" in text
+    # "halfway ... about 8/sqrt 2 ≈ 5.7, a length that about 1 in N of the training latents had": closed form vs
+    # counting, and the middle of lerp between two of the page's seeds
+    share = gan.short_latent_share(64)
+    z = np.random.default_rng(0).standard_normal((400_000, 64))
+    assert abs((np.linalg.norm(z, axis=1) <= 32 ** 0.5).mean() - share) < 0.3 * share
+    assert f"a length that {gan.explainer_values()['short_share']} of the latents" in text
+    assert abs(gan.interpolate(3, 7, 9, "lerp").latent_norms[4] - 5.7) < 0.6
+    # lesson step 2: at ψ = 0.5 the faces vary less (pixel spread between samples) and glasses and hats fade
+    seeds = list(range(200))
+    full, half = (gan.sample(seeds, psi).images for psi in (1.0, 0.5))
+    spread = [np.stack(imgs[:40]).astype(float).std(0).mean() for imgs in (full, half)]
+    assert spread[1] < 0.98 * spread[0], spread
+    assert "fewer glasses and hats" in gan.VIEW.lesson[1].text
+    rates = gan.judge(full).mean(0), gan.judge(half).mean(0)
+    for name in ("glasses", "hat"):
+        k = faces.ATTRIBUTES.index(name)
+        assert rates[1][k] < 0.75 * rates[0][k], (name, rates)
+    # the edit text: + switches on, − switches off, at the measured rates (recomputed on fresh samples)
+    k = faces.ATTRIBUTES.index("glasses")
+    best = gan.manifest()["edits"]["glasses"]["best"]
+    said = gan.success_text("glasses")
+    assert f"adding {best['strength']:g} × the direction switches it on for {best['on']:.0%}" in said
+    assert f"subtracting it (−{best['strength']:g}) switches it off for {best['off']:.0%}" in said
+    base = gan.judge(gan.sample(list(range(2000, 2150))).images)
+    having = [s for s, row in zip(range(2000, 2150), base) if row[k] == 1]
+    _, after = gan.edit(having, "glasses", -best["strength"])
+    assert abs((1 - gan.judge(after.images)[:, k].mean()) - best["off"]) < 0.2
