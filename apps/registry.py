@@ -47,7 +47,7 @@ DEMOS: list[Demo] = [
          try_first="Type three labels that are not in the photo, then switch to 'each label on its own'."),
     Demo("sam", "SAM prompting", "Click points or draw boxes and get segmentation masks.", "✂️",
          built=True, warmup="apps.sam.logic:warmup", nav="SAM",
-         try_first="Click the red saucer, then compare the three candidate masks."),
+         try_first="Click the cup's white rim, then compare the candidates: the whole opening, or the rim."),
     Demo("gan_latent", "GAN latent arithmetic", "Walk, blend and add vectors in a GAN's latent space.", "🧮",
          built=True, warmup="apps.gan_latent.logic:warmup", nav="GAN latents",
          try_first="On the Attributes tab, add glasses and look at 'What changed': more than the glasses."),

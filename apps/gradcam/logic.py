@@ -364,6 +364,27 @@ def heat_peak(result: CamResult) -> tuple[int, int]:
     return int((c + 0.5) * w / hw), int((r + 0.5) * h / hh)
 
 
+HOT = 0.5  # heat (of the hottest cell's) from which the map counts as "where the network looks"
+
+
+def hot_box(result: CamResult, level: float = HOT) -> tuple[int, int, int, int]:
+    """[x0, y0, x1, y1] in the image's pixels round the heatmap cells at or above `level`."""
+    hh, hw = result.heatmap.shape
+    rows, cols = np.nonzero(result.heatmap >= level * float(result.heatmap.max()))
+    h, w = result.image.shape[:2]
+    return (int(cols.min() * w / hw), int(rows.min() * h / hh), int(min((cols.max() + 1) * w / hw, w - 1)),
+            int(min((rows.max() + 1) * h / hh, h - 1)))
+
+
+def sam_prompt(result: CamResult) -> str:
+    """The SAM link's prompt for "segment what the network looks at": a click at the heat peak and a box round
+    the hot region, as SAM's link writes them. A click alone often caught a highlight or a sliver (584 pixels on
+    the coffee) since the peak cell need not sit on the object's own colour; the box keeps the mask to the
+    region the map marks."""
+    x, y = heat_peak(result)
+    return f"{x},{y},1;" + ",".join(str(v) for v in hot_box(result))
+
+
 def faithfulness(result: CamResult, fraction: float = 0.2, seed: int = 0) -> dict:
     """How much the target's probability drops when the hottest `fraction` of pixels is removed,
     beside removing the same number of random pixels.

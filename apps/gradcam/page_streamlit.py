@@ -118,9 +118,8 @@ def links(values: dict) -> None:
         st.caption("✂️ 🧩 Segment what the network looks at, or see the image as a Vision Transformer does: open "
                    "SAM prompting or the ViT patch viewer and upload the same image there.")
         return
-    x, y = logic.heat_peak(shown[0][0])
-    link_to("sam", "Segment what the network looks at (SAM, click at the heat peak)", "✂️",
-            image=values["image"], prompt=f"{x:g},{y:g},1")
+    link_to("sam", "Segment what the network looks at (SAM, a click at the heat peak, a box round the hot region)",
+            "✂️", image=values["image"], prompt=logic.sam_prompt(shown[0][0]))
     vit_values, vit_text = logic.vit_link(values["image"])
     link_to("vit_patches", vit_text, "🧩", **vit_values)
 

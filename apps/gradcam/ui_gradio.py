@@ -81,11 +81,11 @@ def _links(c: dict) -> str:
                 "prompting** or the **ViT patch viewer** and upload the same image there.")
     r = logic.explain(logic.SAMPLES[name], c["model"], c["method"], c["target"] or None,
                       logic.layer_label(c["model"], c["layer"]))  # cached: the page computed it already
-    x, y = logic.heat_peak(r)
-    sam = registry.view("sam").href(image=name, prompt=f"{x:g},{y:g},1")
+    sam = registry.view("sam").href(image=name, prompt=logic.sam_prompt(r))
     vit_values, vit_text = logic.vit_link(name)
     vit = registry.view("vit_patches").href(**vit_values)
-    return (f"✂️ [Segment what the network looks at: SAM with a click at the heat peak]({sam})\n\n"
+    return (f"✂️ [Segment what the network looks at: SAM with a click at the heat peak and a box round the hot "
+            f"region]({sam})\n\n"
             f"🧩 [{vit_text}]({vit})")
 
 

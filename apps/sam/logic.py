@@ -163,10 +163,11 @@ def _embedding_shape(state: Any) -> tuple[int, ...]:
 
 
 def segment(image, points=None, box=None, model: str = DEFAULT_MODEL, multimask: bool = True,
-            device: str | None = None, original_size: tuple[int, int] | None = None) -> SamResult:
+            device: str | None = None, original_size: tuple[int, int] | None = None, scene: bool = False) -> SamResult:
     """Masks for a prompt on an image (HWC uint8, a path, bytes, a data URL...). Points and box are in the
     image's own pixels, as given: a large upload is worked on smaller and its masks scaled back up.
-    original_size: the (height, width) an already decoded and shrunk array had as an upload."""
+    original_size: the (height, width) an already decoded and shrunk array had as an upload. scene: the picture is
+    a generated scene (flat shapes, what the tiny SAM was trained on), not a photo."""
     spec = models.page_model(model, DEFAULT_MODEL, MODEL_CHOICES, "a segmentation model", SamInputError)
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
         rgb, original = image, tuple(original_size or image.shape[:2])
@@ -177,7 +178,7 @@ def segment(image, points=None, box=None, model: str = DEFAULT_MODEL, multimask:
     work = Prompt([(x * scale[1], y * scale[0], lab) for x, y, lab in prompt.points],
                   None if prompt.box is None else (prompt.box[0] * scale[1], prompt.box[1] * scale[0],
                                                    prompt.box[2] * scale[1], prompt.box[3] * scale[0]))
-    result: SamResult = run_noted(lambda dev: _segment(rgb, work, spec.name, bool(multimask), dev), device)
+    result: SamResult = run_noted(lambda dev: _segment(rgb, work, spec.name, bool(multimask), dev, scene), device)
     if original != rgb.shape[:2]:
         result.masks = np.stack([_resize_mask(m, original) for m in result.masks])
         result.prompt = prompt
@@ -190,7 +191,7 @@ def _resize_mask(mask: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return cv2.resize(mask.astype(np.uint8), (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
-def _segment(rgb: np.ndarray, prompt: Prompt, model: str, multimask: bool, device: str) -> SamResult:
+def _segment(rgb: np.ndarray, prompt: Prompt, model: str, multimask: bool, device: str, scene: bool) -> SamResult:
     loaded = models.load(model, device)
     if loaded.module.kind == "classic" and not any(lab == 1 for *_, lab in prompt.points) and prompt.box is None:
         raise SamInputError("Only 'leave out' clicks: add a positive click on the object, or draw a box.")
@@ -203,7 +204,13 @@ def _segment(rgb: np.ndarray, prompt: Prompt, model: str, multimask: bool, devic
         decode_ms = (time.perf_counter() - t0) * 1000
     scores = np.asarray(scores, dtype=np.float32)
     notices = [loaded.fallback_notice]
-    if loaded.spec.name == "sam_tiny" and max(rgb.shape[:2]) > 64:
+    # An empty candidate is no reading of the prompt: it is dropped (one is kept, said, if every one is empty).
+    found = [i for i, m in enumerate(masks) if m.any()]
+    if not found:
+        found = [int(np.argmax(scores))]
+        notices.append("The engine found no mask for this prompt: click inside the object, or draw a box round it.")
+    masks, scores = masks[found], scores[found]  # (K', H, W), (K',)
+    if loaded.spec.name == "sam_tiny" and not scene and max(rgb.shape[:2]) > 64:
         notices.append("The tiny SAM sees every picture at 64 pixels and only ever saw flat-coloured shapes: "
                        "on a photo its masks are coarse. Try a generated scene, or the classical engine.")
     return SamResult(model=loaded.spec.name, model_label=loaded.describe(), device=loaded.device,
@@ -380,10 +387,64 @@ START_SAMPLE = "coffee"  # both pages open on this sample, computed
 FIRST_CLICKS = {"coffee": (0.45, 0.40)}  # where a picture's first click goes, as fractions (else its middle)
 
 
-def first_click(hw: tuple[int, int], name: str | None = None) -> tuple[float, float, int]:
-    """The positive click a new picture starts with, so the page shows a mask at once."""
+def first_click(hw: tuple[int, int], name: str | None = None, seed: int | None = None) -> tuple[float, float, int]:
+    """The positive click a new picture starts with, so the page shows a mask at once. A generated scene (seed)
+    gets it on its largest whole shape, at the point deepest inside it: its middle is often background."""
+    if seed is not None:
+        target = largest_shape(seed, hw[0])
+        if target is not None:
+            import cv2
+
+            dist = cv2.distanceTransform(target.astype(np.uint8), cv2.DIST_L2, 3)  # (H, W) pixels to the edge
+            y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+            return (float(x), float(y), 1)
     fx, fy = FIRST_CLICKS.get(name or "", (0.5, 0.5))
     return (hw[1] * fx, hw[0] * fy, 1)
+
+
+def largest_shape(seed: int, size: int = 256) -> np.ndarray | None:
+    """Where a click means one whole shape of a scene: the largest shape's own colour (its true mask without the
+    parts drawn inside it), preferring a shape that has no touching twin. (H, W) bool, or None."""
+    targets = scenes.make_scene(int(seed), int(size)).targets
+    own = []
+    for i, t in enumerate(targets):
+        if t.kind == "part":
+            continue
+        mask = t.mask.copy()
+        for p in targets:
+            if p.kind == "part" and p.parent == i:
+                mask &= ~p.mask
+        own.append((t.kind != "twin", int(mask.sum()), mask))
+    return max(own, key=lambda o: o[:2])[2] if own else None
+
+
+def shown_text(r: SamResult, choice: int) -> str:
+    """Which candidate is on screen: the best-scored one, or one picked by hand (and then which is best)."""
+    best, m = r.best, r.masks[choice]
+    head = (f"Best mask: **#{best + 1}** of {len(r.masks)}" if choice == best else
+            f"Showing mask **#{choice + 1}** of {len(r.masks)} (picked; the best-scored is #{best + 1})")
+    return (f"{head}, score {r.scores[choice]:.2f}, {int(m.sum()):,} pixels. Click again to add points, or pick "
+            "another candidate.")
+
+
+def scene_score_text(seed: int, mask: np.ndarray) -> str:
+    """The shown mask scored against the generated scene's true masks."""
+    match = scene_match(seed, mask)
+    if match is None:
+        return ""
+    k, score, kind = match
+    return f"🎯 Against the scene's true masks: best match shape {k} ({kind}), **IoU {score:.2f}**."
+
+
+def scene_match(seed: int, mask: np.ndarray) -> tuple[int, float, str] | None:
+    """The scene's true mask that `mask` matches best: (its number from 1, IoU, what it is), or None."""
+    targets = scenes.make_scene(int(seed), mask.shape[0]).targets
+    if not targets or mask.shape[0] != mask.shape[1]:
+        return None
+    scores = [scenes.iou(mask, t.mask) for t in targets]
+    k = int(np.argmax(scores))
+    kind = {"part": "a part inside a shape", "twin": "one of two touching twins"}.get(targets[k].kind, "a shape")
+    return k + 1, float(scores[k]), kind
 
 
 def scene(seed: int, size: int = 256) -> np.ndarray:
@@ -460,20 +521,29 @@ VIEW = share.View("sam", (
     share.number("mask", -1, -1, 2, integer=True),  # the candidate shown; -1: the best-scored one
 ), lesson=(
     share.Beat("One click, three readings",
-               "A click on the coffee could mean the coffee, the cup or more. The engine returns three candidates "
-               "with a score each and shows the best-scored one.", {"prompt": "270,160,1"}),
+               "A click on the coffee could mean a patch of it, the coffee, or the coffee with the cup's inside. "
+               "The engine returns three candidates with a score each and shows the best-scored one.",
+               {"prompt": "270,160,1"}),
     share.Beat("The widest reading",
-               "Candidate 3 reads the same click most broadly. Nothing in one click says which reading you meant: "
-               "that ambiguity is why SAM answers with several masks.", {"prompt": "270,160,1", "mask": 2}),
+               "Candidate 3 reads the same click most broadly: the coffee and the cup's inner wall. Nothing in one "
+               "click says which reading you meant: that ambiguity is why SAM answers with several masks.",
+               {"prompt": "270,160,1", "mask": 2}),
     share.Beat("Click somewhere else",
-               "One click on the red saucer: a different object from the same picture, with no new encoding of "
-               "the image (see the timing line).", {"prompt": "120,300,1"}),
+               "Three clicks round the red saucer: another object in the same picture, with no new encoding of the "
+               "image (see the timing line). One click there takes only the saucer's lit side: this engine grows "
+               "regions of similar colour, and the saucer's shading splits it.",
+               {"prompt": "120,300,1;280,370,1;450,250,1"}),
     share.Beat("A box instead of clicks",
-               "A box says 'the thing in here'. This engine separates the box's foreground colours from its "
-               "background and keeps what belongs to the middle.", {"prompt": "72,40,528,300"}),
+               "A box round the cup's top says 'the thing in here'. This engine separates the box's foreground "
+               "colours from its background (GrabCut) and keeps what belongs to the middle: the rim with the "
+               "coffee.", {"prompt": "170,15,412,210"}),
     share.Beat("A scene with known answers",
-               "Generated scenes come with their true masks, so the masks can be scored. Add ➖ clicks to cut a "
-               "shape away from its neighbour.", {"image": "scene-7"}),
+               "Generated scenes come with their true masks, so every mask gets a score (🎯, its IoU with the true "
+               "one). This click on one of two touching shapes of nearly the same colour takes both: an IoU of "
+               "about 0.5 with the shape clicked.", {"image": "scene-8", "prompt": "133,112,1"}),
+    share.Beat("A ➖ click separates them",
+               "A negative click on the other twin cuts it away: the mask is the shape clicked, IoU 1.00.",
+               {"image": "scene-8", "prompt": "133,112,1;120,54,0"}),
 ), note_when_missing={"image": share.UPLOAD_NOTE})
 
 

@@ -89,7 +89,8 @@ state = st.session_state
 if rgb is not None and state.get("sam_source") != source_key:  # a new picture: one click in its middle
     h, w = rgb.shape[:2]
     state.sam_source = source_key
-    first = logic.first_click((h, w), None if source is None or upload is not None else sample)
+    first = logic.first_click((h, w), None if source is None or upload is not None else sample,
+                              scenes.seed_of(source_key))
     linked = state.pop("sam_link_prompt", None)  # a link's clicks (Grad-CAM's heat peak, a lesson step)
     state.sam_prompt = linked or {**editing.empty(), "points": [first]}
     if linked is None:
@@ -129,7 +130,7 @@ with right:
     if rgb is not None and (prompt["points"] or prompt["box"] is not None):
         load_model(model)
         result = compute_or_last("sam", lambda: logic.segment(rgb, prompt["points"], prompt["box"], model,
-                                                              multimask))
+                                                              multimask, scene=source is None))
     if rgb is None:
         st.info("Pick a sample image, a generated scene or upload one.")
     else:
@@ -142,6 +143,9 @@ with right:
             st.caption(logic.engine_note(result.model))
             for note in result.notices:
                 st.warning(note)
+            st.markdown(logic.shown_text(result, k))
+            if scenes.seed_of(source_key) is not None:
+                st.markdown(logic.scene_score_text(scenes.seed_of(source_key), result.masks[k]))
             shown = logic.draw_prompt(result.image, result.prompt, result.masks[k], prompt["corner"])
         else:
             k = -1

@@ -46,27 +46,32 @@ def _image(src):
     return logic.scene(seed) if seed is not None else images.load_image(src)
 
 
-def _status(r: logic.SamResult) -> str:
-    best = r.best
+def _status(r: logic.SamResult, choice: int, seed: int | None) -> str:
+    """The engine, its notes, the mask shown (picked or best-scored) and, on a generated scene, its IoU with the
+    scene's true mask."""
     lines = [f"**Engine:** {r.model_label}", logic.engine_note(r.model)]
     lines += [f"⚠️ {n}" for n in r.notices]
-    lines.append(f"Best mask: **#{best + 1}** of {len(r.masks)}, score {r.scores[best]:.2f}, "
-                 f"{int(r.masks[best].sum()):,} pixels. Click again to add points, or pick another candidate.")
+    lines.append(logic.shown_text(r, choice))
+    if seed is not None:
+        lines.append(logic.scene_score_text(seed, r.masks[choice]))
     return "\n\n".join(lines)
 
 
-def _outputs(r: logic.SamResult, prompt: dict, asked: int, first_view: bool = False) -> dict:
+def _outputs(r: logic.SamResult, prompt: dict, asked: int, first_view: bool = False,
+             seed: int | None = None) -> dict:
     """The page's outputs; `asked` is the candidate picked (-1: the best-scored one, kept as -1); first_view: the
-    picture is new on the page (its encode is shown with its time)."""
+    picture is new on the page (its encode is shown with its time); seed: the generated scene shown, if one is."""
     choice = asked if 0 <= asked < len(r.masks) else r.best
     mask = r.masks[choice]
     key = logic.image_key(r.image)[:12]
     stem = f"sam-{r.model}-{key}-{len(r.prompt.points)}pts{'-box' if r.prompt.box else ''}-mask{choice + 1}"
     png = export_file(f"{stem}.png", images.to_png_bytes(logic.mask_png(mask)))
-    return {"status": _status(r), "canvas": logic.draw_prompt(r.image, r.prompt, mask, prompt.get("corner")),
+    return {"status": _status(r, choice, seed), "canvas": logic.draw_prompt(r.image, r.prompt, mask,
+                                                                             prompt.get("corner")),
             "timing": logic.timing_text(r, first_view), "strip": logic.candidates_strip(r),
             "cut": logic.cutout(r.image, mask),
-            "download": png, "prompt": prompt, "choice": asked if 0 <= asked < len(r.masks) else -1}
+            "download": png, "prompt": prompt, "choice": asked if 0 <= asked < len(r.masks) else -1,
+            **({} if seed is None else {"scene_seed": seed})}
 
 
 def compute(src, prompt: dict, model, multimask, choice: int = -1, first_view: bool = False) -> dict:
@@ -81,10 +86,11 @@ def compute(src, prompt: dict, model, multimask, choice: int = -1, first_view: b
             canvas = logic.draw_prompt(rgb, logic.Prompt([], None), None, prompt.get("corner"))
             return {"status": msg, "canvas": canvas, "timing": "", "strip": [], "cut": None, "download": None,
                     "prompt": prompt, "choice": -1}
-        r = logic.segment(rgb, prompt["points"], prompt["box"], model, multimask)
+        r = logic.segment(rgb, prompt["points"], prompt["box"], model, multimask,
+                          scene=scenes.seed_of(src) is not None)
     except UserError as exc:
         return warning(str(exc))
-    return _outputs(r, prompt, choice, first_view)
+    return _outputs(r, prompt, choice, first_view, scenes.seed_of(src))
 
 
 def click(src, prompt: dict, mode, model, multimask, evt: gr.SelectData) -> dict:
@@ -107,7 +113,7 @@ def new_image(src, model, multimask) -> dict:
     except UserError as exc:
         return warning(str(exc))
     name = share.name_of(src, logic.SAMPLES)
-    prompt = {**editing.empty(), "points": [logic.first_click((h, w), name)]}
+    prompt = {**editing.empty(), "points": [logic.first_click((h, w), name, scenes.seed_of(src))]}
     return compute(src, prompt, model, multimask, first_view=True)
 
 
@@ -172,7 +178,7 @@ def build() -> None:
     ui = _layout()
     hidden = {"api_visibility": "private"}
     outs = Outputs(status=ui.status, canvas=ui.canvas, timing=ui.timing, strip=ui.strip, cut=ui.cut,
-                   download=ui.download, prompt=ui.prompt, choice=ui.choice)
+                   download=ui.download, prompt=ui.prompt, choice=ui.choice, scene_seed=ui.seed)
     outputs = outs.list()
 
     def clear(src, m, mm) -> dict:
@@ -204,15 +210,16 @@ def build() -> None:
         if editing.is_empty(p):
             return {}
         return logic.api_payload(logic.segment(_image(c["image"]), p["points"], p["box"], c["model"],
-                                               c["multimask"]), api.Clock())
+                                               c["multimask"], scene=scenes.seed_of(c["image"]) is not None),
+                                 api.Clock())
 
     def image_param(src) -> str | None:
-        ui.seed = scenes.seed_of(src)
-        return scenes.link_name(ui.seed) if ui.seed is not None else share.name_of(src, logic.SAMPLES)
+        seed = scenes.seed_of(src)
+        return scenes.link_name(seed) if seed is not None else share.name_of(src, logic.SAMPLES)
 
     def image_control(name: str) -> str:
-        ui.seed = scenes.seed_of(name)
-        return scenes.source_name(ui.seed) if ui.seed is not None else str(logic.SAMPLES[name])
+        seed = scenes.seed_of(name)
+        return scenes.source_name(seed) if seed is not None else str(logic.SAMPLES[name])
 
     bar.wire({"image": ui.source, "model": ui.model, "prompt": ui.prompt, "multimask": ui.multimask, "mask": ui.choice},
              outs, show, to_param={"image": image_param, "prompt": editing.to_link},

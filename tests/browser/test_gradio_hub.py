@@ -455,7 +455,7 @@ def test_gradcam_links_to_sam_with_a_click_at_the_heat_peak(page, gradio_url):
     page.wait_for_function("(document.querySelector('#sam-status')?.innerText || '').includes('Best mask')",
                            timeout=90_000)
     x, y, label = (int(v) for v in re.search(r"prompt=(\d+),(\d+),(\d)", href).groups())
-    assert "1 point(s)" in page.locator("#sam-timing").inner_text()
+    assert "1 point(s) + box" in page.locator("#sam-timing").inner_text()  # the peak, and a box round the heat
     assert 0 < x < 600 and 0 < y < 400 and label == 1  # a positive click inside the coffee picture
 
 
@@ -565,3 +565,16 @@ def test_sam_shows_a_new_uploads_encode_with_its_time_then_the_hit(page, gradio_
     page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.3 * box["height"])
     page.wait_for_function(f"{timing}.includes('2 point(s)')", timeout=30_000)
     assert "cache hit" in page.evaluate(timing)
+
+
+def test_sam_scene_lesson_step_scores_the_mask_and_shows_its_seed(page, gradio_url):
+    """Lesson step 5 opens scene 8: the status scores the mask against the scene's true masks and the seed box
+    says 8 (before: no score, and the box stayed at 0)."""
+    page.goto(f"{gradio_url}/sam?lesson=5")
+    loaded(page, "sam")
+    status = "(document.querySelector('#sam-status')?.innerText || '')"
+    page.wait_for_function(f"{status}.includes('IoU')", timeout=90_000)
+    assert re.search(r"IoU 0\.[456]\d", page.evaluate(status))  # one click takes both twins
+    assert page.get_by_label("Scene seed").input_value() == "8"
+    page.locator("#sam-lesson-next").click()
+    page.wait_for_function(f"{status}.includes('IoU 1.00')", timeout=60_000)

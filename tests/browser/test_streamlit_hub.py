@@ -242,7 +242,7 @@ def test_streamlit_gradcam_links_to_sam_at_the_heat_peak(page, streamlit_url):
     page.get_by_role("link", name="Segment what the network looks at").click()
     page.get_by_text("Encode:").wait_for(timeout=90_000)
     assert "image=coffee" in page.url and "prompt=" in page.url
-    assert "1 point(s)" in page.locator("body").inner_text()  # the link's one click, not the default
+    assert "1 point(s) + box" in page.locator("body").inner_text()  # the link's click and box, not the default
     assert page.locator("[data-testid=stException]").count() == 0
 
 
