@@ -246,3 +246,51 @@ def enlarge(img: np.ndarray, side: int = 256) -> np.ndarray:
     each model pixel stays a crisp square on a projector. (H, W) or (H, W, C) in, same dtype out."""
     k = max(1, side // max(img.shape[:2]))
     return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
+
+
+# --- sheets for slides ----------------------------------------------------------------------------------
+
+SLIDE_WIDTH = 1600  # an export meant for a slide is at least this wide...
+SLIDE_TEXT = 28  # ...and its text this many pixels tall (a projected 1600-pixel slide still reads at 24)
+
+
+def slide_font(size: int = SLIDE_TEXT):
+    """A TrueType font at `size` pixels: Pillow's own (bundled with Pillow, so the same on every machine)."""
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def wrap_text(text: str, font, width: int) -> list[str]:
+    """Words of text in lines no wider than width pixels (a word longer than that gets a line of its own)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def captioned_row(panels: list[tuple[str, np.ndarray]], width: int = SLIDE_WIDTH, gap: int = 16) -> np.ndarray:
+    """Pictures side by side, scaled to one height so the row is `width` pixels wide, each under its caption in
+    slide-sized text (wrapped to the picture's width). HWC uint8, white background."""
+    from PIL import ImageDraw
+
+    font = slide_font()
+    ratios = [arr.shape[1] / arr.shape[0] for _, arr in panels]
+    height = int((width - gap * (len(panels) - 1)) / sum(ratios))
+    widths = [int(round(height * r)) for r in ratios]
+    widths[-1] = max(1, width - gap * (len(panels) - 1) - sum(widths[:-1]))  # rounding: the row is exactly width
+    lines = [wrap_text(caption, font, w) for (caption, _), w in zip(panels, widths)]
+    line_h = int(SLIDE_TEXT * 1.3)
+    band = line_h * max(len(ls) for ls in lines) + 12
+    sheet = Image.new("RGB", (width, band + height), "white")
+    draw = ImageDraw.Draw(sheet)
+    x = 0
+    for (_, arr), w, ls in zip(panels, widths, lines):
+        sheet.paste(Image.fromarray(arr).resize((w, height), Image.Resampling.LANCZOS), (x, band))
+        for k, line in enumerate(ls):
+            draw.text((x + 4, 6 + k * line_h), line, fill="black", font=font)
+        x += w + gap
+    return np.asarray(sheet)

@@ -290,24 +290,30 @@ def model_view_cell(result: AttentionResult, x: float, y: float, cell: int = GRI
 
 
 def heatmap_png(result: AttentionResult, layer: int, head: int | None) -> bytes:
-    """The heatmap with token labels as a PNG (no browser or plotly export engine needed)."""
+    """The heatmap with token labels as a slide-sized PNG (at least 1600 pixels wide, text at least 24 pixels),
+    drawn with Pillow: no browser or plotly export engine needed."""
     from PIL import Image, ImageDraw
 
     m = result.matrix(layer, head)
     t = len(result.tokens)
-    cell = max(8, min(32, 640 // t))
-    margin = 110
+    font = images.slide_font(26)
+    labels = [tok[:14] for tok in result.tokens]
+    longest = int(max(font.getlength(x) for x in labels)) + 16
+    cell = int(np.clip((images.SLIDE_WIDTH - longest - 20) // t, 12, 80))
     body = thumbnail(m, cell * t) if t * cell <= 4096 else thumbnail(m, t)
     body = np.asarray(Image.fromarray(body).resize((cell * t, cell * t), Image.Resampling.NEAREST))
-    sheet = Image.new("RGB", (margin + cell * t + 10, margin + cell * t + 30), "white")
-    sheet.paste(Image.fromarray(body), (margin, margin))
+    width = max(images.SLIDE_WIDTH, longest + cell * t + 20)
+    sheet = Image.new("RGB", (width, longest + cell * t + 60), "white")
+    sheet.paste(Image.fromarray(body), (longest, longest))
     draw = ImageDraw.Draw(sheet)
-    for i, tok in enumerate(result.tokens):
-        draw.text((4, margin + i * cell + cell // 2 - 5), tok[:14], fill="black")
-        draw.text((margin + i * cell + 2, margin - 14 - (i % 6) * 15), tok[:10], fill="black")
+    for i, tok in enumerate(labels):
+        draw.text((6, longest + i * cell + cell // 2), tok, fill="black", font=font, anchor="lm")  # row labels
+        col = Image.new("RGB", (longest - 8, cell), "white")  # column labels: written, then turned upright
+        ImageDraw.Draw(col).text((4, cell // 2), tok, fill="black", font=font, anchor="lm")
+        sheet.paste(col.rotate(90, expand=True), (longest + i * cell, 0))
     name = "mean over heads" if head is None else f"head {head}"
-    draw.text((margin, margin + cell * t + 8), f"{result.model}: layer {layer}, {name} (row looks at column)",
-              fill="black")
+    draw.text((longest, longest + cell * t + 14), f"{result.model}: layer {layer}, {name} (row looks at column)",
+              fill="black", font=font)
     return images.to_png_bytes(np.asarray(sheet))
 
 

@@ -324,9 +324,10 @@ def bars_figure(result: ClipResult, threshold: float = NONE_THRESHOLD):
                            text=[f"{p:.0%}" for p in result.probs], textposition="outside",
                            customdata=result.similarities,
                            hovertemplate="%{y}: %{x:.1%}<br>cosine %{customdata:.3f}<extra></extra>"))
-    if not softmax:
-        fig.add_vline(x=threshold, line_dash="dash", line_color="grey", annotation_text="none-of-these line")
-    fig.update_layout(title="softmax over the labels (sums to 1)" if softmax else "each label on its own (0 to 1)",
+    if not softmax:  # the line's name goes in the title: written beside the line, it sat on the top bar's value
+        fig.add_vline(x=threshold, line_dash="dash", line_color="grey")
+    fig.update_layout(title="softmax over the labels (sums to 1)" if softmax else
+                      f"each label on its own (0 to 1); dashed: the none-of-these line at {threshold:.0%}",
                       xaxis={"range": [0, 1.12], "tickformat": ".0%"}, yaxis={"autorange": "reversed"},
                       height=max(220, 60 + 36 * len(result.labels)), margin={"l": 10, "r": 10, "t": 50, "b": 30},
                       font={"size": 15})
@@ -348,25 +349,35 @@ def matrix_figure(names: list[str], labels: list[str], matrix: np.ndarray):
     return fig
 
 
-def result_png(result: ClipResult, side: int = 224) -> bytes:
-    """The image beside its labels' scores as bars (one PNG for slides: Plotly needs kaleido for that)."""
+def result_png(result: ClipResult) -> bytes:
+    """The image beside its labels' scores as bars, slide-sized: 1600 pixels wide, 28-pixel text (one PNG for
+    slides, drawn with Pillow: Plotly needs kaleido for that)."""
     from PIL import Image, ImageDraw
 
     from core import images
 
+    font, width, row = images.slide_font(), images.SLIDE_WIDTH, int(images.SLIDE_TEXT * 2)
+    title = f"{MODES[result.mode]} · {result.model}"
+    side = max(560, 80 + row * len(result.labels))  # the picture's box; the bars fit beside it
     img = Image.fromarray(result.image)
-    img.thumbnail((side, side))
-    row, bar_w = 22, 220
-    h = max(side, 30 + row * len(result.labels))
-    sheet = Image.new("RGB", (side + 16 + bar_w + 200, h), "white")
+    img.thumbnail((side, side), Image.Resampling.LANCZOS)
+    if max(img.size) < side:  # a small image is enlarged to fill its box
+        scale = side / max(img.size)
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+    sheet = Image.new("RGB", (width, side), "white")
     sheet.paste(img, (0, 0))
     draw = ImageDraw.Draw(sheet)
-    x0 = side + 16
-    draw.text((x0, 4), f"{MODES[result.mode]} · {result.model}", fill="black")
+    x0 = side + 40
+    draw.text((x0, 8), title, fill="black", font=font)
+    label_w, pct_w = 420, 110
+    bar_w = width - x0 - label_w - pct_w - 20
     for i, (label, p) in enumerate(zip(result.labels, result.probs)):
-        y = 26 + i * row
-        draw.rectangle((x0, y, x0 + int(bar_w * float(p)), y + row - 6), fill=(0, 114, 178))
-        draw.text((x0 + bar_w + 6, y + 2), f"{float(p):.0%}  {label[:28]}", fill="black")
+        y = 70 + i * row
+        text = label if font.getlength(label) <= label_w - 10 else label[:22] + "…"
+        draw.text((x0, y + 4), text, fill="black", font=font)
+        bx = x0 + label_w
+        draw.rectangle((bx, y, bx + max(2, int(bar_w * float(p))), y + row - 14), fill=(0, 114, 178))
+        draw.text((bx + bar_w + 10, y + 4), f"{float(p):.0%}", fill="black", font=font)
     return images.to_png_bytes(np.asarray(sheet))
 
 

@@ -50,7 +50,7 @@ with right:
         for note in r.notices:
             st.warning(note)
         st.plotly_chart(logic.bars_figure(r, threshold), width="stretch")
-        st.download_button("⬇️ PNG of the image and its scores", logic.result_png(r),
+        st.download_button("⬇️ PNG of the image and its scores", lambda: logic.result_png(r),
                            share.export_name("clip_zero_shot", page.values(), ".png"), "image/png", key="clip_png")
         tab_matrix, tab_search, tab_learn = st.tabs(["Images × labels", "Text → image search", "How CLIP learns"])
         with tab_matrix:

@@ -210,9 +210,11 @@ def loss_figure():
     fig.add_trace(go.Scatter(x=steps, y=record["loss"], name="loss (symmetric InfoNCE)", line={"color": "#0072B2"}))
     fig.add_trace(go.Scatter(x=steps, y=record["scale"], name="1 / temperature (learned)",
                              line={"color": "#D55E00", "dash": "dot"}), secondary_y=True)
-    fig.update_layout(title="Training: the loss falls, the learned temperature sharpens", height=320,
-                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2})
-    fig.update_xaxes(title_text="step")
+    # The legend goes above the plot, right under the title: below it, it sat on the step axis's title.
+    fig.update_layout(title="Training: the loss falls, the learned temperature sharpens", height=340,
+                      margin={"l": 10, "r": 10, "t": 90, "b": 10},
+                      legend={"orientation": "h", "x": 0, "y": 1.02, "xanchor": "left", "yanchor": "bottom"})
+    fig.update_xaxes(title_text="training step")
     return fig
 
 

@@ -110,8 +110,11 @@ def _layout() -> SimpleNamespace:
                                        elem_id="clip-found")
                 with gr.Tab("How CLIP learns") as learn_tab:
                     learn_text = gr.Markdown(elem_id="clip-learn-text")
-                    probe = gr.Image(label="The recorded batch: 8 images (columns) and their 8 captions (rows)",
-                                     interactive=False, buttons=[], elem_id="clip-probe")
+                    # The caption above the picture, not as its label: Gradio draws an image's label over its
+                    # top-left corner, which hid the column numbers 1 to 4.
+                    gr.Markdown("**The recorded batch:** 8 images (columns, numbered) and their 8 captions (rows "
+                                "of the matrix below)")
+                    probe = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="clip-probe")
                     step = gr.Slider(0, 6, value=6, step=1, label="Recorded training step (0 = untrained)",
                                      elem_id="clip-learn-step")
                     learn_matrix = gr.Plot(elem_id="clip-learn-matrix")

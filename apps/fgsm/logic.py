@@ -396,20 +396,12 @@ def curve_text(curve: dict) -> str:
 # --- export and API ---------------------------------------------------------------------------
 
 def compare_png(result: AttackResult) -> bytes:
-    from PIL import ImageDraw
-
+    """Original | adversarial | amplified perturbation, captioned, as one slide-sized PNG."""
     amp, gain = result.amplified()
     panels = [(f"original: {result.orig_top5[0]['label']} {result.orig_top5[0]['prob']:.0%}", result.original),
               (f"adversarial: {result.adv_top5[0]['label']} {result.adv_top5[0]['prob']:.0%}", result.adversarial),
               (f"perturbation x{gain:.0f} (eps {result.epsilon:g}/255)", amp)]
-    h, w = result.original.shape[:2]
-    band = 22
-    sheet = Image.new("RGB", (w * 3, h + band), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, (caption, arr) in enumerate(panels):
-        sheet.paste(Image.fromarray(arr), (i * w, band))
-        draw.text((i * w + 4, 4), caption[:48], fill="black")
-    return images.to_png_bytes(np.asarray(sheet))
+    return images.to_png_bytes(images.captioned_row(panels))
 
 
 def api_payload(result: AttackResult, clock: api.Clock) -> dict:

@@ -442,21 +442,13 @@ def faithfulness_text(f: dict) -> str:
 
 
 def compare_png(results: list[CamResult], alpha: float = 0.5) -> bytes:
-    """Original | overlay(s), captioned, as one PNG for slides."""
-    from PIL import ImageDraw
-
+    """Original | overlay(s), captioned, as one slide-sized PNG."""
     first = results[0]
     h, w = first.heatmap.shape
     base = np.asarray(Image.fromarray(first.image).resize((w, h), Image.Resampling.BILINEAR))
     panels = [("input", base)] + [(f"{METHODS[r.method][1].split(' (')[0]} · {r.target['label']}", r.overlay(alpha))
                                   for r in results]
-    band = 22
-    sheet = Image.new("RGB", (w * len(panels), h + band), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, (caption, arr) in enumerate(panels):
-        sheet.paste(Image.fromarray(arr), (i * w, band))
-        draw.text((i * w + 4, 4), caption[:40], fill="black")
-    return images.to_png_bytes(np.asarray(sheet))
+    return images.to_png_bytes(images.captioned_row(panels))
 
 
 def api_payload(result: CamResult, clock: api.Clock, alpha: float = 0.5) -> dict:

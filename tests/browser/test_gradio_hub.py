@@ -578,3 +578,38 @@ def test_sam_scene_lesson_step_scores_the_mask_and_shows_its_seed(page, gradio_u
     assert page.get_by_label("Scene seed").input_value() == "8"
     page.locator("#sam-lesson-next").click()
     page.wait_for_function(f"{status}.includes('IoU 1.00')", timeout=60_000)
+
+
+# Pairs of boxes in a plot's SVG that overlap, of texts and bars (a label on a bar or on its value, an axis
+# title on the legend); two bars never count.
+_OVERLAPS_JS = """(sel) => {
+  const texts = [...document.querySelectorAll(sel + ' svg text')].filter(t => t.textContent.trim())
+    .map(t => [t.textContent.trim(), t.getBoundingClientRect()]);
+  const bars = [...document.querySelectorAll(sel + ' svg .bars .point path')]
+    .map(b => ['bar', b.getBoundingClientRect()]);
+  const boxes = [...texts, ...bars].filter(([, r]) => r.width > 0 && r.height > 0);
+  const hits = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, p] = boxes[i], [b, q] = boxes[j];
+    if (a === 'bar' && b === 'bar') continue;
+    const dx = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+    const dy = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+    if (dx > 2 && dy > 2) hits.push(a + ' / ' + b);
+  }
+  return hits;
+}"""
+
+
+def test_clip_plots_keep_their_labels_apart(page, gradio_url):
+    """Each label on its own with a winner: the none-of-these line's label sat on the winning bar's value; in
+    How CLIP learns the step axis title sat on the legend and the picture's label covered columns 1 to 4."""
+    page.goto(f"{gradio_url}/clip_zero_shot?image=cat&mode=independent")
+    loaded(page, "clip_zero_shot")
+    page.wait_for_function("(document.querySelector('#clip-status')?.innerText || '').includes('fit on their own')",
+                           timeout=90_000)
+    page.wait_for_selector("#clip-bars .js-plotly-plot .bartext", timeout=30_000)
+    assert page.evaluate(_OVERLAPS_JS, "#clip-bars") == []
+    page.get_by_role("tab", name="How CLIP learns").click()
+    page.wait_for_selector("#clip-learn-loss .js-plotly-plot .legendtext", timeout=30_000)
+    assert page.evaluate(_OVERLAPS_JS, "#clip-learn-loss") == []
+    assert page.locator("#clip-probe [data-testid=block-label]:not(.sr-only)").count() == 0  # no label on it

@@ -189,7 +189,9 @@ def test_results_are_cached_per_image_and_settings(lite):
 def test_png_export(lite):
     png = logic.compare_png([logic.explain(CAT), logic.explain(CAT, method="eigencam")])
     img = Image.open(__import__("io").BytesIO(png))
-    assert img.format == "PNG" and img.width == 3 * logic.explain(CAT).heatmap.shape[1]
+    h, w = logic.explain(CAT).heatmap.shape
+    assert img.format == "PNG" and img.width == 1600  # three panels, slide-sized (see test_shared_logic)
+    assert abs((img.height - 60) - (1600 - 2 * 16) / 3 * h / w) < 40  # panels keep the heatmap's aspect
 
 
 @pytest.mark.parametrize("name", ["resnet50", "vit_b16"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import pytest
 
 from apps.sam import editing, scenes
@@ -105,3 +106,45 @@ def test_peek_looks_up_a_loaded_model_and_never_loads_one():
     assert models.peek("tiny_clip") is None and models.loaded_names() == []  # a miss loads nothing
     loaded = lane.run(lambda: models.load("tiny_clip", "cpu"))
     assert models.peek("tiny_clip") is loaded
+
+
+# --- exports meant for slides ----------------------------------------------------------------------------------
+
+def _first_text_line_height(region: np.ndarray) -> int:
+    """Rows spanned by the first run of rows with dark pixels (a line of text) in an HWC picture region."""
+    dark = (region.min(axis=2) < 100).any(axis=1)  # (H,) rows with ink
+    rows = np.flatnonzero(dark)
+    if not len(rows):
+        return 0
+    end = rows[0]
+    while end + 1 < len(dark) and dark[end + 1]:
+        end += 1
+    return int(end - rows[0] + 1)
+
+
+def test_every_slide_export_is_1600_wide_with_text_at_least_24_pixels():
+    """Before, the CLIP PNG was 660 x 224 with 10-pixel text, and the Grad-CAM, FGSM and attention sheets used
+    the same 10-pixel font. A 24-pixel font spans about 20 rows from cap to descender; the old one 11."""
+    import io
+
+    from PIL import Image
+
+    from apps.attention import logic as attention
+    from apps.clip_zero_shot import logic as clip
+    from apps.fgsm import logic as fgsm
+    from apps.gradcam import logic as gradcam
+    from core import vision
+
+    cat = vision.SAMPLES["cat"]
+    r = clip.classify(cat, clip.DEFAULT_LABELS)
+    sheets = {
+        "clip": (clip.result_png(r), lambda a: a[:60, 600:]),  # the title line, right of the picture
+        "fgsm": (fgsm.compare_png(fgsm.attack(cat, epsilon=2)), lambda a: a[:60]),  # the captions' band
+        "gradcam": (gradcam.compare_png([gradcam.explain(cat)]), lambda a: a[:60]),
+        "attention": (attention.heatmap_png(attention.attend(list(attention.PRESETS.values())[0], "minilm"), 3, 1),
+                      lambda a: a[-60:]),  # the line under the map
+    }
+    for name, (png, text_region) in sheets.items():
+        arr = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        assert arr.shape[1] >= 1600, (name, arr.shape)
+        assert _first_text_line_height(text_region(arr)) >= 18, name
