@@ -22,6 +22,31 @@ def start_warmup() -> bool:
     return True
 
 
+def warming_text(slug: str, left: list[str]) -> tuple[float, str] | None:
+    """(share done, sentence) while the start-up warm-up has not finished this page's warm-up (left: the
+    warm-ups still to run, the first running); None when this page is warm."""
+    refs = [d.warmup for d in DEMOS if d.built and d.warmup]
+    mine = next((d.warmup for d in DEMOS if d.slug == slug), None)
+    if mine not in left:
+        return None
+    done = len(refs) - len(left)
+    now = next((d.title for d in DEMOS if d.warmup == left[0]), left[0])
+    return done / max(len(refs), 1), (f"⏳ The hub is getting its models ready after a start: {done} of {len(refs)} "
+                                      f"pages warm (now: {now}). This page follows; later visits are quick.")
+
+
+def warming_notice(slug: str):
+    """A progress bar while the hub's start-up warm-up has not reached this page yet (the page waits behind it
+    for the same models: a first visit right after a start took 10 to 30 s with no sign of why). Returns the
+    bar's placeholder, to clear once the page is drawn, or None when this page is warm."""
+    said = warming_text(slug, warmup.pending())
+    if said is None:
+        return None
+    bar = st.empty()
+    bar.progress(said[0], text=said[1])
+    return bar
+
+
 def load_model(name: str) -> models.Loaded:
     """The model from core's one bounded cache (shared by every session, GLASSBOX_MAX_MODELS applies),
     loaded on the compute lane, with a spinner while that takes a moment."""
@@ -123,6 +148,22 @@ def picture_picker(images_: list[np.ndarray], key: str, default: int = 0, column
 
 # --- clickable pictures -------------------------------------------------------------------------
 
+def _display_url(picture: np.ndarray) -> str:
+    """A data URL for showing a picture: PNG when that is small (flat colours, sheets of thumbnails), else a
+    high-quality JPEG (photos)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    png = images.to_png_bytes(picture)
+    if len(png) <= 150_000:
+        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, format="JPEG", quality=92)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def grid_figure(picture: np.ndarray, rows: int, cols: int, cell: tuple[float, float], origin=(0.0, 0.0),
                 marked: int | None = None, width: int = 320):
     """A picture drawn `width` pixels wide, with an invisible clickable marker on every cell of a rows x cols
@@ -140,7 +181,9 @@ def grid_figure(picture: np.ndarray, rows: int, cols: int, cell: tuple[float, fl
     ox, oy = origin
     rr, cc = np.divmod(np.arange(rows * cols), cols)
     xs, ys = ox + (cc + 0.5) * cw - 0.5, oy + (rr + 0.5) * ch - 0.5  # go.Image puts pixel centres on integers
-    fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
+    # The picture as one compressed image, not as z: plotly writes z as a number per channel per pixel (1 MB of
+    # JSON for a 600 x 400 photo, sent and parsed again on every click); a JPEG of it is some 50 KB.
+    fig = go.Figure(go.Image(source=_display_url(picture), hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", hoverinfo="none", showlegend=False,
                              marker={"size": max(4.0, 0.98 * min(cw, ch) * scale), "symbol": "square",
                                      "color": "rgba(0,0,0,0.01)"},
@@ -253,6 +296,7 @@ class PageView:
         self._apply(self.view.beat_values(beat))
 
     def open(self) -> None:
+        self._warming = warming_notice(self.slug)
         query = {k: st.query_params.get(k) for k in st.query_params}
         seen = st.session_state.get(f"_{self.slug}_query")
         # A link opened (or typed): its values win over what the widgets held. An address without settings
@@ -303,6 +347,8 @@ class PageView:
 
     def close(self, record: Callable[[], dict] | None = None, links: Callable[[dict], None] | None = None) -> None:
         """After the widgets: the address bar follows them; then cross-links, the link, the JSON."""
+        if getattr(self, "_warming", None) is not None:
+            self._warming.empty()  # the page is computed: the warm-up bar has said what it had to
         values = self.values()
         lecture = bool(st.session_state.get("gb_lecture"))
         beat = st.session_state.get(f"_{self.slug}_beat", -1)

@@ -76,7 +76,20 @@ def explainer_values() -> dict[str, str]:
     setup = (f"{sampler.get('scheduler', '?').upper()} with {sampler.get('steps', '?')} steps, "
              f"{sampler.get('per_digit', '?')} samples per digit, read by an SVM trained on real digits")
     return {"guidance_table": "\n".join(rows) if table else "(not measured for this model)",
-            "guidance_setup": setup}
+            "guidance_setup": setup, "guidance_note": guidance_note(table, sampler.get("per_digit"))}
+
+
+def guidance_note(table: dict[float, float], per_digit: int | None) -> str:
+    """How far the default scale is ahead of the next best, in samples: a lead of a few samples is no lead."""
+    if len(table) < 2 or not per_digit:
+        return ""
+    (g1, a1), (g2, a2) = sorted(table.items(), key=lambda kv: -kv[1])[:2]
+    n = int(per_digit) * 10  # ten digits
+    ahead = round((a1 - a2) * n)
+    if ahead <= max(3, n // 50):
+        return (f"The default, {g1:g}, is ahead of {g2:g} by {ahead} sample{'s' if ahead != 1 else ''} in {n}: "
+                "the two do about equally well, and the page could as well open on either.")
+    return f"The default, {g1:g}, is ahead of the next best, {g2:g}, by {ahead} samples in {n}."
 
 
 @dataclass(frozen=True)
@@ -483,8 +496,9 @@ VIEW = share.View("diffusion", (
                "x_t is still mostly noise, but the predicted x₀ (the model's guess at the clean image, right now) "
                "is already a rough, blurry digit. Drag the step slider to watch the guess sharpen.", {"step": 9}),
     share.Beat("The very first step",
-               "At step 1 the model sees pure noise. Its guess at x₀ is a smooth blur: the average of every "
-               "digit that could still come out.", {"step": 0}),
+               "At step 1 the model sees pure noise, yet its guess at x₀ is already a speckled outline of the "
+               "final digit: the label, pushed by guidance, says which digit to draw. The speckle is noise it "
+               "cannot explain yet, magnified by the division by √ᾱ_t, which is small this early.", {"step": 0}),
     share.Beat("Ten steps instead of fifty",
                "DDIM can skip: ten bigger jumps along the same path still end on a digit, five times faster.",
                {"steps": 10, "step": 9}),

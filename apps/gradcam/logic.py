@@ -41,15 +41,15 @@ METHODS: dict[str, tuple[str, str]] = {
 # Target layers per architecture, default first. Names are paths inside core.loaders.ImageClassifier.
 LAYERS: dict[str, list[tuple[str, str]]] = {
     "timm:efficientnet_lite0": [
-        ("last conv features (bn2, 7x7)", "backbone.bn2"),
+        ("last conv features (bn2, 1/32 of the input)", "backbone.bn2"),
         ("last MBConv stage (blocks.6)", "backbone.blocks.6"),
         ("stage 5 (blocks.5)", "backbone.blocks.5"),
-        ("stage 4 (blocks.4, 14x14)", "backbone.blocks.4"),
+        ("stage 4 (blocks.4, 1/16 of the input)", "backbone.blocks.4"),
     ],
     "torchvision:resnet50": [
-        ("layer4 (7x7)", "backbone.layer4"),
-        ("layer3 (14x14)", "backbone.layer3"),
-        ("layer2 (28x28)", "backbone.layer2"),
+        ("layer4 (1/32 of the input)", "backbone.layer4"),
+        ("layer3 (1/16 of the input)", "backbone.layer3"),
+        ("layer2 (1/8 of the input)", "backbone.layer2"),
     ],
     "timm:vit_base_patch16_224": [
         ("block 12 norm1", "backbone.blocks.11.norm1"),
@@ -516,8 +516,9 @@ VIEW = share.View("gradcam", (
                "'washbasin' scores almost zero, yet the map is still normalised to full brightness. A bright "
                "map does not mean a confident model: read the top-5 first.", {"target": "washbasin"}),
     share.Beat("An earlier layer: finer, noisier",
-               "At 14×14 the map has four times the cells of the last layer's 7×7, but earlier features are "
-               "less about classes and more about texture.",
+               "Half the stride, four times the cells: on this photo (192×288 as the model sees it) the map is "
+               "12×18 instead of the last layer's 6×9. But earlier features are less about classes and more "
+               "about texture.",
                {"layer": "blocks.4"}),
     share.Beat("A method without gradients",
                "EigenCAM takes the main direction of the feature maps and ignores the class: compare it with "

@@ -98,8 +98,28 @@ def test_warmup_runs_in_the_background_and_can_be_turned_off(monkeypatch):
     thread = start_warmup([f"{__name__}:broken_warmup", f"{__name__}:record_warmup"])
     thread.join(timeout=30)
     assert CALLS == ["ran"]  # a failing warm-up is logged and the next one still runs
+    from core import warmup
+
+    assert warmup.pending() == []  # each one, failed or not, leaves the list a page reads its progress from
     monkeypatch.setenv("GLASSBOX_WARMUP", "0")
     assert start_warmup([f"{__name__}:record_warmup"]) is None
+
+
+def test_a_streamlit_page_says_when_it_waits_for_the_start_up_warm_up():
+    """Streamlit's first CLIP visit after a start took 10 to 30 s with nothing on screen: a page whose warm-up
+    has not run yet says so, with how far the warm-up is; a warm page says nothing."""
+    from apps.registry import DEMOS
+    from apps.streamlit_common import warming_text
+
+    refs = [d.warmup for d in DEMOS if d.built and d.warmup]
+    clip = next(d for d in DEMOS if d.slug == "clip_zero_shot")
+    left = refs[refs.index(clip.warmup) - 1:]  # the page before CLIP is warming up now
+    share, text = warming_text("clip_zero_shot", left)
+    done = len(refs) - len(left)
+    assert share == done / len(refs) and f"{done} of {len(refs)} pages warm" in text
+    assert DEMOS[[d.warmup for d in DEMOS].index(left[0])].title in text
+    assert warming_text("clip_zero_shot", refs[refs.index(clip.warmup) + 1:]) is None
+    assert warming_text("clip_zero_shot", []) is None
 
 
 # The one deliberate link between two demos: FGSM explains its attack with Grad-CAM's public explain().

@@ -143,6 +143,103 @@ def test_predicted_x0_is_clipped_noise_at_the_top_and_a_digit_soon_after():
     assert float(torch.corrcoef(torch.stack([early.x0_pred.flatten(), final]))[0, 1]) > 0.6
 
 
+def test_diffusion_lesson_first_step_is_a_speckled_outline_of_the_final_digit():
+    """Lesson step 3 (before: "a smooth blur, the average of every digit", while the page showed a speckled 3).
+    At DDIM's first step of 50 the guess at x0 is partly saturated (speckle), not clipped noise throughout, and
+    already lines up with the final sample, which the digit reader reads as the asked label; over five seeds."""
+    from apps.diffusion import digits, logic, sampling
+
+    text = logic.VIEW.lesson[2].text
+    assert "speckled outline of the final digit" in text and "smooth blur" not in text
+    values = logic.VIEW.beat_values(2)
+    dm = models.load("ddpm_digits", "cpu").module
+    shape = (1, dm.channels, dm.size, dm.size)
+    label = int(values["label"])
+    for seed in range(5):
+        sched = sampling.make_scheduler(values["scheduler"], dm.scheduler_config)
+        x, gen = sampling.initial_noise(shape, seed)
+        steps = list(sampling.denoise(dm.unet, sched, x, values["steps"], labels=torch.tensor([label]),
+                                      guidance=values["guidance"], generator=gen, null_label=dm.null_label))
+        first, final = steps[values["step"]].x0_pred, steps[-1].x_next.clamp(-1, 1)
+        saturated = float((first.abs() > 0.99).float().mean())
+        assert 0.1 < saturated < 0.6, (seed, saturated)  # speckled, not clipped noise (0.8+ at t = 999)
+        assert float(torch.corrcoef(torch.stack([first.flatten(), final.flatten()]))[0, 1]) > 0.5, seed
+        assert int(digits.read_as(((final + 1) / 2).reshape(-1, 16, 16).numpy())[0]) == label, seed
+
+
+def test_diffusion_ddim_update_is_the_one_the_explainer_writes():
+    """x_s = sqrt(ab_s) x0 + sqrt(1 - ab_s - sigma^2) eps + sigma z, sigma from eta: diffusers' DDIM step, checked
+    for eta = 0 and eta = 1 at a middle step; and the CFG note on Ho & Salimans' w."""
+    from apps.diffusion import logic, sampling
+
+    dm = models.load("ddpm_digits", "cpu").module
+    text = " ".join(explainer.load("apps/diffusion", logic.explainer_values()).split())
+    assert "non-Markovian (each $x_t$ depends on $x_0$" in text and "still a Markov chain" in text
+    assert "their $w$ is ours minus 1" in text
+    g = torch.Generator().manual_seed(0)
+    x, eps, z = (torch.randn(1, dm.channels, dm.size, dm.size, generator=g) for _ in range(3))
+    for eta in (0.0, 1.0):
+        sched = sampling.make_scheduler("ddim", dm.scheduler_config)
+        sched.set_timesteps(50)
+        t = int(sched.timesteps[20])
+        s = t - sched.config.num_train_timesteps // 50
+        ab_t, ab_s = (float(sched.alphas_cumprod[k]) for k in (t, s))
+        x0 = (x - (1 - ab_t) ** 0.5 * eps) / ab_t ** 0.5
+        if sched.config.clip_sample:
+            x0 = x0.clamp(-sched.config.clip_sample_range, sched.config.clip_sample_range)
+            eps = (x - ab_t ** 0.5 * x0) / (1 - ab_t) ** 0.5  # diffusers re-derives eps from the clipped x0
+        sigma = eta * ((1 - ab_s) / (1 - ab_t)) ** 0.5 * (1 - ab_t / ab_s) ** 0.5
+        ours = ab_s ** 0.5 * x0 + (1 - ab_s - sigma ** 2) ** 0.5 * eps + sigma * z
+        theirs = sched.step(eps, t, x, eta=eta, variance_noise=z).prev_sample
+        assert torch.allclose(ours, theirs, atol=1e-5), eta
+
+
+def test_diffusion_guidance_note_counts_the_lead_in_samples():
+    from apps.diffusion import logic
+
+    table = logic.measured_guidance()
+    note = logic.explainer_values()["guidance_note"]
+    (g1, a1), (g2, a2) = sorted(table.items(), key=lambda kv: -kv[1])[:2]
+    n = logic.manifest()["quality"]["sampler"]["per_digit"] * 10
+    assert f"ahead of {g2:g} by {round((a1 - a2) * n)} samples in {n}" in note or f"by {round((a1 - a2) * n)}" in note
+    assert g1 == logic.default_guidance()
+    assert logic.guidance_note({1.0: 0.5, 2.0: 0.9}, 10) == "The default, 2, is ahead of the next best, 1, by 40 " \
+                                                           "samples in 100."
+
+
+# --- Grad-CAM: grids, methods that coincide ---------------------------------------------------------------
+
+def test_gradcam_grid_sizes_and_the_methods_that_coincide_at_the_last_layer():
+    """The explainer's "6×9 for the gallery photos" and lesson 4's "12×18 instead of 6×9" (before: "7×7" and
+    "14×14"), read off the layers' activations; and Grad-CAM, HiResCAM and XGrad-CAM give one map at the last
+    layer (global pooling then one linear layer) and differ at blocks.4, as the explainer now says."""
+    from apps.gradcam import logic
+    from core import vision
+
+    text = " ".join(explainer.load("apps/gradcam").split())
+    assert "6×9 for the gallery photos" in text and "192×288" in text
+    assert "12×18 instead of the last layer's 6×9" in logic.VIEW.lesson[3].text
+    cat = vision.SAMPLES["cat"]
+    r = logic.explain(cat)
+    assert r.model_input.shape[:2] == (192, 288)
+    net = models.load("efficientnet_lite0", "cpu").module
+    shapes = {}
+    hooks = [dict(net.named_modules())[f"backbone.{name}"].register_forward_hook(
+        lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape[-2:]))) for name in ("bn2", "blocks.4")]
+    try:
+        x = torch.from_numpy(r.model_input.copy()).permute(2, 0, 1)[None].float() / 255  # (1, 3, 192, 288)
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    assert shapes == {"bn2": (6, 9), "blocks.4": (12, 18)}
+    last = [logic.explain(cat, method=m).cam for m in ("gradcam", "hirescam", "xgradcam")]
+    assert max(float(np.abs(a - last[0]).max()) for a in last[1:]) < 1e-3
+    early = [logic.explain(cat, method=m, layer="blocks.4").cam for m in ("gradcam", "hirescam", "xgradcam")]
+    assert min(float(np.abs(a - early[0]).max()) for a in early[1:]) > 0.05
+
+
 # --- FGSM: the two norms, explained ---------------------------------------------------------------
 
 def test_fgsm_norms_text_matches_its_numbers():
