@@ -368,7 +368,8 @@ VIEW = share.View("attention", (
                "the next token, the [SEP] token or itself. Step through the heads with the dropdown.",
                {"head": "0"}),
     share.Beat("The first layer",
-               "Layer 0 works on the raw word vectors, before any mixing. Compare its rows with layer 5's: which "
+               "Layer 0 works on the token vectors with their position vectors added, before any attention has "
+               "mixed them. Compare its rows with layer 5's: which "
                "one looks further across the sentence?", {"layer": 0}),
     share.Beat("A repeated word",
                "Both 'cat's and both 'mat's: the same word at two positions gets two different rows, because each "

@@ -402,8 +402,10 @@ VIEW = share.View("clip_zero_shot", (
                "Scored one at a time against a content-free label, no label fits: the page says 'none of these'. "
                "The softmax could not say that.", {"labels": _NO_FIT, "mode": "independent"}),
     share.Beat("Finer labels",
-               "Zero-shot means any labels, including ones the model was never trained to tell apart by name. "
-               "Which cat word wins?", {"labels": "a tabby cat\na tiger\na lion\na dog"}),
+               "Zero-shot means any labels you type: real CLIP learned from captions, never from a fixed list of "
+               "classes. The offline stand-in did learn a list (ImageNet's 1,000 classes), and tabby, tiger and "
+               "lion are on it: here it reads these words through classes it knows by name. Which cat word wins?",
+               {"labels": "a tabby cat\na tiger\na lion\na dog"}),
     share.Beat("Another photo",
                "The rocket with the six starting labels. Below, the matrix scores every gallery image against "
                "every label at once: the diagonal-like pattern is zero-shot classification for all of them.",

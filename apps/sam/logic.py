@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -380,7 +381,17 @@ def explainer_values() -> dict[str, str]:
         result += (f"; on touching twins, a click on one and a negative click on the other covers "
                    f"{h['twins_cover_positive']:.0%} of the first and {h['twins_cover_negative']:.0%} of the second")
     return {"tiny_result": result, "tiny_params": f"{m['parameters']:,}",
-            "tiny_embedding": m["architecture"].rsplit(", ", 1)[-1]}
+            "tiny_embedding": _channels_first(m["architecture"].rsplit(", ", 1)[-1])}
+
+
+def _channels_first(text: str) -> str:
+    """The manifest's "8x8x64 image embedding" (height x width x channels) written as the page writes every
+    embedding: channels × height × width."""
+    found = re.match(r"(\d+)x(\d+)x(\d+)(.*)", text)
+    if not found:
+        return text
+    h, w, c, rest = found.groups()
+    return f"{c} × {h} × {w}{rest} (channels × height × width)"
 
 
 START_SAMPLE = "coffee"  # both pages open on this sample, computed

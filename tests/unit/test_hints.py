@@ -167,6 +167,44 @@ def test_diffusion_lesson_first_step_is_a_speckled_outline_of_the_final_digit():
         assert int(digits.read_as(((final + 1) / 2).reshape(-1, 16, 16).numpy())[0]) == label, seed
 
 
+def _lesson_run(values: dict, seed: int | None = None) -> list:
+    from apps.diffusion import sampling
+
+    dm = models.load("ddpm_digits", "cpu").module
+    sched = sampling.make_scheduler(values["scheduler"], dm.scheduler_config)
+    x, gen = sampling.initial_noise((1, dm.channels, dm.size, dm.size), values["seed"] if seed is None else seed)
+    label = None if values["label"] in (None, "none") else torch.tensor([int(values["label"])])
+    return list(sampling.denoise(dm.unet, sched, x, values["steps"], labels=label, guidance=values["guidance"],
+                                 generator=gen, null_label=dm.null_label, eta=values["eta"]))
+
+
+def test_diffusion_lesson_steps_2_4_5_6_hold_for_the_digits_model():
+    """Step 2: at step 10 x_t is still mostly noise while the guess at x0 is already the digit; step 4: ten DDIM
+    steps still end on the asked digit; step 5: without a label the seed decides the digit; step 6: DDPM's path
+    differs from DDIM's from the same seed (fresh noise each step)."""
+    from apps.diffusion import digits, logic
+
+    def read(x) -> int:
+        return int(digits.read_as(((x.clamp(-1, 1) + 1) / 2).reshape(-1, 16, 16).numpy())[0])
+
+    def corr(a, b) -> float:
+        return float(torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1])
+
+    v = logic.VIEW.beat_values(1)
+    run = _lesson_run(v)
+    final = run[-1].x_next
+    assert corr(run[v["step"]].x0_pred, final) > 0.8 > corr(run[v["step"]].x_t, final) + 0.3
+    v = logic.VIEW.beat_values(3)
+    assert v["steps"] == 10 and read(_lesson_run(v)[-1].x_next) == int(v["label"])
+    v = logic.VIEW.beat_values(4)
+    assert v["label"] in (None, "none") and v["guidance"] == 0
+    assert len({read(_lesson_run(v, seed)[-1].x_next) for seed in range(10)}) >= 4
+    v = logic.VIEW.beat_values(5)
+    ddpm = _lesson_run(v)[-1].x_next
+    ddim = _lesson_run({**v, "scheduler": "ddim", "steps": 50})[-1].x_next
+    assert float((ddpm - ddim).abs().mean()) > 0.1 and read(ddpm) == int(v["label"])
+
+
 def test_diffusion_ddim_update_is_the_one_the_explainer_writes():
     """x_s = sqrt(ab_s) x0 + sqrt(1 - ab_s - sigma^2) eps + sigma z, sigma from eta: diffusers' DDIM step, checked
     for eta = 0 and eta = 1 at a middle step; and the CFG note on Ho & Salimans' w."""
@@ -238,6 +276,51 @@ def test_gradcam_grid_sizes_and_the_methods_that_coincide_at_the_last_layer():
     assert max(float(np.abs(a - last[0]).max()) for a in last[1:]) < 1e-3
     early = [logic.explain(cat, method=m, layer="blocks.4").cam for m in ("gradcam", "hirescam", "xgradcam")]
     assert min(float(np.abs(a - early[0]).max()) for a in early[1:]) > 0.05
+
+
+# --- the smaller claims: ViT patch sizes, layer 0's input, ConSE's classes, SAM's embedding order -------------
+
+def test_vit_patch_is_a_fifth_to_two_fifths_of_a_digit():
+    from apps.vit_patches import data
+
+    text = " ".join(explainer.load("apps/vit_patches").split())
+    assert "pasted at 20 to 40 pixels" in text and "three to six patches across" in text
+    _, _, boxes = data.batch(np.random.default_rng(0), 400)
+    sizes = boxes[:, 2] - boxes[:, 0]  # (n,) the pasted digit's side, pixels
+    assert sizes.min() == 20 and sizes.max() == 40
+    spans = (boxes[:, 2] - 1) // 8 - boxes[:, 0] // 8 + 1  # patch columns a digit touches
+    assert spans.min() == 3 and spans.max() == 6
+    assert 8 / sizes.max() == 0.2 and 8 / sizes.min() == 0.4
+
+
+def test_attention_layer_0_sees_positions_already():
+    from apps.attention import logic
+
+    assert "position vectors added" in logic.VIEW.lesson[[b.title for b in logic.VIEW.lesson].index(
+        "The first layer")].text
+    module = models.load("minilm", "cpu").module
+    found = [n for n, _ in module.named_modules() if n.endswith("embeddings.position_embeddings")]
+    assert found  # BERT-style: token + position (+ type) embeddings are summed before layer 0
+
+
+def test_clip_lesson_says_the_stand_in_knows_these_cat_words_by_name():
+    from apps.clip_zero_shot import logic
+
+    beat = next(b for b in logic.VIEW.lesson if b.title == "Finer labels")
+    assert "tabby, tiger and lion are on it" in beat.text and "never trained to tell apart" not in beat.text
+    names = {x.lower() for x in models.labels("imagenet")}  # the classes ConSE's classifier was trained on
+    assert {"tabby", "tiger", "lion"} <= names
+
+
+def test_sam_embeddings_are_written_channels_first_everywhere():
+    from apps.sam import logic
+
+    values = logic.explainer_values()
+    text = " ".join(explainer.load("apps/sam", values).split())
+    assert "256 × 64 × 64** (channels × height × width" in text
+    r = logic.segment(logic.scene(3), [(100, 100, 1)], None, "sam_tiny", scene=True)
+    c, h, w = r.embedding_shape
+    assert values["tiny_embedding"].startswith(f"{c} × {h} × {w} ") and "channels × height × width" in text
 
 
 # --- FGSM: the two norms, explained ---------------------------------------------------------------
