@@ -149,6 +149,28 @@ def load_image_sized(src: Any, *, max_side: int = WORK_SIDE) -> tuple[np.ndarray
     return np.ascontiguousarray(_to_rgb(img)), original_hw
 
 
+def upload_problem(src: Any) -> str | None:
+    """Why an upload cannot be used, from its size and header alone (no pixel decoded), or None when it looks
+    usable: an upload box can drop a file it would only refuse later. Decoding may still find damage."""
+    try:
+        raw = _read_source(src)
+        if isinstance(raw, Image.Image):
+            return None
+        try:
+            w, h = Image.open(io.BytesIO(raw)).size
+        except UnidentifiedImageError:
+            return "That file is not an image Glassbox can read. Upload a PNG or JPEG."
+        except Image.DecompressionBombError as exc:
+            return _too_many_pixels_message(None, str(exc))
+    except ImageError as exc:
+        return str(exc)
+    if w * h > MAX_PIXELS:
+        return _too_many_pixels_message((w, h))
+    if min(w, h) < MIN_SIDE:
+        return f"The image is {w}x{h} pixels; it needs to be at least {MIN_SIDE}x{MIN_SIDE}."
+    return None
+
+
 def _from_array(arr: np.ndarray) -> Image.Image:
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)

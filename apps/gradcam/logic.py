@@ -364,6 +364,30 @@ def heat_peak(result: CamResult) -> tuple[int, int]:
     return int((c + 0.5) * w / hw), int((r + 0.5) * h / hh)
 
 
+SLOW_METHODS = {"scorecam"}  # one forward pass per channel: seconds, where the others take milliseconds
+
+
+def progress_spans(methods: list[str]) -> list[tuple[float, float]]:
+    """(start, width) of each method's share of one progress bar, by its cost: a slow method (Score-CAM) gets
+    the bar, a quick one a sliver (before, a quick Grad-CAM took the first half, so a Score-CAM second in line
+    started its bar at 50%)."""
+    cost = [1.0 if m in SLOW_METHODS else 0.02 for m in methods]
+    total, start, out = sum(cost), 0.0, []
+    for c in cost:
+        out.append((start / total, c / total))
+        start += c
+    return out
+
+
+def first_progress_text(model: str, method: str) -> str:
+    """What a progress bar says before the first map: loading only when the model is not loaded yet."""
+    from core.device import pick_device
+
+    if models.peek(model, pick_device()) is None and models.peek(model, "cpu") is None:  # on the GPU, or after
+        return "Loading the model (first time only)"  # a fallback, on the CPU
+    return f"Computing {METHODS[method][1]}"
+
+
 HOT = 0.5  # heat (of the hottest cell's) from which the map counts as "where the network looks"
 
 

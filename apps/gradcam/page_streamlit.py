@@ -72,9 +72,11 @@ def compute(source, model, method_a, method_b, target, layer):
     bar = st.progress(0.0, text="Computing…")  # Score-CAM fills it channel by channel; the others are quick
     two = method_b not in ("none", method_a)
 
-    def part(k: int):
-        frac = 0.5 if two else 1.0
-        return lambda f, text: bar.progress(min(1.0, k * frac + f * frac), text=text)
+    spans = logic.progress_spans([method_a, method_b] if two else [method_a])
+
+    def part(k: int):  # Score-CAM's channel count drives the bar over its share (see progress_spans)
+        start, width = spans[k]
+        return lambda f, text: bar.progress(min(1.0, start + f * width), text=text)
 
     try:
         a = logic.explain(source, model, method_a, target or None, layer, progress=part(0))

@@ -95,17 +95,18 @@ def run(src, model, method_a, method_b, target, layer, alpha, progress=gr.Progre
         return {"status": "Pick a sample image or upload one to start.", "shown": None, "out_a": None, "out_b": None,
                 "top5": None, "faith": "", "timing": "", "export": None, "results": None}
     try:
-        progress(0, desc="Loading the model (first time only)")
+        progress(0, desc=logic.first_progress_text(model, method_a))
         two = method_b and method_b != NO_METHOD and method_b != method_a
+        spans = logic.progress_spans([method_a, method_b] if two else [method_a])
 
-        def part(k: int):  # Score-CAM's channel count drives the bar: the first half for A, the second for B
-            frac = 0.5 if two else 1.0
-            return lambda f, text: progress(k * frac + f * frac, desc=text)
+        def part(k: int):  # Score-CAM's channel count drives the bar over its share (see progress_spans)
+            start, width = spans[k]
+            return lambda f, text: progress(start + f * width, desc=text)
 
         a = logic.explain(_image(src), model, method_a, target or None, layer, progress=part(0))
         results = [a]
         if two:
-            progress(0.5, desc=f"Computing {logic.METHODS[method_b][1]}")
+            progress(spans[1][0], desc=f"Computing {logic.METHODS[method_b][1]}")
             results.append(logic.explain(a.image, model, method_b, a.target["index"], layer, progress=part(1)))
         faith = logic.faithfulness(a)
     except UserError as exc:

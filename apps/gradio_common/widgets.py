@@ -11,7 +11,7 @@ from typing import Callable
 import gradio as gr
 
 from core import explainer as core_explainer
-from core import models
+from core import images, models
 
 
 class Outputs:
@@ -87,8 +87,14 @@ def image_picker(samples: dict[str, Path], elem_prefix: str,
     def pick(evt: gr.SelectData) -> str:
         return str(items[evt.index][1])
 
+    def take(path):
+        """The upload becomes the page's picture, so the page says what is wrong with a bad one; a bad one is
+        also taken out of the box (it stayed there, as if accepted, until cleared by hand)."""
+        return path, (path if path is None or images.upload_problem(path) is None else None)
+
     hidden = {"api_visibility": "private"}
-    return source, [gallery.select(pick, None, source, **hidden), upload.upload(lambda f: f, upload, source, **hidden)]
+    return source, [gallery.select(pick, None, source, **hidden),
+                    upload.upload(take, upload, [source, upload], **hidden)]
 
 
 def user_set(component):

@@ -25,6 +25,7 @@ def open_gradcam(page, url: str, sample_index: int = 1):
     page.goto(f"{url}/gradcam")
     loaded(page, "gradcam")
     page.locator("#gradcam-gallery button.thumbnail-item").nth(sample_index).click()
+    gradio_idle(page)  # the opening view's pictures are there already: wait for the new run, not for them
     page.wait_for_selector("#gradcam-overlay-a img", timeout=60_000)
     page.wait_for_selector("#gradcam-overlay-b img", timeout=60_000)
     page.wait_for_timeout(800)  # let the last images paint
@@ -108,6 +109,9 @@ def test_bad_upload_shows_a_message_and_the_page_keeps_working(page, gradio_url,
     page.locator("#gradcam-upload input[type=file]").set_input_files(str(bad))
     page.wait_for_function("document.querySelector('#gradcam-status').innerText.includes('not an image')",
                            timeout=30_000)
+    # the refused file leaves the upload box (it stayed there as if accepted)
+    page.wait_for_function("!document.querySelector('#gradcam-upload').innerText.includes('holiday.png')",
+                           timeout=10_000)
     open_gradcam(page, gradio_url, 2)  # the coffee sample still works afterwards
     assert "espresso" in page.locator("#gradcam-status").inner_text()
 

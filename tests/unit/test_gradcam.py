@@ -281,3 +281,15 @@ def test_the_vit_link_asks_for_an_imagenet_vit_only_when_its_weights_are_here(mo
     (tmp_path / "vit_b16.safetensors").write_bytes(b"weights")
     values, text = logic.vit_link("coffee")
     assert values == {"image": "coffee", "model": "vit_b16"} and "ViT-B/16" in text
+
+
+def test_the_progress_bar_goes_to_the_slow_method_and_says_loading_only_when_loading():
+    """Score-CAM second in line started its bar at 50% (the quick Grad-CAM took the first half), and the bar
+    said "Loading the model (first time only)" for a model already loaded."""
+    (a_start, a_width), (b_start, b_width) = logic.progress_spans(["gradcam", "scorecam"])
+    assert a_start == 0 and b_start < 0.05 and b_width > 0.95 and abs(b_start + b_width - 1) < 1e-9
+    assert logic.progress_spans(["scorecam"]) == [(0.0, 1.0)]
+    models.clear_cache()
+    assert logic.first_progress_text("efficientnet_lite0", "scorecam").startswith("Loading the model")
+    models.load("efficientnet_lite0", "cpu")
+    assert logic.first_progress_text("efficientnet_lite0", "scorecam") == "Computing " + logic.METHODS["scorecam"][1]

@@ -109,3 +109,18 @@ def test_overlay_keeps_image_size_and_alpha_zero_is_identity():
     heat = np.random.default_rng(2).random((7, 7)).astype(np.float32)
     assert np.array_equal(images.overlay(rgb, heat, 0.0), rgb)
     assert images.overlay(rgb, heat, 0.7).shape == rgb.shape
+
+
+def test_upload_problem_reads_only_the_header(tmp_path):
+    """What an upload box can refuse at once: not an image, too small, too many pixels (by its header)."""
+    bad = tmp_path / "holiday.png"
+    bad.write_text("not really a png")
+    assert "not an image" in images.upload_problem(str(bad))
+    Image.new("RGB", (8, 8)).save(tmp_path / "tiny.png")
+    assert "at least" in images.upload_problem(str(tmp_path / "tiny.png"))
+    Image.new("RGB", (64, 48)).save(tmp_path / "ok.png")
+    assert images.upload_problem(str(tmp_path / "ok.png")) is None
+    big = tmp_path / "big.png"
+    Image.new("1", (9000, 6000)).save(big)  # 54 MP, a small file: refused from its header
+    with pytest.warns(Image.DecompressionBombWarning):  # Pillow's own warning above 50 MP; ours is the message
+        assert "pixels" in images.upload_problem(str(big))
