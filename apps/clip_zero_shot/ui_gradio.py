@@ -93,7 +93,7 @@ def _layout() -> SimpleNamespace:
                                     elem_classes="gb-advanced")
             mode = gr.Radio(MODE_LABELS, value="softmax", label="How to read the scores")
             threshold = gr.Slider(0, 1, value=logic.NONE_THRESHOLD, step=0.05,
-                                  label="'None of these' line (each-on-its-own mode)")
+                                  label="'None of these' line (each-on-its-own mode)", elem_id="clip-threshold")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model", elem_classes="gb-advanced")
         with gr.Column(scale=2):
             status = gr.Markdown("Computing the first example…", elem_id="clip-status")

@@ -16,9 +16,19 @@ log = logging.getLogger("glassbox.hub")
 
 # After the server sends a page's query string: keep the address bar in step (so the browser's own
 # copy and reload work too) and show the whole link, with this page's path, in the link box.
+# Plotly fills colour bars with gradients named by the page's full address (url("<address>#id")): a plot drawn
+# before the address changed would point at another document and show a blank colour bar, so those references
+# follow the new address.
 _LINK_JS = """(q) => {
   if (typeof q !== "string" || !q.startsWith("?")) return q;
   window.history.replaceState(window.history.state, "", window.location.pathname + q);
+  const here = window.location.href.split("#")[0];
+  document.querySelectorAll('.js-plotly-plot [style*="url("]').forEach((el) => {
+    for (const prop of ["fill", "stroke"]) {
+      const m = (el.style[prop] || "").match(/^url\\("?[^#"]*(#[^")]+)"?\\)$/);
+      if (m) el.style[prop] = `url("${here}${m[1]}")`;
+    }
+  });
   return window.location.origin + window.location.pathname + q;
 }"""
 _LECTURE_JS = "(on) => { document.documentElement.classList.toggle('gb-lecture', !!on); return []; }"

@@ -617,3 +617,22 @@ def test_clip_plots_keep_their_labels_apart(page, gradio_url):
     page.wait_for_selector("#clip-learn-loss .js-plotly-plot .legendtext", timeout=30_000)
     assert page.evaluate(_OVERLAPS_JS, "#clip-learn-loss") == []
     assert page.locator("#clip-probe [data-testid=block-label]:not(.sr-only)").count() == 0  # no label on it
+
+
+def test_a_colour_bar_keeps_its_gradient_when_the_address_changes(page, gradio_url):
+    """Plotly names a colour bar's gradient by the page's address; the link rewrites the address on every setting,
+    so a matrix drawn before (not redrawn by a threshold move) pointed at another document: a blank colour bar.
+    The references follow the address."""
+    page.goto(f"{gradio_url}/clip_zero_shot")
+    loaded(page, "clip_zero_shot")
+    page.wait_for_selector("#clip-matrix .colorbar .cbfill", timeout=90_000)
+    gradio_idle(page)
+    box = page.locator("#clip-threshold input[type=number]")
+    box.fill("0.4")
+    box.press("Enter")
+    page.wait_for_function("location.href.includes('threshold=0.4')", timeout=30_000)
+    page.wait_for_timeout(500)
+    fill = page.evaluate("document.querySelector('#clip-matrix .colorbar .cbfill').style.fill")
+    here = page.evaluate("location.href.split('#')[0]")
+    assert fill.startswith(f'url("{here}#'), fill
+    assert page.evaluate(f"!!document.getElementById({json.dumps(fill.split('#')[1][:-2])})")
