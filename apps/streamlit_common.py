@@ -256,10 +256,17 @@ if (!doc.gbLessonKeys) {
 </script>""".replace("ARROW_KEY_CONTROLS", share.ARROW_KEY_CONTROLS)
 
 # Lecture mode: Streamlit sizes its text in rem, so a bigger root font scales all of it.
+# Lecture mode on a 1024x768 projector: the page menu goes (a lecture moves by links and lesson steps, and at
+# 1.5x text the menu left the page a column too narrow for its own Back / Next buttons), the page takes the width.
 _LECTURE_CSS = """<style>
 html {font-size: 150% !important;}
 h1 {font-size: 2.2rem !important;}
 .gb-advanced, .st-key-gb_advanced {display: none !important;}
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none !important;}
+[data-testid="stMainBlockContainer"], .block-container {max-width: 100% !important;
+  padding: 4rem 1.25rem 2rem !important;}
+.st-key-gb_lesson_prev button, .st-key-gb_lesson_next button {white-space: nowrap !important;
+  min-width: max-content !important;}
 </style>"""
 
 

@@ -70,7 +70,7 @@ def show(r, before, after) -> None:
     c1, c2 = st.columns(2)
     c1.image(before.overlay(0.5), caption=f"Grad-CAM before: {before.target['label']}", width="stretch")
     c2.image(after.overlay(0.5), caption=f"Grad-CAM after: {after.target['label']}", width="stretch")
-    st.download_button("⬇️ Download comparison PNG", logic.compare_png(r),
+    st.download_button("⬇️ Download comparison PNG", lambda: logic.compare_png(r),
                        share.export_name("fgsm", page.values(), ".png"), "image/png")
 
 

@@ -65,7 +65,8 @@ def run(src, model, attack, epsilon, steps, target, progress=gr.Progress()) -> d
     amp, gain = r.amplified()
     key = vision.image_key(r.original)[:12]
     target = r.target["index"] if r.target else "u"
-    export = export_file(f"fgsm-{key}-{r.model}-{r.attack}-{r.epsilon:g}-{r.steps}-{target}.png", logic.compare_png(r))
+    export = export_file(f"fgsm-{key}-{r.model}-{r.attack}-{r.epsilon:g}-{r.steps}-{target}.png",
+                         lambda: logic.compare_png(r))
     return {
         "status": _summary(r),
         "orig": r.original,

@@ -65,7 +65,7 @@ def _export(results: list[logic.CamResult], alpha: float) -> str:
     key = logic.image_key(results[0].image)[:12]
     name = f"gradcam-{key}-{results[0].model}-{'-'.join(r.method for r in results)}-{results[0].target['index']}" \
            f"-{results[0].layer}-{alpha:g}.png"
-    return export_file(name, logic.compare_png(results, alpha))
+    return export_file(name, lambda: logic.compare_png(results, alpha))  # drawn once per view
 
 
 def _caption(r: logic.CamResult) -> str:

@@ -321,6 +321,12 @@ def test_streamlit_lecture_mode_is_at_least_1_4x_larger(projector, streamlit_url
     st_settle(page)
     assert font_px(page, selector) >= 1.4 * plain
     assert query(st_link(page))["lecture"] == "1"
+    # On the 1024x768 projector the page menu is out of the way and the lesson buttons show their names (they were
+    # squeezed to "N." beside the menu) and the first pictures are on the first screen
+    assert not page.locator("[data-testid=stSidebar]").is_visible()
+    nxt = page.locator(".st-key-gb_lesson_next button")
+    assert "Next" in nxt.inner_text() and nxt.evaluate("b => b.scrollWidth <= b.clientWidth + 1")
+    assert page.locator("[data-testid=stImage] img").first.bounding_box()["y"] < 768
     compare_screenshot(page, "streamlit_lecture_gradcam")
 
 
