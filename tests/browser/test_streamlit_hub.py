@@ -226,6 +226,9 @@ def test_streamlit_sam_clicks_on_the_picture(page, streamlit_url):
     assert "not SAM" in body and "1 point(s)" in body
     assert page.locator("[data-testid=stException]").count() == 0
     compare_screenshot(page, "streamlit_sam")
+    # the three Choose buttons in one row (#1 sat lower, under a longer caption)
+    tops = {round(page.get_by_role("button", name=f"Choose #{i}").bounding_box()["y"]) for i in (1, 2, 3)}
+    assert len(tops) == 1, tops
     page.get_by_text("➖ leave out (negative click)").click()
     settle(page)
     click_on_picture(page, "sam_canvas", 0.5, 0.12)  # a negative click on the table above the cup
