@@ -51,10 +51,25 @@ html.gb-lecture label[data-testid="block-label"] {position:relative !important;}
 html.gb-lecture .gb-advanced {display:none !important;}
 html.gb-lecture .js-plotly-plot .main-svg text {font-size:18px !important;}
 html.gb-lecture .gb-share-note {font-size:1rem;}
+/* Phones (390 px wide): the lesson's text takes a line of its own above Back / Next and the lecture toggle (it was
+   squeezed to a column two letters wide between them). The page menu's rule is in HEAD: it sits outside the app,
+   and Gradio scopes this stylesheet to the app. */
+@media (max-width: 640px) {
+  .gb-lesson {flex-wrap:wrap !important; gap:6px !important;}
+  .gb-lesson > .gb-lesson-text {order:-1; flex:1 1 100% !important; min-width:100% !important;}
+  .gb-lesson > button, .gb-lesson > .block:not(.gb-lesson-text) {flex:1 1 auto !important; min-width:0 !important;}
+}
 """
 
-# Runs once in every page's <head>: lecture mode from the URL before the first paint, and the lesson's arrow keys.
-HEAD = """<script>
+# Runs once in every page's <head>: lecture mode from the URL before the first paint, and the lesson's arrow keys;
+# and, on phones, the page menu as one row that scrolls sideways (it wrapped to three rows above every page).
+HEAD = """<style>
+@media (max-width: 640px) {
+  .nav-holder nav {flex-wrap:nowrap !important; overflow-x:auto; justify-content:flex-start !important;}
+  .nav-holder nav a {flex:0 0 auto; white-space:nowrap;}
+}
+</style>
+<script>
 (function () {
   const q = new URLSearchParams(window.location.search);
   if (["1", "true", "yes", "on"].includes((q.get("lecture") || "").toLowerCase())) {
