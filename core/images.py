@@ -115,19 +115,12 @@ def load_image_sized(src: Any, *, max_side: int = WORK_SIDE) -> tuple[np.ndarray
         raw = _read_source(src)
         if isinstance(raw, Image.Image):
             img = raw
+            if img.size[0] * img.size[1] > MAX_PIXELS:  # handed in already open: no header was checked
+                raise ImageError(_too_many_pixels_message(img.size))
         else:
-            try:
-                img = Image.open(io.BytesIO(raw))
-            except UnidentifiedImageError as exc:
-                raise ImageError("That file is not an image Glassbox can read. Upload a PNG or JPEG.") from exc
-            except Image.DecompressionBombError as exc:
-                # Pillow's own guard fired while parsing the header (far over our cap).
-                raise ImageError(_too_many_pixels_message(None, str(exc))) from exc
-        # The header is parsed, no pixel decoded yet: check the size before load().
+            img = _open_header(raw)  # the header is parsed, no pixel decoded yet: refused before load()
         w, h = img.size
         header_wh = (w, h)
-        if w * h > MAX_PIXELS:
-            raise ImageError(_too_many_pixels_message((w, h)))
         if isinstance(raw, bytes) and img.format == "JPEG" and max(w, h) > 2 * max_side:
             img.draft("RGB", (max_side, max_side))  # decode JPEGs at reduced scale: much faster
         try:
@@ -141,12 +134,31 @@ def load_image_sized(src: Any, *, max_side: int = WORK_SIDE) -> tuple[np.ndarray
             header_wh = header_wh[::-1]
     w, h = img.size
     original_hw = (header_wh[1], header_wh[0]) if not isinstance(src, np.ndarray) else (h, w)
-    if min(w, h) < MIN_SIDE:
-        raise ImageError(f"The image is {w}x{h} pixels; it needs to be at least {MIN_SIDE}x{MIN_SIDE}.")
+    _check_min_side(w, h)
     if max(w, h) > max_side:
         scale = max_side / max(w, h)
         img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
     return np.ascontiguousarray(_to_rgb(img)), original_hw
+
+
+def _open_header(raw: bytes) -> Image.Image:
+    """The image with only its header parsed (no pixel decoded), refused when it is not an image or its pixel
+    count is over the cap: the checks that need no decoding."""
+    try:
+        img = Image.open(io.BytesIO(raw))
+    except UnidentifiedImageError as exc:
+        raise ImageError("That file is not an image Glassbox can read. Upload a PNG or JPEG.") from exc
+    except Image.DecompressionBombError as exc:
+        # Pillow's own guard fired while parsing the header (far over our cap).
+        raise ImageError(_too_many_pixels_message(None, str(exc))) from exc
+    if img.size[0] * img.size[1] > MAX_PIXELS:
+        raise ImageError(_too_many_pixels_message(img.size))
+    return img
+
+
+def _check_min_side(w: int, h: int) -> None:
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"The image is {w}x{h} pixels; it needs to be at least {MIN_SIDE}x{MIN_SIDE}.")
 
 
 def upload_problem(src: Any) -> str | None:
@@ -154,20 +166,10 @@ def upload_problem(src: Any) -> str | None:
     usable: an upload box can drop a file it would only refuse later. Decoding may still find damage."""
     try:
         raw = _read_source(src)
-        if isinstance(raw, Image.Image):
-            return None
-        try:
-            w, h = Image.open(io.BytesIO(raw)).size
-        except UnidentifiedImageError:
-            return "That file is not an image Glassbox can read. Upload a PNG or JPEG."
-        except Image.DecompressionBombError as exc:
-            return _too_many_pixels_message(None, str(exc))
+        if not isinstance(raw, Image.Image):
+            _check_min_side(*_open_header(raw).size)
     except ImageError as exc:
         return str(exc)
-    if w * h > MAX_PIXELS:
-        return _too_many_pixels_message((w, h))
-    if min(w, h) < MIN_SIDE:
-        return f"The image is {w}x{h} pixels; it needs to be at least {MIN_SIDE}x{MIN_SIDE}."
     return None
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from core import api, images, lane, models, share
 from core.cache import ResultCache
-from core.device import stream_with_fallback
+from core.device import pick_device, stream_with_fallback
 from core.errors import UserError, one_of
 from core.vision import SAMPLES, as_rgb, find_class, image_key, input_size, to_model_input, to_tensor, top5
 
@@ -381,8 +381,6 @@ def progress_spans(methods: list[str]) -> list[tuple[float, float]]:
 
 def first_progress_text(model: str, method: str) -> str:
     """What a progress bar says before the first map: loading only when the model is not loaded yet."""
-    from core.device import pick_device
-
     if models.peek(model, pick_device()) is None and models.peek(model, "cpu") is None:  # on the GPU, or after
         return "Loading the model (first time only)"  # a fallback, on the CPU
     return f"Computing {METHODS[method][1]}"

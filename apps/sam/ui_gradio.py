@@ -78,6 +78,7 @@ def compute(src, prompt: dict, model, multimask, choice: int = -1, first_view: b
     """Segment with the current prompt: the page's outputs (first_view: the picture is new on the page)."""
     if not src:
         return {"status": "Pick a sample image, a generated scene or upload one, then click on an object."}
+    seed = scenes.seed_of(src)  # a generated scene, or None for a photo
     try:
         rgb = _image(src)
         if editing.is_empty(prompt):
@@ -86,11 +87,10 @@ def compute(src, prompt: dict, model, multimask, choice: int = -1, first_view: b
             canvas = logic.draw_prompt(rgb, logic.Prompt([], None), None, prompt.get("corner"))
             return {"status": msg, "canvas": canvas, "timing": "", "strip": [], "cut": None, "download": None,
                     "prompt": prompt, "choice": -1}
-        r = logic.segment(rgb, prompt["points"], prompt["box"], model, multimask,
-                          scene=scenes.seed_of(src) is not None)
+        r = logic.segment(rgb, prompt["points"], prompt["box"], model, multimask, scene=seed is not None)
     except UserError as exc:
         return warning(str(exc))
-    return _outputs(r, prompt, choice, first_view, scenes.seed_of(src))
+    return _outputs(r, prompt, choice, first_view, seed)
 
 
 def click(src, prompt: dict, mode, model, multimask, evt: gr.SelectData) -> dict:
