@@ -80,6 +80,12 @@ def sample_or_upload(samples: dict[str, Any], key: str, default: str, types: lis
     return (upload.getvalue() if upload is not None else samples[sample]), sample, upload
 
 
+def captioned(text: str) -> dict:
+    """st.image's caption and the same words as its alt text: Streamlit never turns a caption into alt text, and a
+    picture without it is skipped by a screen reader (WCAG 1.1.1). The captions say what each picture shows."""
+    return {"caption": text, "alt": text}
+
+
 def _square(rgb: np.ndarray, side: int) -> np.ndarray:
     """The centre square, at side pixels: every thumbnail the same shape, so the buttons line up."""
     from PIL import Image
@@ -114,7 +120,7 @@ def thumbnail_picker(items: list[tuple[str, Any]], key: str, default: int = 0, c
     for i, (name, source) in enumerate(items):
         with cols[i % columns]:
             thumb = _square(source, side) if isinstance(source, np.ndarray) else _thumb(str(source), side)
-            st.image(thumb, width="stretch")
+            st.image(thumb, width="stretch", alt=f"Thumbnail: {name}")
             st.button(name, key=f"{key}_{i}", on_click=choose, args=(i,), width="stretch",
                       type="primary" if i == chosen else "secondary")
     return chosen

@@ -7,7 +7,15 @@ from pathlib import Path
 import streamlit as st
 
 from apps.clip_zero_shot import logic, tiny
-from apps.streamlit_common import PageView, compute_or_last, link_to, load_model, sample_or_upload, sample_param
+from apps.streamlit_common import (
+    PageView,
+    captioned,
+    compute_or_last,
+    link_to,
+    load_model,
+    sample_or_upload,
+    sample_param,
+)
 from core import api, explainer, models, share
 
 HERE = Path(__file__).parent
@@ -61,11 +69,12 @@ with right:
             if found:
                 cols = st.columns(len(found))
                 for i, (col, (name, score)) in enumerate(zip(cols, found)):
-                    col.image(str(logic.SAMPLES[name]), caption=f"{i + 1}. {name} ({score:.2f})", width="stretch")
+                    col.image(str(logic.SAMPLES[name]), **captioned(f"{i + 1}. {name} ({score:.2f})"), width="stretch")
         with tab_learn:
             st.markdown(logic.tiny_clip_text())
             _, _, record = tiny.load()
-            st.image(tiny.probe_strip(), caption="The recorded batch: 8 images (columns) and their captions (rows)")
+            st.image(tiny.probe_strip(),
+                     **captioned("The recorded batch: 8 images (columns) and their captions (rows)"))
             last = len(record["steps"]) - 1
             k = st.select_slider("Recorded training step", list(range(last + 1)), last,
                                  format_func=lambda i: str(int(record["steps"][i])), key="clip_learn_step")

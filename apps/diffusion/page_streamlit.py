@@ -8,7 +8,7 @@ import streamlit as st
 
 from apps.diffusion import logic, toy2d
 from apps.diffusion.sampling import SCHEDULERS
-from apps.streamlit_common import PageView, compute_or_last, load_model
+from apps.streamlit_common import PageView, captioned, compute_or_last, load_model
 from core import api, explainer, models, share
 from core.errors import UserError
 
@@ -27,9 +27,9 @@ def toy_run(dset: str, sched: str, steps: int, typed: str) -> toy2d.ToyRun:
 
 def show_frame(traj: logic.Trajectory, i: int, slots) -> None:
     xt, x0, eps, t = logic.frame(traj, i, SIDE)
-    slots[0].image(xt, caption=f"x_t at t = {t}")
-    slots[1].image(x0, caption="predicted x₀")
-    slots[2].image(eps, caption="predicted noise ε (grey = 0)")
+    slots[0].image(xt, **captioned(f"x_t at t = {t}"))
+    slots[1].image(x0, **captioned("predicted x₀"))
+    slots[2].image(eps, **captioned("predicted noise ε (grey = 0)"))
 
 
 @st.fragment
@@ -44,7 +44,7 @@ def scrubber(traj: logic.Trajectory) -> None:
     page.follow("step", i)  # this fragment reruns alone: the address bar keeps in step
     show_frame(traj, i, slots)
     c1, c2, c3 = st.columns([1, 1, 1])
-    c1.image(logic.final_image(traj, 160), caption="Final sample")
+    c1.image(logic.final_image(traj, 160), **captioned("Final sample"))
     # Callables: encoded only when clicked, not on every scrub.
     name = share.export_name("diffusion", page.values(), "")
     c2.download_button("⬇️ GIF of the run", lambda: logic.gif_bytes(traj), f"{name}.gif", "image/gif")
@@ -121,11 +121,11 @@ with tab_fwd:
         else:
             st.markdown(logic.forward_stats(t, schedule))
             a, b = st.columns(2)
-            a.image(logic.enlarge(logic.to_uint8(x0), SIDE), caption="x₀")
+            a.image(logic.enlarge(logic.to_uint8(x0), SIDE), **captioned("x₀"))
             b.image(logic.enlarge(logic.to_uint8(logic.add_noise(x0, t, schedule, fseed)), SIDE),
-                    caption=f"x_t, t = {t}")
-            st.image(logic.forward_strip(x0, schedule, fseed), caption="t = " + ", ".join(map(str, logic.FORWARD_TS)),
-                     width="stretch")
+                    **captioned(f"x_t, t = {t}"))
+            st.image(logic.forward_strip(x0, schedule, fseed),
+                     **captioned("Forward process, t = " + ", ".join(map(str, logic.FORWARD_TS))), width="stretch")
         st.plotly_chart(logic.schedule_figure(t), width="stretch")
 
 with tab_cmp:
@@ -148,7 +148,7 @@ with tab_cmp:
                 st.error(f"⚠️ {exc}")
                 continue
             st.markdown(f"**Run {'AB'[k]}: {st_k.describe()}** · {tr.seconds:.2f} s")
-            st.image(logic.filmstrip(tr), caption=logic.strip_labels(tr))
+            st.image(logic.filmstrip(tr), **captioned(logic.strip_labels(tr)))
 
 def take_lasso() -> None:
     """A loop drawn with the lasso becomes 'your points': its outline, evenly spaced, in the text box."""

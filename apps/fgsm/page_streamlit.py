@@ -9,6 +9,7 @@ import streamlit as st
 from apps.fgsm import logic
 from apps.streamlit_common import (
     PageView,
+    captioned,
     compute_or_last,
     link_to,
     load_model,
@@ -59,17 +60,17 @@ def show(r, before, after) -> None:
         st.warning(note)
     amp, gain = r.amplified()
     cols = st.columns(3)
-    cols[0].image(r.original, caption="Original (model input)", width="stretch")
-    cols[1].image(r.adversarial, caption="Adversarial", width="stretch")
-    cols[2].image(amp, caption=f"Perturbation ×{gain:.0f} (grey = unchanged)", width="stretch")
+    cols[0].image(r.original, **captioned("Original (model input)"), width="stretch")
+    cols[1].image(r.adversarial, **captioned("Adversarial"), width="stretch")
+    cols[2].image(amp, **captioned(f"Perturbation ×{gain:.0f} (grey = unchanged)"), width="stretch")
     c1, c2 = st.columns(2)
     for col, title, top in ((c1, "Top-5 before", r.orig_top5), (c2, "Top-5 after", r.adv_top5)):
         with col:
             st.markdown(f"**{title}**")
             top5_chart(top)
     c1, c2 = st.columns(2)
-    c1.image(before.overlay(0.5), caption=f"Grad-CAM before: {before.target['label']}", width="stretch")
-    c2.image(after.overlay(0.5), caption=f"Grad-CAM after: {after.target['label']}", width="stretch")
+    c1.image(before.overlay(0.5), **captioned(f"Grad-CAM before: {before.target['label']}"), width="stretch")
+    c2.image(after.overlay(0.5), **captioned(f"Grad-CAM after: {after.target['label']}"), width="stretch")
     st.download_button("⬇️ Download comparison PNG", lambda: logic.compare_png(r),
                        share.export_name("fgsm", page.values(), ".png"), "image/png")
 

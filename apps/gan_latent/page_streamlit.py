@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from apps.gan_latent import faces, lab, logic
-from apps.streamlit_common import PageView, compute_or_last, load_model
+from apps.streamlit_common import PageView, captioned, compute_or_last, load_model
 from core import api, explainer, images, models, share
 
 HERE = Path(__file__).parent
@@ -31,7 +31,7 @@ load_model(model)
 def row(imgs, captions, side: int = 96) -> None:
     cols = st.columns(len(imgs))
     for col, im, cap in zip(cols, imgs, captions):
-        col.image(logic.enlarge(im, side), caption=cap, width="stretch")
+        col.image(logic.enlarge(im, side), **captioned(cap), width="stretch")
 
 
 tab_s, tab_i, tab_a, tab_an, tab_r, tab_lab = st.tabs(["Samples", "Interpolate", "Attributes", "Analogy A − B + C",

@@ -9,6 +9,7 @@ import streamlit as st
 from apps.gradcam import logic
 from apps.streamlit_common import (
     PageView,
+    captioned,
     compute_or_last,
     link_to,
     load_model,
@@ -95,9 +96,9 @@ def show(results, faith, alpha) -> None:
         st.warning(notice)
     st.markdown(f"Explaining **{a.target['label']}** (class {a.target['index']})")
     cols = st.columns(3)
-    cols[0].image(a.model_input, caption="Model input (whole image, no crop)", width="stretch")
+    cols[0].image(a.model_input, **captioned("Model input (whole image, no crop)"), width="stretch")
     for col, r in zip(cols[1:], results):
-        col.image(r.overlay(alpha), caption=f"{logic.METHODS[r.method][1].split(' (')[0]} · {r.target['label']}",
+        col.image(r.overlay(alpha), **captioned(f"{logic.METHODS[r.method][1].split(' (')[0]} · {r.target['label']}"),
                   width="stretch")
     st.subheader("Top-5 predictions")
     top5_chart(a.top5)

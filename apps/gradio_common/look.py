@@ -16,9 +16,10 @@ CSS = """
 .gb-card .gb-step {float:right; font-size:.8rem; font-weight:700; opacity:.7;}
 .gb-card .gb-try {font-size:.9rem; border-left:3px solid #0072b2; padding-left:6px;}
 .gb-card .gb-tag {font-size:.8rem; font-weight:600; padding:2px 8px; border-radius:999px;}
-.gb-ready .gb-tag {background:#16a34a; color:white;}
-.gb-soon {opacity:.6;}
-.gb-soon .gb-tag {background:#9ca3af; color:white;}
+/* Tag colours with 4.5:1 or more against their white text (WCAG AA); a coming topic is dashed, not faded. */
+.gb-ready .gb-tag {background:#15803d; color:white;}
+.gb-soon {border-style:dashed;}
+.gb-soon .gb-tag {background:#4b5563; color:white;}
 .gb-error {border:2px solid #dc2626; border-radius:12px; padding:16px;}
 /* Gradio's "Use via API" lists the current page's endpoints: none on the landing page, which lists them all. */
 body:has(.gb-cards) footer .show-api {display:none;}
@@ -64,6 +65,11 @@ html.gb-lecture .gb-share-note {font-size:1rem;}
 # Runs once in every page's <head>: lecture mode from the URL before the first paint, and the lesson's arrow keys;
 # and, on phones, the page menu as one row that scrolls sideways (it wrapped to three rows above every page).
 HEAD = """<style>
+/* The page menu: Gradio greys the other pages' links to #bbbbc2 (1.9:1 on white; AA asks 4.5:1). They take the
+   subdued text colour (7:1) and the current page is marked by weight and an underline, not by colour alone. */
+.nav-holder nav a {color:#4b5563 !important;}
+.nav-holder nav a.active {color:#111827 !important; font-weight:700; text-decoration:underline;
+                          text-underline-offset:4px;}
 @media (max-width: 640px) {
   .nav-holder nav {flex-wrap:nowrap !important; overflow-x:auto; justify-content:flex-start !important;}
   .nav-holder nav a {flex:0 0 auto; white-space:nowrap;}
@@ -89,6 +95,32 @@ HEAD = """<style>
     if (e.key === "ArrowRight" && press("gb-lesson-next")) e.preventDefault();
     if (e.key === "ArrowLeft" && press("gb-lesson-prev")) e.preventDefault();
   });
+  // Names Gradio 6.31 leaves wrong for screen readers, mended as they appear (every render can bring new ones):
+  // a gallery thumbnail is named "Thumbnail 1 of 16" although it shows a caption ("seed 0"): WCAG 2.5.3 wants
+  // the visible words in the name; an empty file box has an aria-label on a plain div, which ARIA ignores.
+  function mend() {
+    document.querySelectorAll("button.thumbnail-item[aria-label]").forEach(function (b) {
+      const caption = b.querySelector(".caption-label");
+      const text = caption ? caption.textContent.trim() : "";
+      const name = b.getAttribute("aria-label");
+      if (text && !name.startsWith(text)) b.setAttribute("aria-label", text + ", " + name.toLowerCase());
+    });
+    // An upload box is named "Click to upload or drop files" while it reads "Drop File Here - or - Click to Upload".
+    document.querySelectorAll("button.upload-container[aria-label]").forEach(function (b) {
+      const text = b.textContent.replace(/\\s+/g, " ").trim();
+      if (text && b.getAttribute("aria-label") !== text) b.setAttribute("aria-label", text);
+    });
+    document.querySelectorAll(".empty[aria-label]:not([role])").forEach(function (d) {
+      d.setAttribute("role", "img");
+    });
+  }
+  let queued = false;
+  new MutationObserver(function () {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(function () { queued = false; mend(); });
+  }).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
+                                        attributeFilter: ["aria-label"]});
 })();
 </script>""".replace("ARROW_KEY_CONTROLS", share.ARROW_KEY_CONTROLS)
 
@@ -97,6 +129,18 @@ HEAD = """<style>
 # 55-glyph subset (A and B among the capitals, no C-Z): 600-weight text mixed those glyphs with a fallback
 # font, so "Grad-CAM" read "Grad-CᴀM". The Regular and Bold files are complete; 600 renders as Bold.
 # Nothing is fetched from the network: both files ship inside Gradio.
+#
+# The primary colour is Gradio's orange two shades darker from 400 up: white on orange-500 (#f97316) is 2.8:1, and
+# WCAG AA asks 4.5:1 for text; the orange-700 the buttons now use (#c2410c) is 5.2:1 with white, 5.2:1 on white for
+# a selected tab's text. The light shades (backgrounds behind dark text) stay as they were.
+_ORANGE = gr.themes.colors.orange
+PRIMARY = gr.themes.Color(
+    c50=_ORANGE.c50, c100=_ORANGE.c100, c200=_ORANGE.c200, c300=_ORANGE.c300, c400=_ORANGE.c600,
+    c500=_ORANGE.c700, c600=_ORANGE.c800, c700=_ORANGE.c900, c800=_ORANGE.c900, c900=_ORANGE.c950,
+    c950=_ORANGE.c950, name="glassbox-orange")
+
+
 def theme() -> gr.themes.Base:
     font = [gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"]
-    return gr.themes.Default(font=font)
+    # Subdued text (the upload box's "- or -", a plot's empty note) is neutral-400 by default, 1.9:1 on white.
+    return gr.themes.Default(font=font, primary_hue=PRIMARY).set(body_text_color_subdued="*neutral_600")

@@ -143,6 +143,9 @@ def serve(demo: gr.Blocks, **overrides):
     Returns launch()'s (app, local_url, share_url); the server runs in the background
     (prevent_thread_lock); call demo.block_thread() to wait on it.
     """
+    from apps.gradio_common.widgets import describe_images
+
+    describe_images(demo)
     store = internals.SessionStore()
     with demo:  # the app's own load event fires once per page opened, on every page of the hub
         demo.load(store.mark_tab, None, None, api_visibility="private", show_progress="hidden")

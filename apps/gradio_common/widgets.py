@@ -38,7 +38,7 @@ class Outputs:
         unknown = [k for k in values if k not in self.by_name]
         if unknown:
             raise KeyError(f"not outputs of this page: {unknown}; its outputs are {list(self.by_name)}")
-        return {self.by_name[k]: v for k, v in values.items()}
+        return {self.by_name[k]: described(self.by_name[k], v) for k, v in values.items()}
 
     def fn(self, handler: Callable[..., dict]) -> Callable[..., dict]:
         """The handler as Gradio calls it (its signature kept: Gradio reads gr.Request, gr.SelectData and
@@ -54,6 +54,23 @@ class Outputs:
         def call(*args, **kwargs):
             return self.keyed(handler(*args, **kwargs))
         return call
+
+
+def described(component, value):
+    """An image's new label is also its new alt text (what a screen reader says for it), unless the handler gave
+    one: the labels name what a picture shows ("Grad-CAM heatmap · tabby cat · layer4"), and Gradio reads an
+    image without alt text as decorative."""
+    if (isinstance(component, gr.Image) and isinstance(value, dict) and value.get("__type__") == "update"
+            and value.get("label") and "alt_text" not in value):
+        return {**value, "alt_text": value["label"]}
+    return value
+
+
+def describe_images(demo: gr.Blocks) -> None:
+    """Every image built without alt text takes its label as alt text (see `described` for the updates)."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Image) and not block.alt_text and block.label:
+            block.alt_text = block.label
 
 
 def warning(message: str, to: str = "status") -> dict:

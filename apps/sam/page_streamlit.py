@@ -11,7 +11,15 @@ from pathlib import Path
 import streamlit as st
 
 from apps.sam import editing, logic, scenes
-from apps.streamlit_common import PageView, clicked_cell, compute_or_last, grid_figure, load_model, sample_or_upload
+from apps.streamlit_common import (
+    PageView,
+    captioned,
+    clicked_cell,
+    compute_or_last,
+    grid_figure,
+    load_model,
+    sample_or_upload,
+)
 from core import api, explainer, images, models, share
 
 HERE = Path(__file__).parent
@@ -169,13 +177,13 @@ with right:
                 # Pictures in one row, buttons in the next: under captions of different lengths the buttons
                 # would sit at different heights.
                 for col, (pic, caption) in zip(st.columns(len(strip)), strip):
-                    col.image(pic, caption=caption, width="stretch")
+                    col.image(pic, **captioned(caption), width="stretch")
                 for i, col in enumerate(st.columns(len(strip))):
                     if col.button(f"Choose #{i + 1}", key=f"sam_pick_{i}", width="stretch"):
                         state.sam_choice = i
                         st.rerun()
                 c1, c2 = st.columns(2)
-                c1.image(logic.cutout(result.image, result.masks[k]), caption="Cut-out (transparent outside)",
+                c1.image(logic.cutout(result.image, result.masks[k]), **captioned("Cut-out (transparent outside)"),
                          width=260)
                 c2.download_button("⬇️ Mask PNG (white inside)", images.to_png_bytes(logic.mask_png(result.masks[k])),
                                    file_name=share.export_name("sam", page.values(), f"-mask{k + 1}.png"),
@@ -189,7 +197,8 @@ with right:
                     bar.empty()
                     st.markdown(f"**{len(found)} masks** from an {logic.EVERYTHING_GRID} × {logic.EVERYTHING_GRID} "
                                 f"grid of clicks (repeats with IoU above {logic.DEDUPE_IOU} dropped).")
-                    st.image(logic.everything_picture(rgb, found), width=640)
+                    st.image(logic.everything_picture(rgb, found), width=640,
+                             alt=f"Everything mode: {len(found)} masks found, each in its own colour over the picture")
 
 page.close(record=lambda: logic.api_payload(result, api.Clock()) if result is not None else {})
 with st.expander("How SAM works (and what each engine here is)"):

@@ -8,6 +8,7 @@ import streamlit as st
 
 from apps.streamlit_common import (
     PageView,
+    captioned,
     clicked_cell,
     compute_or_last,
     grid_figure,
@@ -98,12 +99,13 @@ def show(r) -> None:
             c2.markdown(f"**N = ({r.image_size[0]}/{p})·({r.image_size[1]}/{p}) = {t['num_patches']}** patches + 1 "
                         f"[CLS] = **{t['tokens']} tokens**, **{t['attention_pairs']:,}** attention pairs per head.")
             d = logic.patch_detail(r, int(patch))
-            c2.image(d["pixels"], caption=f"Patch {patch} (row {d['row']}, col {d['col']})", width=160)
+            c2.image(d["pixels"], **captioned(f"Patch {patch} (row {d['row']}, col {d['col']})"), width=160)
             st.plotly_chart(logic.vector_figure(d["flat"], f"flattened: {d['flat'].size} numbers"), width="stretch")
             st.plotly_chart(logic.vector_figure(d["embedding"], f"embedding: {d['embedding'].size} numbers"),
                             width="stretch")
         with tabs[1]:
-            st.image(logic.pca_colours(r), caption="First three principal components of the patch embeddings as RGB")
+            st.image(logic.pca_colours(r),
+                     **captioned("First three principal components of the patch embeddings as RGB"))
         with tabs[2]:
             rows, cols = r.grid
             sheet = logic.position_grid(r)
@@ -118,14 +120,14 @@ def show(r) -> None:
                 st.caption("Tile (r, c): cosine similarity of position (r, c) to every position. Click a tile.")
             pr, pc = divmod(st.session_state["vit_pos"], cols)
             g2.image(logic.position_map(r, st.session_state["vit_pos"]),
-                     caption=f"Position ({pr}, {pc}) vs every position", width="stretch")
+                     **captioned(f"Position ({pr}, {pc}) vs every position"), width="stretch")
         with tabs[3]:
             a1, a2, a3 = st.columns(3)
-            a1.image(logic.heat_overlay(r, r.cls_attention(layer, head)), caption=f"[CLS] attention, layer {layer}",
-                     width="stretch")
-            a2.image(logic.heat_overlay(r, r.rollout_map()), caption="Rollout to [CLS]", width="stretch")
+            a1.image(logic.heat_overlay(r, r.cls_attention(layer, head)),
+                     **captioned(f"[CLS] attention, layer {layer}"), width="stretch")
+            a2.image(logic.heat_overlay(r, r.rollout_map()), **captioned("Rollout to [CLS]"), width="stretch")
             a3.image(logic.heat_overlay(r, r.patch_attention(int(patch), layer, head)),
-                     caption=f"Where patch {patch} looks", width="stretch")
+                     **captioned(f"Where patch {patch} looks"), width="stretch")
         with tabs[4]:
             st.plotly_chart(logic.distance_figure(r), width="stretch")
 

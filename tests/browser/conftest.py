@@ -96,6 +96,37 @@ def gradio_idle(page, timeout: int = 90_000) -> None:
     page.wait_for_function(f"document.querySelectorAll({BUSY_TRACKERS!r}).length === 0", timeout=timeout)
 
 
+def loaded(page, slug: str) -> None:
+    """Wait for a Gradio page's opening view (computed when it loads, the link box filled), so that a click
+    after it is not overtaken by the opening."""
+    page.wait_for_function(f"(document.querySelector('#{slug}-link textarea, #{slug}-link input')?.value || '')"
+                           ".includes('?')", timeout=90_000)
+
+
+def settle(page) -> None:
+    """Wait for a Streamlit script (or fragment) run to finish: Streamlit shows its status widget while running."""
+    page.wait_for_timeout(800)
+    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=90_000)
+    page.wait_for_timeout(600)
+
+
+# WCAG 2.1 A and AA, as axe-core tags them; "experimental" switches on the WCAG rules axe still calls that
+# (label-content-name-mismatch, WCAG 2.5.3), and `serious_violations` keeps only rules with a WCAG tag.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's critical and serious WCAG 2.1 AA violations on the page as it is now: one line per rule, with
+    how many elements break it and the first two of them."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {"runOnly": {"type": "tag", "values": [*WCAG_TAGS, "experimental"]}, "resultTypes": ["violations"]}
+    found = Axe().run(page, options=options).response["violations"]
+    return [f"{v['impact']} {v['id']} × {len(v['nodes'])}: "
+            + " | ".join(f"{n['target']} {n.get('failureSummary', '')[:160]!r}" for n in v["nodes"][:2])
+            for v in found if v["impact"] in ("critical", "serious") and set(v["tags"]) & set(WCAG_TAGS)]
+
+
 EMOJI_FONTS = ("Noto Color Emoji",)
 HEADINGS = "h1, h2, h3, h4, button, label"
 

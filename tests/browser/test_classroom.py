@@ -8,7 +8,7 @@ import json
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from browser.conftest import PROJECTOR, VIEWPORT, compare_screenshot
+from browser.conftest import PROJECTOR, VIEWPORT, compare_screenshot, settle
 
 from apps.registry import DEMOS
 
@@ -273,12 +273,6 @@ def test_figure_downloads_name_demo_model_and_settings(page, gradio_url):
 
 # --- Streamlit -------------------------------------------------------------------------------------------
 
-def st_settle(page) -> None:
-    page.wait_for_timeout(800)
-    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=90_000)
-    page.wait_for_timeout(600)
-
-
 def st_link(page) -> str:
     code = page.locator("code", has_text="?").last
     code.wait_for(timeout=90_000)
@@ -288,7 +282,7 @@ def st_link(page) -> str:
 def test_streamlit_link_round_trip_and_lesson_keys(browser, page, streamlit_url):
     page.goto(f"{streamlit_url}/fgsm?epsilon=1&attack=pgd")
     page.get_by_text("ε = 1/255").first.wait_for(timeout=90_000)
-    st_settle(page)
+    settle(page)
     link = st_link(page)
     assert query(link)["epsilon"] == "1" and query(link)["attack"] == "pgd"
     assert query(page.evaluate("location.href"))["epsilon"] == "1"
@@ -297,13 +291,13 @@ def test_streamlit_link_round_trip_and_lesson_keys(browser, page, streamlit_url)
         p2 = other.new_page()
         p2.goto(link)
         p2.get_by_text("ε = 1/255").first.wait_for(timeout=90_000)
-        st_settle(p2)
+        settle(p2)
         assert st_link(p2) == link
         p2.keyboard.press("ArrowRight")  # the lesson, by keyboard
         p2.get_by_text("Step 1 of 5").wait_for(timeout=60_000)
         p2.keyboard.press("ArrowRight")
         p2.get_by_text("Step 2 of 5").wait_for(timeout=60_000)
-        st_settle(p2)
+        settle(p2)
         assert query(st_link(p2))["lesson"] == "2" and query(st_link(p2))["attack"] == "fgsm"
     finally:
         other.close()
@@ -313,12 +307,12 @@ def test_streamlit_lecture_mode_is_at_least_1_4x_larger(projector, streamlit_url
     page = projector
     page.goto(f"{streamlit_url}/gradcam")
     page.get_by_text("Explaining").wait_for(timeout=90_000)
-    st_settle(page)
+    settle(page)
     selector = "[data-testid=stMarkdownContainer] p"
     plain = font_px(page, selector)
     page.goto(f"{streamlit_url}/gradcam?lecture=1")
     page.get_by_text("Explaining").wait_for(timeout=90_000)
-    st_settle(page)
+    settle(page)
     assert font_px(page, selector) >= 1.4 * plain
     assert query(st_link(page))["lecture"] == "1"
     # On the 1024x768 projector the page menu is out of the way and the lesson buttons show their names (they were
@@ -333,18 +327,18 @@ def test_streamlit_lecture_mode_is_at_least_1_4x_larger(projector, streamlit_url
 def test_streamlit_cross_links_and_json_export(page, streamlit_url):
     page.goto(f"{streamlit_url}/gradcam?image=coffee")
     page.get_by_text("Explaining espresso").wait_for(timeout=90_000)
-    st_settle(page)
+    settle(page)
     name, data = download(page, page.get_by_role("button", name="JSON of this view"))
     doc = json.loads(data)
     assert doc["demo"] == "gradcam" and "image=coffee" in doc["share_url"] and doc["model"] == "efficientnet_lite0"
     assert name.startswith("gradcam-efficientnet_lite0-coffee")
     page.get_by_role("link", name="The same image in a Vision Transformer").click()
     page.get_by_text("Showing the gallery photo 'coffee'").wait_for(timeout=90_000)
-    st_settle(page)
+    settle(page)
     assert query(st_link(page))["image"] == "coffee"
     page.goto(f"{streamlit_url}/fgsm?epsilon=1")
     page.get_by_text("ε = 1/255").first.wait_for(timeout=90_000)
-    st_settle(page)
+    settle(page)
     page.get_by_role("link", name="Open the adversarial image in Grad-CAM").click()
     page.get_by_text("Showing the adversarial image").wait_for(timeout=90_000)
     page.get_by_text("Explaining cup").wait_for(timeout=90_000)

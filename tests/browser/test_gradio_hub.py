@@ -7,18 +7,11 @@ import re
 
 import numpy as np
 import pytest
-from browser.conftest import PROJECTOR, compare_screenshot, gradio_idle
+from browser.conftest import PROJECTOR, compare_screenshot, gradio_idle, loaded
 from PIL import Image
 
 pytestmark = pytest.mark.browser
 ERROR_TEXT = re.compile(r"Traceback|Error:|Exception|Connection errored", re.I)
-
-
-def loaded(page, slug: str) -> None:
-    """Wait for the page's opening view (computed when it loads, the link box filled), so that a click
-    after it is not overtaken by the opening."""
-    page.wait_for_function(f"(document.querySelector('#{slug}-link textarea, #{slug}-link input')?.value || '')"
-                           ".includes('?')", timeout=90_000)
 
 
 def open_gradcam(page, url: str, sample_index: int = 1):

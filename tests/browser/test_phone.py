@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from browser.conftest import loaded
 
 from apps.registry import DEMOS
 
@@ -30,8 +31,7 @@ def test_the_lesson_bar_and_the_page_menu_fit_a_phone(phone, gradio_url, slug):
     """Before: the lesson text was squeezed into a column ~20 px wide (two letters a line), the lecture toggle was
     cut off at the right edge and the page menu wrapped to three rows."""
     phone.goto(f"{gradio_url}/{slug}")
-    phone.wait_for_function(f"(document.querySelector('#{slug}-link textarea, #{slug}-link input')?.value || '')"
-                            ".includes('?')", timeout=90_000)
+    loaded(phone, slug)
     got = phone.evaluate(_LAYOUT_JS)
     assert got["scroll"] <= PHONE["width"], got  # no sideways scroll of the page
     assert got["text"] >= 280, got  # the lesson reads in full lines

@@ -7,16 +7,9 @@ import math
 import time
 
 import pytest
-from browser.conftest import compare_screenshot
+from browser.conftest import compare_screenshot, settle
 
 pytestmark = pytest.mark.browser
-
-
-def settle(page) -> None:
-    """Wait for the script (or fragment) run to finish: Streamlit shows its status widget while running."""
-    page.wait_for_timeout(800)
-    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=90_000)
-    page.wait_for_timeout(600)
 
 
 def click_on_picture(page, key: str, fx: float, fy: float) -> None:
