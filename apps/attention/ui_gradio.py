@@ -88,7 +88,7 @@ def run(text, pair, model, layer, head_choice, token) -> dict:
 
 def _layout() -> SimpleNamespace:
     """The page's components (and per-session states), by the names build() wires them by."""
-    with gr.Row():
+    with gr.Row(elem_classes="gb-aside"):  # the sentence, like the model line, goes below the map in lecture mode
         with gr.Column(scale=2):
             text = gr.Textbox(value=next(iter(logic.PRESETS.values())), label="Sentence", lines=2,
                               elem_id="attention-text")
@@ -98,14 +98,14 @@ def _layout() -> SimpleNamespace:
             preset = gr.Dropdown(list(logic.PRESETS), value=None, label="Presets that teach")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model", elem_classes="gb-advanced")
             go = gr.Button("Show attention", variant="primary")
-    status = gr.Markdown(elem_id="attention-status")
+    status = gr.Markdown(elem_id="attention-status", elem_classes="gb-aside")
     with gr.Row():
         layer = gr.Slider(0, 5, value=5, step=1, label="Layer")
         head = gr.Dropdown([MEAN] + [f"head {h}" for h in range(12)], value=MEAN, label="Head")
         token = gr.Dropdown([], value=None, label="Token for the head view")
     with gr.Tabs():
         with gr.Tab("Heatmap"):
-            heat = gr.Plot(elem_id="attention-heatmap")
+            heat = gr.Plot(elem_id="attention-heatmap", show_label=False)  # the figure's title says what it is
             with gr.Row():
                 png = gr.DownloadButton("⬇️ PNG of this heatmap")
                 html_btn = gr.Button("Prepare the interactive HTML (about 5 MB, opens offline)")

@@ -114,7 +114,6 @@ def build() -> None:
             source, image_changed = image_picker(logic.SAMPLES, "fgsm")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Model", elem_classes="gb-advanced")
             attack = gr.Radio(ATTACK_LABELS, value="fgsm", label="Attack")
-            epsilon = gr.Slider(0, logic.EPS_MAX, value=4, step=0.5, label="ε (in 1/255 units)", elem_id="fgsm-eps")
             steps = gr.Slider(1, logic.STEPS_MAX, value=10, step=1, label="Steps (BIM / PGD)",
                               elem_classes="gb-advanced")
             target = gr.Dropdown([], value=None, allow_custom_value=True, label="Target class (optional)",
@@ -122,6 +121,8 @@ def build() -> None:
                                       "'goldfish'.")
         with gr.Column(scale=2):
             status = gr.Markdown("Computing the first example…", elem_id="fgsm-status")
+            # ε sits right above the pictures it changes (in lecture mode too, where the other controls go below).
+            epsilon = gr.Slider(0, logic.EPS_MAX, value=4, step=0.5, label="ε (in 1/255 units)", elem_id="fgsm-eps")
             with gr.Row(equal_height=True):
                 orig = gr.Image(label="Original (model input)", interactive=False, height=260, buttons=["fullscreen"],
                                 elem_id="fgsm-original")

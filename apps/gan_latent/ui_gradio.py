@@ -203,12 +203,14 @@ def _controls() -> dict:
     lo, hi, step = logic.COUNT_RANGE
     with gr.Tab("Samples"):
         with gr.Row():
-            start = gr.Number(D["start"], precision=0, minimum=0, label="First seed", elem_id="gan-start")
-            count = gr.Slider(lo, hi, value=D["count"], step=step, label="How many")
+            start = gr.Number(D["start"], precision=0, minimum=0, label="First seed", elem_id="gan-start",
+                              scale=1)  # the sliders get the width, so that their labels stay on one line
+            count = gr.Slider(lo, hi, value=D["count"], step=step, label="How many", scale=2)
             lo, hi, step = logic.TRUNCATION_RANGE
             trunc = gr.Slider(lo, hi, value=D["truncation"], step=step, label="Truncation ψ (z × ψ)",
-                              elem_id="gan-trunc")
-        grid = gr.Gallery(columns=8, height="auto", allow_preview=False, buttons=[], elem_id="gan-grid")
+                              elem_id="gan-trunc", scale=2)
+        grid = gr.Gallery(columns=8, height="auto", allow_preview=False, buttons=[], elem_id="gan-grid",
+                          label="Samples, one per seed", show_label=False)
         grid_png = gr.DownloadButton("⬇️ PNG of these samples", elem_id="gan-png", size="sm")
     with gr.Tab("Interpolate"):
         with gr.Row():
@@ -344,7 +346,7 @@ def build() -> None:
                 "directions mean something: add the 'glasses' direction and glasses appear.")
     bar = ShareBar(logic.VIEW)
     hidden = {"api_visibility": "private"}
-    with gr.Row():
+    with gr.Row(elem_classes="gb-aside"):  # below the pictures in lecture mode
         model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Generator", elem_id="gan-model",
                             scale=2)
         status = gr.Markdown(elem_id="gan-status")

@@ -40,8 +40,20 @@ body:has(.gb-cards) footer .show-api {display:none;}
    class goes on <html> too), bigger figures and plot labels, advanced controls out of the way. */
 html.gb-lecture {font-size:150%; --text-xxs:14px; --text-xs:15px; --text-sm:18px; --text-md:21px; --text-lg:24px;
                  --text-xl:33px; --text-xxl:39px;}
-html.gb-lecture .prose h1 {font-size:1.6rem;}
+html.gb-lecture .prose h1 {font-size:1.4rem;}
 html.gb-lecture .nav-holder a {font-size:15px;}  /* the top bar stays one line; the page below is what is read */
+/* The first screen is the picture (a 1024x768 projector shows it in its top half): the page's intro sentence gives
+   way to the lesson, the lesson bar keeps to two lines, and the results' notes (model line, status) move below the
+   pictures, except a warning (a ### heading), which stays above them. */
+html.gb-lecture .block:has(h1):has(+ .gb-lesson) p {display:none;}
+html.gb-lecture .prose h1 {margin-bottom:0;}
+html.gb-lecture .block:has(h1) {overflow:visible !important;}  /* not a 1-px scroll box (axe: keyboard can't scroll) */
+html.gb-lecture .column {gap:8px !important;}
+html.gb-lecture .gb-lesson > .block:not(.gb-lesson-text) {flex:0 0 auto !important; min-width:0 !important;
+                                                           width:auto !important;}
+html.gb-lecture .gb-main > .column > .block.hide-container:has(.prose):not(:has(h3)) {order:5;}
+html.gb-lecture .gb-aside {order:1;}  /* a page's inputs and notes above its pictures, moved below them */
+html.gb-lecture #gb-footer {order:2;}
 /* Results first and the whole width wide, the controls below them: the pictures grow about 1.5x. */
 html.gb-lecture .gb-main {flex-wrap:wrap;}
 html.gb-lecture .gb-main > div:first-child {order:2; flex:1 1 100% !important; min-width:100% !important;}
@@ -50,7 +62,6 @@ html.gb-lecture .block:has(> .image-container) {height:auto !important;}
 /* A block's label takes its own lines instead of covering the picture or box under it. */
 html.gb-lecture label[data-testid="block-label"] {position:relative !important;}
 html.gb-lecture .gb-advanced {display:none !important;}
-html.gb-lecture .js-plotly-plot .main-svg text {font-size:18px !important;}
 html.gb-lecture .gb-share-note {font-size:1rem;}
 /* Phones (390 px wide): the lesson's text takes a line of its own above Back / Next and the lecture toggle (it was
    squeezed to a column two letters wide between them). The page menu's rule is in HEAD: it sits outside the app,
@@ -114,11 +125,37 @@ HEAD = """<style>
       d.setAttribute("role", "img");
     });
   }
+  // Lecture mode: plot text 1.5x through Plotly itself, with automatic margins, so that the axes make room for it
+  // (text enlarged by CSS alone was cut off: "cup of coffee", "astronaut"). A redrawn figure is scaled again.
+  function scalePlots() {
+    const on = document.documentElement.classList.contains("gb-lecture");
+    if (!window.Plotly) return;
+    document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+      if (!gd.layout || !gd._fullLayout) return;
+      const size = (gd.layout.font && gd.layout.font.size) || null;
+      const scaled = gd.dataset.gbScaled ? Number(gd.dataset.gbScaled) : null;
+      if (on && (scaled === null || size !== scaled)) {
+        const to = Math.round(1.5 * (size || 12));
+        const edit = {"font.size": to};
+        Object.keys(gd._fullLayout).filter(function (k) { return /^[xy]axis\\d*$/.test(k); })
+          .forEach(function (k) { edit[k + ".automargin"] = true; });
+        gd.dataset.gbScaled = String(to);
+        gd.dataset.gbFont = size ? String(size) : "";
+        window.Plotly.relayout(gd, edit);
+      } else if (!on && scaled !== null) {
+        const was = gd.dataset.gbFont;
+        delete gd.dataset.gbScaled;
+        delete gd.dataset.gbFont;
+        if (size === scaled) window.Plotly.relayout(gd, {"font.size": was ? Number(was) : null});
+      }
+    });
+  }
+  new MutationObserver(scalePlots).observe(document.documentElement, {attributes: true, attributeFilter: ["class"]});
   let queued = false;
   new MutationObserver(function () {
     if (queued) return;
     queued = true;
-    requestAnimationFrame(function () { queued = false; mend(); });
+    requestAnimationFrame(function () { queued = false; mend(); scalePlots(); });
   }).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
                                         attributeFilter: ["aria-label"]});
 })();

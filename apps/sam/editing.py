@@ -12,8 +12,8 @@ from apps.sam import logic
 
 MIN_BOX_SIDE = 2  # pixels: a thinner box is a slip of the mouse, not an object
 THIN_BOX = "That box is too thin: click two opposite corners of the object."
-MODES = {"pos": "➕ keep (positive click)", "neg": "➖ leave out (negative click)",
-         "box": "🔲 box: click two opposite corners"}
+# Short enough to sit in one row above the picture at lecture size (the box's corners are explained by THIN_BOX).
+MODES = {"pos": "➕ keep (positive)", "neg": "➖ leave out (negative)", "box": "🔲 box: two corners"}
 
 
 def empty() -> dict:

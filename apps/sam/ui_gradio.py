@@ -136,10 +136,6 @@ def _layout() -> SimpleNamespace:
     choice = gr.State(-1)
     with gr.Row(elem_classes="gb-main"):
         with gr.Column(scale=1, min_width=300):
-            mode = gr.Radio(MODES, value="pos", label="A click on the picture adds", elem_id="sam-mode")
-            with gr.Row():
-                undo_btn = gr.Button("Undo", size="sm", elem_id="sam-undo")
-                clear_btn = gr.Button("Clear", size="sm", elem_id="sam-clear")
             multimask = gr.Checkbox(True, label="Three candidates (multimask output, for ambiguous clicks)")
             model = gr.Dropdown(MODEL_LABELS, value=logic.DEFAULT_MODEL, label="Engine", elem_id="sam-model",
                                 elem_classes="gb-advanced")
@@ -149,6 +145,12 @@ def _layout() -> SimpleNamespace:
                 scene_btn = gr.Button("Generated scene", elem_id="sam-scene")
         with gr.Column(scale=2):
             status = gr.Markdown("Computing the first example…", elem_id="sam-status")
+            # What a click adds (➕ / ➖ / box corner) sits right above the picture it applies to, in lecture mode too.
+            with gr.Row():
+                mode = gr.Radio(MODES, value="pos", label="A click on the picture adds", elem_id="sam-mode", scale=5)
+                with gr.Column(scale=1, min_width=90):
+                    undo_btn = gr.Button("Undo", size="sm", elem_id="sam-undo")
+                    clear_btn = gr.Button("Clear", size="sm", elem_id="sam-clear")
             canvas = gr.Image(label="Click on the picture", interactive=False, buttons=[], elem_id="sam-canvas",
                               height=430)
             timing = gr.Markdown(elem_id="sam-timing")

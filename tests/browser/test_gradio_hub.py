@@ -418,7 +418,7 @@ def test_sam_opens_computed_and_takes_clicks_and_a_box(page, gradio_url):
     canvas = page.locator("#sam-canvas img")
     gradio_idle(page)
     box = canvas.bounding_box()
-    page.get_by_label("➖ leave out (negative click)").check()
+    page.get_by_label("➖ leave out (negative)").check()
     page.mouse.click(box["x"] + 0.5 * box["width"], box["y"] + 0.12 * box["height"])
     page.wait_for_function("(document.querySelector('#sam-timing')?.innerText || '').includes('2 point(s)')",
                            timeout=30_000)
@@ -429,7 +429,7 @@ def test_sam_opens_computed_and_takes_clicks_and_a_box(page, gradio_url):
     page.locator("#sam-clear").click()
     page.wait_for_function("(document.querySelector('#sam-status')?.innerText || '').includes('Click on an object')",
                            timeout=30_000)
-    page.get_by_label("🔲 box: click two opposite corners").check()
+    page.get_by_label("🔲 box: two corners").check()
     box = canvas.bounding_box()  # the shorter message above moved the picture up
     for fx, fy in ((0.2, 0.05), (0.7, 0.62)):  # the cup, corner to corner
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])

@@ -222,7 +222,7 @@ def test_streamlit_sam_clicks_on_the_picture(page, streamlit_url):
     # the three Choose buttons in one row (#1 sat lower, under a longer caption)
     tops = {round(page.get_by_role("button", name=f"Choose #{i}").bounding_box()["y"]) for i in (1, 2, 3)}
     assert len(tops) == 1, tops
-    page.get_by_text("➖ leave out (negative click)").click()
+    page.get_by_text("➖ leave out (negative)").click()
     settle(page)
     click_on_picture(page, "sam_canvas", 0.5, 0.12)  # a negative click on the table above the cup
     page.get_by_text("2 point(s)").wait_for(timeout=30_000)
