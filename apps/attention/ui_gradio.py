@@ -115,7 +115,8 @@ def _layout() -> SimpleNamespace:
         with gr.Tab("Model view (all layers × heads)"):
             gr.Markdown("Each square is one head (row = query token), layers down, heads across. "
                         "Click one to open it in the Heatmap tab.")
-            grid = gr.Image(interactive=False, show_label=False, buttons=["download"], elem_id="attention-grid")
+            grid = gr.Image(label="Model view: every head, layers down, heads across", interactive=False,
+                           show_label=False, buttons=["download"], elem_id="attention-grid", elem_classes="gb-pick")
         with gr.Tab("Rollout") as roll_tab:
             roll = gr.Plot(elem_id="attention-rollout")
         with gr.Tab("Head statistics") as stats_tab:

@@ -272,7 +272,8 @@ def _toy_tab(hidden: dict, last: dict) -> None:
             with gr.Column(scale=1, min_width=280):
                 dset = gr.Radio([(v, k) for k, v in toy2d.DATASETS.items()], value="moons", label="Data")
                 pad = gr.Image(toy2d.pad_image(""), label="Click to place your points (−3…3)", interactive=False,
-                               height=toy2d.PAD_SIDE, width=toy2d.PAD_SIDE, buttons=[], elem_id="diff-toy-pad")
+                               height=toy2d.PAD_SIDE, width=toy2d.PAD_SIDE, buttons=[], elem_id="diff-toy-pad",
+                               elem_classes="gb-pick")
                 with gr.Row():
                     undo = gr.Button("Undo last point", size="sm")
                     clear = gr.Button("Clear points", size="sm")

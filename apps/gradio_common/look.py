@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from core import share
@@ -73,93 +75,11 @@ html.gb-lecture .gb-share-note {font-size:1rem;}
 }
 """
 
-# Runs once in every page's <head>: lecture mode from the URL before the first paint, and the lesson's arrow keys;
-# and, on phones, the page menu as one row that scrolls sideways (it wrapped to three rows above every page).
-HEAD = """<style>
-/* The page menu: Gradio greys the other pages' links to #bbbbc2 (1.9:1 on white; AA asks 4.5:1). They take the
-   subdued text colour (7:1) and the current page is marked by weight and an underline, not by colour alone. */
-.nav-holder nav a {color:#4b5563 !important;}
-.nav-holder nav a.active {color:#111827 !important; font-weight:700; text-decoration:underline;
-                          text-underline-offset:4px;}
-@media (max-width: 640px) {
-  .nav-holder nav {flex-wrap:nowrap !important; overflow-x:auto; justify-content:flex-start !important;}
-  .nav-holder nav a {flex:0 0 auto; white-space:nowrap;}
-}
-</style>
-<script>
-(function () {
-  const q = new URLSearchParams(window.location.search);
-  if (["1", "true", "yes", "on"].includes((q.get("lecture") || "").toLowerCase())) {
-    document.documentElement.classList.add("gb-lecture");
-  }
-  function press(cls) {
-    const el = document.querySelector("." + cls);
-    const btn = el && (el.tagName === "BUTTON" ? el : el.querySelector("button"));
-    if (btn) { btn.click(); return true; }
-    return false;
-  }
-  document.addEventListener("keydown", function (e) {
-    const t = e.target;
-    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
-    // A control that uses the arrow keys itself (a field, a slider, a radio group, tabs) keeps them.
-    if (t && t.closest && t.closest("ARROW_KEY_CONTROLS")) return;
-    if (e.key === "ArrowRight" && press("gb-lesson-next")) e.preventDefault();
-    if (e.key === "ArrowLeft" && press("gb-lesson-prev")) e.preventDefault();
-  });
-  // Names Gradio 6.31 leaves wrong for screen readers, mended as they appear (every render can bring new ones):
-  // a gallery thumbnail is named "Thumbnail 1 of 16" although it shows a caption ("seed 0"): WCAG 2.5.3 wants
-  // the visible words in the name; an empty file box has an aria-label on a plain div, which ARIA ignores.
-  function mend() {
-    document.querySelectorAll("button.thumbnail-item[aria-label]").forEach(function (b) {
-      const caption = b.querySelector(".caption-label");
-      const text = caption ? caption.textContent.trim() : "";
-      const name = b.getAttribute("aria-label");
-      if (text && !name.startsWith(text)) b.setAttribute("aria-label", text + ", " + name.toLowerCase());
-    });
-    // An upload box is named "Click to upload or drop files" while it reads "Drop File Here - or - Click to Upload".
-    document.querySelectorAll("button.upload-container[aria-label]").forEach(function (b) {
-      const text = b.textContent.replace(/\\s+/g, " ").trim();
-      if (text && b.getAttribute("aria-label") !== text) b.setAttribute("aria-label", text);
-    });
-    document.querySelectorAll(".empty[aria-label]:not([role])").forEach(function (d) {
-      d.setAttribute("role", "img");
-    });
-  }
-  // Lecture mode: plot text 1.5x through Plotly itself, with automatic margins, so that the axes make room for it
-  // (text enlarged by CSS alone was cut off: "cup of coffee", "astronaut"). A redrawn figure is scaled again.
-  function scalePlots() {
-    const on = document.documentElement.classList.contains("gb-lecture");
-    if (!window.Plotly) return;
-    document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
-      if (!gd.layout || !gd._fullLayout) return;
-      const size = (gd.layout.font && gd.layout.font.size) || null;
-      const scaled = gd.dataset.gbScaled ? Number(gd.dataset.gbScaled) : null;
-      if (on && (scaled === null || size !== scaled)) {
-        const to = Math.round(1.5 * (size || 12));
-        const edit = {"font.size": to};
-        Object.keys(gd._fullLayout).filter(function (k) { return /^[xy]axis\\d*$/.test(k); })
-          .forEach(function (k) { edit[k + ".automargin"] = true; });
-        gd.dataset.gbScaled = String(to);
-        gd.dataset.gbFont = size ? String(size) : "";
-        window.Plotly.relayout(gd, edit);
-      } else if (!on && scaled !== null) {
-        const was = gd.dataset.gbFont;
-        delete gd.dataset.gbScaled;
-        delete gd.dataset.gbFont;
-        if (size === scaled) window.Plotly.relayout(gd, {"font.size": was ? Number(was) : null});
-      }
-    });
-  }
-  new MutationObserver(scalePlots).observe(document.documentElement, {attributes: true, attributeFilter: ["class"]});
-  let queued = false;
-  new MutationObserver(function () {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(function () { queued = false; mend(); scalePlots(); });
-  }).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
-                                        attributeFilter: ["aria-label"]});
-})();
-</script>""".replace("ARROW_KEY_CONTROLS", share.ARROW_KEY_CONTROLS)
+# Every page's <head> (head.html): rules for what sits outside the app (the page menu) or must not be scoped to it
+# (focus rings), lecture mode from the URL before the first paint, the lesson's arrow keys, pictures clicked by
+# keyboard, names mended for screen readers, and plot text at lecture size.
+HEAD = (Path(__file__).with_name("head.html").read_text(encoding="utf-8")
+        .replace("ARROW_KEY_CONTROLS", share.ARROW_KEY_CONTROLS))
 
 
 # Gradio's default theme asks for Source Sans Pro at 400 and 600, but the SemiBold file it ships is a

@@ -152,7 +152,7 @@ def _layout() -> SimpleNamespace:
                     undo_btn = gr.Button("Undo", size="sm", elem_id="sam-undo")
                     clear_btn = gr.Button("Clear", size="sm", elem_id="sam-clear")
             canvas = gr.Image(label="Click on the picture", interactive=False, buttons=[], elem_id="sam-canvas",
-                              height=430)
+                              height=430, elem_classes="gb-pick")  # gb-pick: arrows + Enter click it too
             timing = gr.Markdown(elem_id="sam-timing")
             with gr.Tabs():
                 with gr.Tab("Candidates"):

@@ -158,7 +158,7 @@ def _layout() -> SimpleNamespace:
                 with gr.Tab("1 · Patches"):
                     with gr.Row():
                         split = gr.Image(label="The model's patch grid (click a patch)", interactive=False, height=340,
-                                         buttons=["fullscreen"], elem_id="vit-split")
+                                         buttons=["fullscreen"], elem_id="vit-split", elem_classes="gb-pick")
                         with gr.Column():
                             patch_title = gr.Markdown()
                             pixels = gr.Image(label="Its pixels", interactive=False, height=170, buttons=[])
@@ -177,7 +177,8 @@ def _layout() -> SimpleNamespace:
                                 "every position (yellow = similar). Learned, not given: nearby patches end up alike.")
                     with gr.Row():
                         pos = gr.Image(label="All positions (click a tile)", interactive=False, height=420,
-                                       buttons=["fullscreen"], elem_id="vit-positions")
+                                       buttons=["fullscreen"], elem_id="vit-positions",
+                                       elem_classes="gb-pick")
                         pos_one = gr.Image(label="One position, large", interactive=False, height=420, buttons=[],
                                            elem_id="vit-position-one")
                 with gr.Tab("4 · Attention"):
