@@ -13,10 +13,21 @@ from apps.registry import DEMOS
 from apps.streamlit_common import start_warmup
 from core import models
 
+# Streamlit draws captions at 60% opacity (#828180, 3.9:1 on white); WCAG AA asks 4.5:1 for text. On a phone every
+# tap target is 44 x 44 px or more (WCAG 2.5.5): buttons, fields, tabs, the rows of radios and checkboxes; the
+# headings' anchor links (16 px, and nothing a learner needs) are left out there.
+STYLE = """<style>
+[data-testid=stCaptionContainer] {opacity: 0.85;}
+@media (max-width: 640px) {
+  .stApp :is(button, [role=tab], a[data-testid=stPageLink-NavLink], textarea,
+             input:not([type=range]):not([type=checkbox]):not([type=radio])) {min-height: 44px !important;
+                                                                                 min-width: 44px !important;}
+  .stApp label:has(input[type=checkbox]), .stApp label:has(input[type=radio]) {min-height: 44px; align-items: center;}
+  .stApp [data-testid=stHeaderActionElements] {display: none;}
+}
+</style>"""
 st.set_page_config(page_title="Glassbox", page_icon="🔍", layout="wide")
-# Streamlit draws captions at 60% opacity (#828180, 3.9:1 on white); WCAG AA asks 4.5:1 for text.
-st.markdown("<style>[data-testid=stCaptionContainer] {opacity: 0.85;}</style>",
-            unsafe_allow_html=True)
+st.markdown(STYLE, unsafe_allow_html=True)
 start_warmup()  # once per server process, in the background: the first visit of a page is not a cold start
 
 

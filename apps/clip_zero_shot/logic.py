@@ -322,6 +322,7 @@ def bars_figure(result: ClipResult, threshold: float = NONE_THRESHOLD):
     colours = ["#0072B2" if softmax or p >= threshold else "#9ca3af" for p in result.probs]  # colour-blind safe
     fig = go.Figure(go.Bar(x=result.probs, y=result.labels, orientation="h", marker={"color": colours},
                            text=[f"{p:.0%}" for p in result.probs], textposition="outside",
+                           cliponaxis=False,  # a narrow plot (a phone) has no room past 100% for "100%"
                            customdata=result.similarities,
                            hovertemplate="%{y}: %{x:.1%}<br>cosine %{customdata:.3f}<extra></extra>"))
     if not softmax:  # the line's name goes in the title: written beside the line, it sat on the top bar's value
@@ -329,7 +330,8 @@ def bars_figure(result: ClipResult, threshold: float = NONE_THRESHOLD):
     fig.update_layout(title="softmax over the labels (sums to 1)" if softmax else
                       f"each label on its own (0 to 1); dashed: the none-of-these line at {threshold:.0%}",
                       xaxis={"range": [0, 1.12], "tickformat": ".0%"}, yaxis={"autorange": "reversed"},
-                      height=max(220, 60 + 36 * len(result.labels)), margin={"l": 10, "r": 10, "t": 50, "b": 30},
+                      # the right margin holds the last tick label, "100%", which was cut off on a phone
+                      height=max(220, 60 + 36 * len(result.labels)), margin={"l": 10, "r": 30, "t": 50, "b": 30},
                       font={"size": 15})
     return fig
 

@@ -72,6 +72,25 @@ html.gb-lecture .gb-share-note {font-size:1rem;}
   .gb-lesson {flex-wrap:wrap !important; gap:6px !important;}
   .gb-lesson > .gb-lesson-text {order:-1; flex:1 1 100% !important; min-width:100% !important;}
   .gb-lesson > button, .gb-lesson > .block:not(.gb-lesson-text) {flex:1 1 auto !important; min-width:0 !important;}
+  /* The columns stack: the results come first, as in lecture mode, so that the picture is not below every control. */
+  .gb-main > div:first-child {order:2;}
+  .gb-main > div:nth-child(2) {order:1;}
+  /* Every tap target 44 x 44 px or more (a thumb is not a mouse pointer; WCAG 2.5.5): buttons (the pictures'
+     corner icons too), tabs, fields, the rows of radios and checkboxes, slider tracks. */
+  button:not(.tab-container button), a.download-link {min-height:44px !important; min-width:44px !important;}
+  [role=tab] {min-height:44px !important;}  /* not its width: Gradio measures tabs to fold the extra ones away */
+  input:not([type=range]):not([type=radio]):not([type=checkbox]), textarea, select {min-height:44px !important;}
+  label:has(> input[type=radio]), label:has(> input[type=checkbox]) {min-height:44px !important;
+                                                                     align-items:center !important;}
+  input[type=range] {min-height:44px !important;}
+  .tab-like-container {height:auto !important;}  /* a slider's number box and reset button, 24 px tall before */
+  .gb-card, [id$=-crosslinks] a {min-height:44px; display:inline-block;}
+  /* Plotly's tool bar shows for good on a touch screen, over the plot's title; fingers pinch to zoom instead. */
+  .js-plotly-plot .modebar-container {display:none !important;}
+  /* A result's notes (model line, status) after its pictures, as in lecture mode; a warning stays first. */
+  .gb-main > .column > .block.hide-container:has(.prose):not(:has(h3)) {order:5;}
+  /* Galleries at four across at most: eight 42-px faces in a row are too small to see. */
+  .grid-container {grid-template-columns:repeat(auto-fill, minmax(76px, 1fr)) !important;}
 }
 """
 

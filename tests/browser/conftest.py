@@ -110,6 +110,30 @@ def settle(page) -> None:
     page.wait_for_timeout(600)
 
 
+# Each demo's main picture or plot (the first image or plot inside it is measured), and its key control.
+MAIN = {"gradcam": ("#gradcam-overlay-a", None), "fgsm": ("#fgsm-adversarial", "#fgsm-eps"),
+        "attention": ("#attention-heatmap", None), "vit_patches": ("#vit-split", None),
+        "clip_zero_shot": ("#clip-bars", None), "sam": ("#sam-canvas", "#sam-mode"),
+        "gan_latent": ("#gan-grid", None), "diffusion": ("#diff-xt", None)}
+
+# A script listing every text of a visible plot that reaches past the plot's edge (a cut-off label).
+CLIPPED_PLOT_TEXT_JS = """() => {
+  const out = [];
+  document.querySelectorAll('.js-plotly-plot').forEach((gd) => {
+    const r = gd.getBoundingClientRect();
+    if (!r.width) return;
+    gd.querySelectorAll('.main-svg text').forEach((t) => {
+      const b = t.getBoundingClientRect();
+      if (!b.width || !t.textContent.trim()) return;
+      if (b.left < r.left - 1 || b.right > r.right + 1 || b.top < r.top - 1 || b.bottom > r.bottom + 1) {
+        out.push(`${gd.closest('[id]')?.id}: ${t.textContent.slice(0, 40)}`);
+      }
+    });
+  });
+  return out;
+}"""
+
+
 # WCAG 2.1 A and AA, as axe-core tags them; "experimental" switches on the WCAG rules axe still calls that
 # (label-content-name-mismatch, WCAG 2.5.3), and `serious_violations` keeps only rules with a WCAG tag.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

@@ -8,15 +8,9 @@ attention's at 846, SAM's click mode sat below the results, and plot labels enla
 from __future__ import annotations
 
 import pytest
-from browser.conftest import PROJECTOR, loaded, serious_violations
+from browser.conftest import CLIPPED_PLOT_TEXT_JS, MAIN, PROJECTOR, loaded, serious_violations
 
 pytestmark = pytest.mark.browser
-
-# The demo's main picture or plot (the first image or plot inside it is measured), and its key control.
-MAIN = {"gradcam": ("#gradcam-overlay-a", None), "fgsm": ("#fgsm-adversarial", "#fgsm-eps"),
-        "attention": ("#attention-heatmap", None), "vit_patches": ("#vit-split", None),
-        "clip_zero_shot": ("#clip-bars", None), "sam": ("#sam-canvas", "#sam-mode"),
-        "gan_latent": ("#gan-grid", None), "diffusion": ("#diff-xt", None)}
 
 _BOXES_JS = """([main, key]) => {
   const box = (e) => {
@@ -27,24 +21,6 @@ _BOXES_JS = """([main, key]) => {
   const picture = document.querySelector(`${main} img, ${main} .js-plotly-plot`);
   return {main: box(picture), key: key ? box(document.querySelector(key)) : null, scrolled: window.scrollY};
 }"""
-
-# Every text of every visible plot lies inside its plot (a cut-off label reaches past the edge).
-_CLIPPED_JS = """() => {
-  const out = [];
-  document.querySelectorAll('.js-plotly-plot').forEach((gd) => {
-    const r = gd.getBoundingClientRect();
-    if (!r.width) return;
-    gd.querySelectorAll('.main-svg text').forEach((t) => {
-      const b = t.getBoundingClientRect();
-      if (!b.width || !t.textContent.trim()) return;
-      if (b.left < r.left - 1 || b.right > r.right + 1 || b.top < r.top - 1 || b.bottom > r.bottom + 1) {
-        out.push(`${gd.closest('[id]')?.id}: ${t.textContent.slice(0, 40)}`);
-      }
-    });
-  });
-  return out;
-}"""
-
 
 def test_every_built_demo_has_a_first_screen_entry():
     from apps.registry import DEMOS
@@ -63,5 +39,5 @@ def test_lecture_mode_opens_on_the_picture(projector, gradio_url, slug):
     assert got["main"]["top"] < PROJECTOR["height"] / 2, got  # the picture starts in the top half
     if key:  # on the first screen, just above the picture
         assert got["key"]["bottom"] <= got["main"]["top"] and got["main"]["top"] - got["key"]["bottom"] < 120, got
-    assert projector.evaluate(_CLIPPED_JS) == []
+    assert projector.evaluate(CLIPPED_PLOT_TEXT_JS) == []
     assert serious_violations(projector) == []
