@@ -13,11 +13,15 @@ from apps.registry import DEMOS
 from apps.streamlit_common import start_warmup
 from core import models
 
-# Streamlit draws captions at 60% opacity (#828180, 3.9:1 on white); WCAG AA asks 4.5:1 for text. On a phone every
+# Streamlit draws captions at 60% opacity (#828180, 3.9:1 on white); WCAG AA asks 4.5:1 for text. Keyboard focus
+# gets the same 3-px ring as in the Gradio hub (Streamlit marks a focused field by a faint border). On a phone every
 # tap target is 44 x 44 px or more (WCAG 2.5.5): buttons, fields, tabs, the rows of radios and checkboxes; the
 # headings' anchor links (16 px, and nothing a learner needs) are left out there.
 STYLE = """<style>
 [data-testid=stCaptionContainer] {opacity: 0.85;}
+:root :is(a, button, input, select, textarea, summary, [tabindex]):focus-visible {
+  outline: 3px solid #1d4ed8 !important; outline-offset: 2px !important;
+}
 @media (max-width: 640px) {
   .stApp :is(button, [role=tab], a[data-testid=stPageLink-NavLink], textarea,
              input:not([type=range]):not([type=checkbox]):not([type=radio])) {min-height: 44px !important;

@@ -245,6 +245,8 @@ def compute_or_last(key: str, compute: Callable[[], Any]) -> Any:
 # Streamlit cannot bind keys itself; a zero-height component's script (same origin as the page) listens on
 # the page's document and presses the lesson's buttons. Controls that use the arrow keys keep them.
 _ARROW_KEYS_JS = """<script>
+// This script's own frame is empty and 0 px tall: it must not be a stop for the Tab key (WCAG 2.4.3).
+if (window.frameElement) { window.frameElement.tabIndex = -1; window.frameElement.title = "lesson keys"; }
 const doc = window.parent.document;
 if (!doc.gbLessonKeys) {
   doc.gbLessonKeys = true;

@@ -74,6 +74,12 @@ with left:
     b1, b2 = st.columns(2)
     undo = b1.button("Undo", key="sam_undo", width="stretch")
     clear = b2.button("Clear", key="sam_clear", width="stretch")
+    # Streamlit's clickable picture is a plotly chart, which a keyboard cannot click: type where instead.
+    with st.expander("⌨️ Click without a mouse"):
+        k1, k2 = st.columns(2)
+        typed_x = k1.number_input("x (pixels from the left)", 0, 100_000, key="sam_typed_x")
+        typed_y = k2.number_input("y (pixels from the top)", 0, 100_000, key="sam_typed_y")
+        typed = st.button("Click there", key="sam_typed_click", width="stretch")
     multimask = st.checkbox("Three candidates (multimask output, for ambiguous clicks)", key="sam_multimask")
     model = st.selectbox("Engine", logic.MODEL_CHOICES, format_func=lambda m: models.MODELS[m].short_name,
                          key="sam_model")
@@ -108,6 +114,13 @@ if clear:
     prompt = state.sam_prompt = editing.empty()
 if undo:
     prompt = state.sam_prompt = editing.undo(prompt)
+if typed and rgb is not None:  # the typed click, inside the picture, as the mode says
+    h, w = rgb.shape[:2]
+    state.sam_prompt, state.sam_refused = editing.click(prompt, min(int(typed_x), w - 1), min(int(typed_y), h - 1),
+                                                        mode)
+    prompt = state.sam_prompt
+    if state.sam_refused is None:
+        state.sam_choice = -1
 
 
 def on_click() -> None:

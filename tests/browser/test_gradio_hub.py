@@ -468,7 +468,7 @@ def test_gan_page_opens_computed_and_the_lab_trains(page, gradio_url):
     page.wait_for_selector("#gan-norms .js-plotly-plot", timeout=30_000)
     assert page.locator("#gan-slerp button.thumbnail-item").count() == 9
     page.get_by_role("tab", name="Attributes").click()
-    page.get_by_label("hat").check()
+    page.get_by_role("radio", name="hat").check()
     page.wait_for_function("(document.querySelector('#gan-edit-text')?.innerText || '').includes('hat')",
                            timeout=30_000)
     assert "switches it on for" in page.locator("#gan-edit-text").inner_text()

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser.conftest import loaded
+from browser.conftest import loaded, settle
+from browser.test_classroom import st_link
 
 pytestmark = pytest.mark.browser
 
@@ -20,13 +21,15 @@ _FOCUS_JS = """() => {
 }"""
 
 
-def tab_to(page, selector: str, backwards: bool = False, limit: int = 120) -> list[dict]:
-    """Press Tab (or Shift+Tab) until the focus is on `selector`; every stop on the way, with its focus ring."""
+def tab_to(page, selector: str, backwards: bool = False, limit: int = 120, text: str = "") -> list[dict]:
+    """Press Tab (or Shift+Tab) until the focus is on `selector` (showing `text`); every stop on the way, with its
+    focus ring."""
     stops = []
     for _ in range(limit):
         page.keyboard.press("Shift+Tab" if backwards else "Tab")
         stops.append(page.evaluate(_FOCUS_JS))
-        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+        if page.evaluate("([s, t]) => document.activeElement.matches(s) && document.activeElement.innerText"
+                         ".includes(t)", [selector, text]):
             return stops
     raise AssertionError(f"{selector} never took the focus; stops: {stops[-10:]}")
 
@@ -87,4 +90,22 @@ def test_vit_patch_grid_by_keyboard_alone(page, gradio_url):
     page.keyboard.press("Enter")  # aimed at 30% across, 30% down: a patch in the upper left, not the middle one
     patch = int(re.search(r"patch=(\d+)", wait_link(page, "vit_patches", r"patch=(?!32\b)\d+")).group(1))
     assert 0 <= patch < 32
+    assert unringed(stops) == []
+
+
+def test_streamlit_sam_clicks_by_keyboard(page, streamlit_url):
+    """Streamlit's clickable picture is a plotly chart that no key can click: the page takes a typed point."""
+    page.goto(f"{streamlit_url}/sam")
+    settle(page)
+    stops = tab_to(page, "summary", text="Click without a mouse")
+    page.keyboard.press("Enter")
+    stops += tab_to(page, "input[aria-label^='x (pixels']")
+    page.keyboard.type("100")
+    stops += tab_to(page, "input[aria-label^='y (pixels']")
+    page.keyboard.type("50")
+    settle(page)
+    stops += tab_to(page, "button", text="Click there")
+    page.keyboard.press("Enter")
+    settle(page)
+    assert "100,50,1" in st_link(page)
     assert unringed(stops) == []
