@@ -58,7 +58,7 @@ class Outputs:
 
 def described(component, value):
     """An image's new label is also its new alt text (what a screen reader says for it), unless the handler gave
-    one: the labels name what a picture shows ("Grad-CAM heatmap · tabby cat · layer4"), and Gradio reads an
+    one: the labels name what a picture shows ("Grad-CAM · Egyptian cat · bn2"), and Gradio reads an
     image without alt text as decorative."""
     if (isinstance(component, gr.Image) and isinstance(value, dict) and value.get("__type__") == "update"
             and value.get("label") and "alt_text" not in value):
