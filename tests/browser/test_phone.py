@@ -1,4 +1,4 @@
-"""Every Gradio page on a 390 x 844 phone with touch (issue 24).
+"""Every page of both hubs on a 390 x 844 phone with touch (issue 24), axe-core's WCAG 2.1 AA check included.
 
 Before: the lesson text was squeezed into a column ~20 px wide (two letters a line), the lecture toggle was cut off,
 the page menu wrapped to three rows, buttons, fields and the menu's links were 18-34 px tall, plot titles ran off
@@ -7,7 +7,7 @@ the plot, and the GAN's samples were 42 px wide, eight to a row."""
 from __future__ import annotations
 
 import pytest
-from browser.conftest import CLIPPED_PLOT_TEXT_JS, MAIN, compare_screenshot, loaded, settle
+from browser.conftest import CLIPPED_PLOT_TEXT_JS, MAIN, compare_screenshot, loaded, serious_violations, settle
 
 from apps.registry import DEMOS
 
@@ -70,6 +70,7 @@ def test_every_page_fits_a_phone(phone, gradio_url, slug):
         assert got["main"] >= 300, got  # the main picture or plot takes the width of the screen
     assert phone.evaluate(_SMALL_TARGETS_JS, TAP) == []
     assert phone.evaluate(CLIPPED_PLOT_TEXT_JS) == []
+    assert serious_violations(phone) == []  # WCAG 2.1 AA at phone size too
     compare_screenshot(phone, f"phone_{slug or 'landing'}")
 
 
@@ -81,4 +82,5 @@ def test_every_streamlit_page_fits_a_phone(phone, streamlit_url, slug):
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert phone.evaluate(_SMALL_TARGETS_JS, TAP) == []
     assert phone.locator("[data-testid=stException]").count() == 0
+    assert serious_violations(phone) == []  # WCAG 2.1 AA (axe-core; see test_access.py)
     compare_screenshot(phone, f"phone_streamlit_{slug or 'landing'}")
