@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 
 from apps.gradio_common import internals
 from apps.gradio_common.look import CSS, HEAD, theme
+from apps.gradio_common.widgets import describe_images, page_footer
 from core import files, images, memwatch, models
 
 log = logging.getLogger("glassbox.hub")
@@ -143,8 +144,6 @@ def serve(demo: gr.Blocks, **overrides):
     Returns launch()'s (app, local_url, share_url); the server runs in the background
     (prevent_thread_lock); call demo.block_thread() to wait on it.
     """
-    from apps.gradio_common.widgets import describe_images
-
     describe_images(demo)
     store = internals.SessionStore()
     with demo:  # the app's own load event fires once per page opened, on every page of the hub
@@ -166,8 +165,6 @@ def serve(demo: gr.Blocks, **overrides):
 
 def launch_page(build: Callable[[], None], title: str) -> None:
     """Run one demo page alone (each ui_gradio.py is runnable by itself)."""
-    from apps.gradio_common.widgets import page_footer
-
     with gr.Blocks(title=title) as demo:
         build()
         page_footer(demo)

@@ -103,6 +103,15 @@ def loaded(page, slug: str) -> None:
                            ".includes('?')", timeout=90_000)
 
 
+def open_computed(page, gradio_url: str, slug: str, query: str = "") -> None:
+    """Open a Gradio page (the landing page for slug "") and wait until its opening view is computed and drawn:
+    the pictures painted, the names mended and the plots fitted by the head script."""
+    page.goto(f"{gradio_url}/{slug}{query}")
+    if slug:
+        loaded(page, slug)
+    page.wait_for_timeout(1000)
+
+
 def settle(page) -> None:
     """Wait for a Streamlit script (or fragment) run to finish: Streamlit shows its status widget while running."""
     page.wait_for_timeout(800)

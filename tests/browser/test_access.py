@@ -10,7 +10,7 @@ Streamlit 6-16 images without alt text on a page and captions at 3.9:1."""
 from __future__ import annotations
 
 import pytest
-from browser.conftest import loaded, serious_violations
+from browser.conftest import open_computed, serious_violations
 
 from apps.registry import DEMOS
 
@@ -20,8 +20,5 @@ PAGES = ["", *(d.slug for d in DEMOS if d.built)]
 
 @pytest.mark.parametrize("slug", PAGES, ids=lambda s: s or "landing")
 def test_gradio_page_meets_wcag_aa(page, gradio_url, slug):
-    page.goto(f"{gradio_url}/{slug}")
-    if slug:
-        loaded(page, slug)
-    page.wait_for_timeout(1000)  # the last pictures arrive and the page's names are mended
+    open_computed(page, gradio_url, slug)
     assert serious_violations(page) == []

@@ -8,7 +8,7 @@ attention's at 846, SAM's click mode sat below the results, and plot labels enla
 from __future__ import annotations
 
 import pytest
-from browser.conftest import CLIPPED_PLOT_TEXT_JS, MAIN, PROJECTOR, loaded, serious_violations
+from browser.conftest import CLIPPED_PLOT_TEXT_JS, MAIN, PROJECTOR, open_computed, serious_violations
 
 pytestmark = pytest.mark.browser
 
@@ -31,9 +31,7 @@ def test_every_built_demo_has_a_first_screen_entry():
 @pytest.mark.parametrize("slug", list(MAIN))
 def test_lecture_mode_opens_on_the_picture(projector, gradio_url, slug):
     main, key = MAIN[slug]
-    projector.goto(f"{gradio_url}/{slug}?lecture=1")
-    loaded(projector, slug)
-    projector.wait_for_timeout(1000)  # the pictures paint and the plots take their lecture size
+    open_computed(projector, gradio_url, slug, "?lecture=1")
     got = projector.evaluate(_BOXES_JS, [main, key])
     assert got["scrolled"] == 0 and got["main"], got
     assert got["main"]["top"] < PROJECTOR["height"] / 2, got  # the picture starts in the top half

@@ -7,7 +7,7 @@ the plot, and the GAN's samples were 42 px wide, eight to a row."""
 from __future__ import annotations
 
 import pytest
-from browser.conftest import CLIPPED_PLOT_TEXT_JS, MAIN, compare_screenshot, loaded, serious_violations, settle
+from browser.conftest import CLIPPED_PLOT_TEXT_JS, MAIN, compare_screenshot, open_computed, serious_violations, settle
 
 from apps.registry import DEMOS
 
@@ -57,10 +57,7 @@ PAGES = ["", *(d.slug for d in DEMOS if d.built)]
 
 @pytest.mark.parametrize("slug", PAGES, ids=lambda s: s or "landing")
 def test_every_page_fits_a_phone(phone, gradio_url, slug):
-    phone.goto(f"{gradio_url}/{slug}")
-    if slug:
-        loaded(phone, slug)
-    phone.wait_for_timeout(1000)  # the pictures arrive and the plots fit their titles
+    open_computed(phone, gradio_url, slug)
     got = phone.evaluate(_LAYOUT_JS, MAIN[slug][0] if slug else None)
     assert got["scroll"] <= PHONE["width"], got  # no sideways scroll of the page
     assert got["nav"] < 2 * TAP, got  # the page menu is one row (it scrolls sideways)
