@@ -3,7 +3,9 @@
 Every response starts with: `model` (the name of the model that actually ran), `model_label`
 (model, source and device in words), `device`, `offline` (true when an offline model ran),
 `notices` (a list of sentences: fallbacks, capped values), `elapsed_ms` (server time for the
-whole call) and `timing_ms` (that time split into decode, model and encode).
+whole call), `timing_ms` (that time split into decode, model and encode) and `worker` (who ran the model
+work: `local`, a Ray Serve replica's id, or `frontend` when a front end answered alone, from its result cache
+or with no model work to do).
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable
 
+from core import remote
+
 
 class Clock:
     """Split one API call's server time into named phases: lap("decode"), lap("model"), lap("encode")."""
 
     def __init__(self) -> None:
+        remote.begin_call()  # the `worker` field names who ran this call's model work, not an earlier call's
         self.start = self._last = time.perf_counter()
         self.phases: dict[str, float] = {}
 
@@ -51,5 +56,6 @@ def respond(result: Any, body: dict, clock: Clock, notices: Iterable[str] = ()) 
         "notices": unique(notices),
         "elapsed_ms": round(clock.elapsed_ms(), 1),
         "timing_ms": {k: round(v, 1) for k, v in clock.phases.items()},
+        "worker": remote.answered_by(),
     }
     return {**head, **body}

@@ -26,6 +26,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, TypeVar
 
+from core import remote
+
 log = logging.getLogger("glassbox.lane")
 T = TypeVar("T")
 
@@ -242,11 +244,18 @@ LANE = Lane()
 
 
 def run(fn: Callable[[], T], name: str = "") -> T:
-    """Run fn() on the process's compute lane (inline when already on it)."""
+    """Run fn() on the process's compute lane (inline when already on it), or with GLASSBOX_BACKEND=ray on a
+    Ray Serve replica's lane (core.remote): fn and its value must then pickle, and fn must not change objects
+    the caller keeps (it runs on a copy of them)."""
+    if remote.wanted():
+        return remote.run(fn, name)
     return LANE.run(fn, name)
 
 
 def stream(gen_fn: Callable[[], Iterator[T]], name: str = "") -> Iterator[T]:
+    """Iterate gen_fn() chunk by chunk on the compute lane (Lane.stream), or on a replica's (core.remote)."""
+    if remote.wanted():
+        return remote.stream(gen_fn, name)
     return LANE.stream(gen_fn, name)
 
 

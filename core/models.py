@@ -671,8 +671,14 @@ def clear_cache() -> None:
 
 
 def status_line(asked: list[str] | None = None) -> str:
-    """The footer: device and the models in memory (with `asked`: only a page's own models)."""
+    """The footer: device and the models in memory (with `asked`: only a page's own models). With
+    GLASSBOX_BACKEND=ray the models live on the replicas: the footer says so, and each result's label names the
+    model and the device that ran it."""
+    from core import remote
     from core.device import describe_device, pick_device
+
+    if remote.wanted():
+        return f"{remote.describe()} · each result names the model and device that ran it"
 
     try:
         dev = describe_device(pick_device())

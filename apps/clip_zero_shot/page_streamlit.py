@@ -72,7 +72,7 @@ with right:
                     col.image(str(logic.SAMPLES[name]), **captioned(f"{i + 1}. {name} ({score:.2f})"), width="stretch")
         with tab_learn:
             st.markdown(logic.tiny_clip_text())
-            _, _, record = tiny.load()
+            record = tiny.record()
             st.image(tiny.probe_strip(),
                      **captioned("The recorded batch: 8 images (columns) and their captions (rows)"))
             last = len(record["steps"]) - 1

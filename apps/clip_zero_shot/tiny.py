@@ -161,20 +161,34 @@ def from_checkpoint(spec, path):
 
 def load() -> tuple:
     """(model, vocab, record): the bundled tiny CLIP, from the shared model cache. Loaded on the lane the first
-    time; after that a look-up, so the step slider that reads the record never waits behind other model work."""
+    time; after that a look-up. Runs where the model work runs (a lane job, or a replica with GLASSBOX_BACKEND=ray)."""
+    from core import models
+
+    model = models.load("tiny_clip", "cpu").module
+    return model, model.vocab, model.record
+
+
+_record: dict | None = None
+
+
+def record() -> dict:
+    """The training record (steps, loss, temperature, the probe batch's similarity matrices): bundled, so it is
+    read once per process and after that the step slider that reads it never waits behind other model work."""
+    global _record
     from core import lane, models
 
-    found = models.peek("tiny_clip")
-    model = found.module if found else lane.run(lambda: models.load("tiny_clip", "cpu").module, "tiny_clip")
-    return model, model.vocab, model.record
+    if _record is None:
+        found = models.peek("tiny_clip")
+        _record = found.module.record if found else \
+            lane.run(lambda: load()[2], "tiny_clip")  # with GLASSBOX_BACKEND=ray only these arrays come back
+    return _record
 
 
 def probe_strip(side: int = 96) -> np.ndarray:
     """The recorded batch's images side by side, numbered like the matrix's columns."""
     from PIL import Image, ImageDraw
 
-    _, _, record = load()
-    imgs = record["probe_images"]
+    imgs = record()["probe_images"]
     sheet = Image.new("RGB", (len(imgs) * (side + 4), side + 18), "white")
     draw = ImageDraw.Draw(sheet)
     for i, img in enumerate(imgs):
@@ -187,14 +201,14 @@ def matrix_figure(k: int):
     """The recorded batch's similarity matrix at the k-th recorded step: rows = captions, columns = images."""
     import plotly.graph_objects as go
 
-    _, _, record = load()
-    k = int(np.clip(k, 0, len(record["steps"]) - 1))
-    sims = record["sims"][k].T  # (captions, images)
-    caps = [f"{i + 1}. {c}" for i, c in enumerate(record["probe_captions"])]
+    rec = record()
+    k = int(np.clip(k, 0, len(rec["steps"]) - 1))
+    sims = rec["sims"][k].T  # (captions, images)
+    caps = [f"{i + 1}. {c}" for i, c in enumerate(rec["probe_captions"])]
     fig = go.Figure(go.Heatmap(z=sims, x=[f"image {i + 1}" for i in range(len(caps))], y=caps, zmin=-1, zmax=1,
                                colorscale="RdBu", reversescale=True, texttemplate="%{z:.2f}",
                                hovertemplate="%{y} vs %{x}: cosine %{z:.2f}<extra></extra>"))
-    fig.update_layout(title=f"Step {int(record['steps'][k])}: the diagonal is the matched pairs",
+    fig.update_layout(title=f"Step {int(rec['steps'][k])}: the diagonal is the matched pairs",
                       yaxis={"autorange": "reversed"}, height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                       font={"size": 13})
     return fig
@@ -204,11 +218,11 @@ def loss_figure():
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    _, _, record = load()
-    steps = np.arange(len(record["loss"]))
+    rec = record()
+    steps = np.arange(len(rec["loss"]))
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=steps, y=record["loss"], name="loss (symmetric InfoNCE)", line={"color": "#0072B2"}))
-    fig.add_trace(go.Scatter(x=steps, y=record["scale"], name="1 / temperature (learned)",
+    fig.add_trace(go.Scatter(x=steps, y=rec["loss"], name="loss (symmetric InfoNCE)", line={"color": "#0072B2"}))
+    fig.add_trace(go.Scatter(x=steps, y=rec["scale"], name="1 / temperature (learned)",
                              line={"color": "#D55E00", "dash": "dot"}), secondary_y=True)
     # The legend goes above the plot, right under the title: below it, it sat on the step axis's title.
     fig.update_layout(title="Training: the loss falls, the learned temperature sharpens", height=340,
@@ -226,14 +240,14 @@ def embedding_figure(n: int = 48, seed: int = 3):
 
     from core import lane
 
-    model, vocab, _ = load()
     rng = np.random.default_rng(seed)
     seen_imgs, seen_caps, seen_parts = sample(n, rng)
     held_imgs, held_caps, held_parts = sample(n // 4, rng, held_out=True)
     images = np.concatenate([seen_imgs, held_imgs])
     caps = seen_caps + held_caps
     held = [False] * len(seen_caps) + [True] * len(held_caps)
-    def embed():
+    def embed():  # loads the model where it runs: only the embeddings travel back
+        model, vocab, _ = load()
         with torch.no_grad():
             iv = model.encode_image(to_tensor(images)).numpy()  # (m, D)
             tv = model.encode_text(torch.from_numpy(tokenize(caps, vocab))).numpy()  # (m, D)

@@ -148,8 +148,7 @@ def build() -> None:
                        learn_loss=ui.learn_loss, learn_space=ui.learn_space)
 
     def open_learning() -> dict:
-        _, _, record = tiny.load()
-        last_k = len(record["steps"]) - 1
+        last_k = len(tiny.record()["steps"]) - 1
         return {"learn_text": logic.tiny_clip_text(), "probe": tiny.probe_strip(),
                 "step": gr.update(maximum=last_k, value=last_k), "learn_matrix": tiny.matrix_figure(last_k),
                 "learn_loss": tiny.loss_figure(), "learn_space": tiny.embedding_figure()}

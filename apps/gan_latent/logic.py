@@ -179,21 +179,24 @@ def edit(seeds, attribute: str, strength: float | None = None,
     seeds = check_seeds(seeds)
 
     def find(dev: str):
+        # Everything edit needs from the model, read on the lane in one go: with GLASSBOX_BACKEND=ray the
+        # model lives on a replica, and only these plain values come back.
         loaded = models.load(name, dev)
-        return loaded.module.attribute_names, loaded
+        m = loaded.module
+        known = attribute in m.attribute_names
+        return (list(m.attribute_names), loaded.spec.title, loaded.spec.name, m.z_dim,
+                m.direction(attribute).cpu().numpy() if known else None,  # (Z,) unit direction
+                m.offsets[attribute] if known else None)
 
-    names, loaded = run_with_fallback(find).value  # type: ignore[misc]
+    names, title, ran_name, zd, d, off = run_with_fallback(find).value  # type: ignore[misc]
     if not names:
-        raise GanInputError(f"{loaded.spec.title} has no measured attribute directions; they were measured for the "
+        raise GanInputError(f"{title} has no measured attribute directions; they were measured for the "
                             "faces GAN trained here (model 'gan_faces').")
     one_of(attribute, names, "attribute", GanInputError)
     s = best_strength(attribute) if strength is None else _float(strength, "strength", -MAX_STRENGTH, MAX_STRENGTH)
-    from core import lane
-
-    d, off = lane.run(lambda: (loaded.module.direction(attribute).cpu().numpy(), loaded.module.offsets[attribute]))
-    zs = np.stack([latent(x, loaded.module.z_dim) for x in seeds])  # (n, Z)
-    before = _generate(loaded.spec.name, zs)
-    after = _generate(loaded.spec.name, zs + s * off * d[None].astype(np.float32))
+    zs = np.stack([latent(x, zd) for x in seeds])  # (n, Z)
+    before = _generate(ran_name, zs)
+    after = _generate(ran_name, zs + s * off * d[None].astype(np.float32))
     after.extra = {"attribute": attribute, "strength": s, "seeds": seeds}
     return before, after
 

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from apps.sam import scenes
-from core import api, images, models, share
+from core import api, images, models, remote, share
 from core.cache import ResultCache
 from core.device import run_noted
 from core.errors import UserError
@@ -179,7 +179,9 @@ def segment(image, points=None, box=None, model: str = DEFAULT_MODEL, multimask:
     work = Prompt([(x * scale[1], y * scale[0], lab) for x, y, lab in prompt.points],
                   None if prompt.box is None else (prompt.box[0] * scale[1], prompt.box[1] * scale[0],
                                                    prompt.box[2] * scale[1], prompt.box[3] * scale[0]))
-    result: SamResult = run_noted(lambda dev: _segment(rgb, work, spec.name, bool(multimask), dev, scene), device)
+    # With several Ray Serve replicas, the clicks on one image go to the replica that encoded it (core.remote).
+    with remote.affinity(f"sam:{image_key(rgb)}"):
+        result: SamResult = run_noted(lambda dev: _segment(rgb, work, spec.name, bool(multimask), dev, scene), device)
     if original != rgb.shape[:2]:
         result.masks = np.stack([_resize_mask(m, original) for m in result.masks])
         result.prompt = prompt
