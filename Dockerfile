@@ -5,8 +5,11 @@ FROM python:3.11-slim
 RUN useradd --create-home --uid 1000 glassbox
 WORKDIR /home/glassbox/app
 
-COPY requirements.txt .
+COPY requirements.txt requirements-ray.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
+# Optional extras: --build-arg EXTRAS=requirements-ray.txt for the Ray Serve deployment (deploy/).
+ARG EXTRAS=""
+RUN if [ -n "$EXTRAS" ]; then pip install --no-cache-dir -r "$EXTRAS"; fi
 
 COPY --chown=glassbox:glassbox . .
 USER glassbox

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIREMENTS = ("requirements.txt", "requirements-test.txt")
+REQUIREMENTS = ("requirements.txt", "requirements-test.txt", "requirements-ray.txt")
 # Pins that publish no wheel at all, only a source archive of pure Python code (they build anywhere).
 SOURCE_ONLY = {"grad-cam"}
 

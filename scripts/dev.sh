@@ -58,6 +58,12 @@ setup_python() {
   fi
 }
 
+setup_nginx() {
+  # The front-end tests (tests/scale) run deploy/nginx.conf in Debian's nginx, as a plain process on a free port.
+  if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then return 0; fi
+  apt_install nginx || echo "!! The nginx front-end test will be skipped (and fail under CI) until nginx is installed." >&2
+}
+
 setup_browser() {
   # Fonts matter: the committed screenshots were taken with these (emoji included).
   if command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; then return 0; fi
@@ -69,7 +75,7 @@ setup_browser() {
 # Asked again only when a requirements file or one of those three changed.
 check_versions() {
   local want stamp=$VENV/.glassbox-pycheck
-  want=$({ cat requirements.txt requirements-test.txt Dockerfile scripts/dev.sh scripts/check_python.py
+  want=$({ cat requirements.txt requirements-test.txt requirements-ray.txt Dockerfile scripts/dev.sh scripts/check_python.py
            sed -n '2,/^---$/p' README.md; } | sha256sum | cut -c1-16)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "$PY" scripts/check_python.py
@@ -85,8 +91,9 @@ case "$cmd" in
   run) setup_python; exec "$PY" app.py ;;
   streamlit) setup_python; exec "$VENV/bin/streamlit" run streamlit_app.py ;;
   test)
-    setup_python requirements-test.txt
+    setup_python requirements-test.txt requirements-ray.txt
     setup_browser
+    setup_nginx
     check_versions
     shift || true
     if [ $# -gt 0 ]; then exec "$PY" -m pytest "$@"; fi
@@ -99,8 +106,11 @@ case "$cmd" in
     # CPU only shows up here instead of on a learner's laptop.
     echo ">> tests marked 'kernels' again under ATEN_CPU_CAPABILITY=default"
     ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 ONEDNN_MAX_CPU_ISA=SSE41 \
-      exec "$PY" -m pytest -q -m "kernels and not wiring" tests/unit ;;
-  bench) setup_python requirements-test.txt
+      "$PY" -m pytest -q -m "kernels and not wiring" tests/unit
+    # Every API test once more with the model work on Ray Serve: a Ray head on loopback, 2 replicas.
+    echo ">> the API tests again on GLASSBOX_BACKEND=ray"
+    GLASSBOX_TEST_BACKEND=ray exec "$PY" -m pytest -q tests/api ;;
+  bench) setup_python requirements-test.txt requirements-ray.txt
     exec "$PY" benchmarks/run_all.py ;;  # the hub's start-up, then benchmarks/bench_<slug>.py per demo of the registry
   *) echo "usage: bash scripts/dev.sh {setup|run|test|streamlit|bench}" >&2; exit 2 ;;
 esac

@@ -27,7 +27,8 @@ _CALLER_SETTINGS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_ENDPOINT", "HF
                     "GLASSBOX_WEIGHTS_DIR", "GLASSBOX_DEVICE", "GLASSBOX_MAX_MODELS", "GLASSBOX_MODEL_MEMORY_MB",
                     "GLASSBOX_MAX_UPLOAD_MB", "GLASSBOX_MEMLOG", "GLASSBOX_TRACEMALLOC",
                     "GLASSBOX_MAX_PIXELS", "GLASSBOX_CONCURRENCY", "GLASSBOX_MAX_SESSIONS",
-                    "GLASSBOX_SESSION_IDLE_MIN", "GLASSBOX_TORCH_THREADS", "GRADIO_TEMP_DIR")
+                    "GLASSBOX_SESSION_IDLE_MIN", "GLASSBOX_TORCH_THREADS", "GRADIO_TEMP_DIR",
+                    "GLASSBOX_BACKEND", "GLASSBOX_RAY_ADDRESS", "GLASSBOX_REPLICAS", "GLASSBOX_RAY_TIMEOUT_S")
 # Test modules import this file again as `conftest` (for its helpers): set up once per process, or the second
 # copy would swap HF_HOME for another folder after huggingface_hub had read the first.
 if os.environ.get("GLASSBOX_TEST_PROCESS") != str(os.getpid()):
@@ -118,6 +119,59 @@ def hub_in_process():
         yield demo, url.rstrip("/")
     finally:
         demo.close()
+
+
+def ray_or_skip() -> None:
+    """Skip a Ray test when the extra is not installed; under CI (.ci/run installs it) fail instead."""
+    try:
+        import ray  # noqa: F401
+        from ray import serve  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("Ray Serve is not installed but CI is set: pip install -r requirements-ray.txt")
+        pytest.skip("Ray tests skipped: Ray Serve is an optional extra (pip install -r requirements-ray.txt)")
+
+
+@contextmanager
+def ray_serve(replicas: int = 2, cpus: int = 2):
+    """A Ray head on this box (loopback only, its own temp folder) running deploy/serve.yaml's application with
+    `replicas` replicas (deploy/local.py); yields the cluster's address. Stopped after: this process leaves the
+    cluster first (a driver whose cluster is gone ends its own process), then the head's process group."""
+    from core import remote
+    from deploy import local
+
+    ray_or_skip()
+    head, address, tmp = local.ray_head(cpus)
+    try:
+        local.serve_up(address, replicas)
+        yield address
+    finally:
+        remote.disconnect()
+        local.stop_ray(head, tmp)
+
+
+@contextmanager
+def backend(name: str, address: str | None = None):
+    """GLASSBOX_BACKEND (and the Ray address) set for what runs inside, as before after."""
+    before = {k: os.environ.get(k) for k in ("GLASSBOX_BACKEND", "GLASSBOX_RAY_ADDRESS")}
+    os.environ["GLASSBOX_BACKEND"] = name
+    if address:
+        os.environ["GLASSBOX_RAY_ADDRESS"] = address
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One Ray head with 2 replicas for every test of the session that asks (started on first use)."""
+    with ray_serve(replicas=2) as address:
+        yield address
 
 
 @pytest.fixture

@@ -283,10 +283,10 @@ def test_diffusion_nan_guidance_over_rest(hub):
     assert "event: error" in stream and "NaN" in stream
 
 
-HEADER = ["model", "model_label", "device", "offline", "notices", "elapsed_ms", "timing_ms"]
+HEADER = ["model", "model_label", "device", "offline", "notices", "elapsed_ms", "timing_ms", "worker"]
 
 
-def test_every_endpoint_starts_with_the_same_header(client):
+def test_every_endpoint_starts_with_the_same_header(client, api_backend):
     """One helper builds the header: the same fields, in the same order, on every endpoint."""
     from gradio_client import handle_file
 
@@ -310,6 +310,9 @@ def test_every_endpoint_starts_with_the_same_header(client):
         assert out["device"] == "cpu" and out["offline"] is True and isinstance(out["notices"], list), name
         assert out["elapsed_ms"] > 0 and "model" in out["timing_ms"] and "encode" in out["timing_ms"], name
         assert sum(out["timing_ms"].values()) <= out["elapsed_ms"] + 1, name
+        # Who ran it: this process, or (GLASSBOX_TEST_BACKEND=ray) a replica, or the front end's cache for a repeat.
+        assert out["worker"] == "local" if api_backend == "local" else \
+            out["worker"].startswith("Worker#") or out["worker"] == "frontend", name
 
 
 def test_a_hub_model_offline_names_the_stand_in_in_the_header(client):

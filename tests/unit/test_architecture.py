@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT
 
-HEAVY = ["torch", "timm", "pytorch_grad_cam", "diffusers", "open_clip", "segment_anything", "transformers",
+HEAVY = ["torch", "timm", "pytorch_grad_cam", "diffusers", "open_clip", "segment_anything", "transformers", "ray",
          "torchvision"]
 
 

@@ -1,0 +1,91 @@
+"""Several front ends behind deploy/nginx.conf: sticky sessions, and a front end that dies.
+
+Two Gradio hubs (GLASSBOX_BACKEND=ray, the session's Ray head) behind Debian's nginx running the shipped config,
+its upstream servers and listen port swapped for loopback ones. A learner's browser opens a shared link; the
+front end that served it is killed; the learner reloads the link and the other front end brings back the same
+view. A notebook's API calls through nginx keep working throughout.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import CHROMIUM, CHROMIUM_ARGS, SAMPLES, free_port, start_server, stop
+from deploy import local
+
+pytestmark = pytest.mark.api
+
+
+@pytest.fixture
+def balanced(ray_cluster):
+    """(nginx url, {front end port: process}) for two Gradio hubs on Ray behind nginx; all stopped after."""
+    for path, install in ((local.NGINX, "nginx"), (CHROMIUM, "chromium")):
+        if not Path(path).exists():
+            if os.environ.get("CI"):
+                pytest.fail(f"{path} is not installed but CI is set (apt-get install {install})")
+            pytest.skip(f"{path} is not installed (apt-get install -y {install})")
+    env = {"GLASSBOX_BACKEND": "ray", "GLASSBOX_RAY_ADDRESS": ray_cluster, "GLASSBOX_WARMUP": "0"}
+    fronts: dict[int, tuple] = {}
+    lb = None
+    try:
+        for k in range(2):
+            port = free_port()
+            fronts[port] = start_server([sys.executable, "app.py"], port, f"glassbox-front{k}.log", env)
+        lb = local.start_nginx(list(fronts))
+        yield lb[1], {p: proc for p, (proc, _) in fronts.items()}
+    finally:
+        if lb is not None:
+            local.stop_nginx(lb[0], lb[2])
+        for proc, log in fronts.values():
+            stop(proc)
+            log.close()
+
+
+def front_port(response) -> int:
+    return int(response.headers["x-glassbox-frontend"].rsplit(":", 1)[1])
+
+
+def test_a_dead_front_end_sends_its_learners_to_another_that_rebuilds_the_view_from_the_link(balanced):
+    from gradio_client import Client, handle_file
+    from playwright.sync_api import sync_playwright
+
+    url, fronts = balanced
+    notebook = Client(url + "/", verbose=False)
+    out = notebook.predict(image=handle_file(str(SAMPLES / "coffee.png")), target=504, api_name="/gradcam")
+    assert out["target"]["label"] == "coffee mug" and out["worker"].startswith("Worker#")
+    link = url + out["share_url"] if out["share_url"].startswith("/") else out["share_url"]
+
+    # Sticky: one browser's requests all reach the front end its cookie hashes to.
+    with requests.Session() as s:
+        served = {front_port(s.get(url + "/", timeout=30)) for _ in range(6)}
+    assert len(served) == 1
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def open_view() -> int:
+            response = page.goto(link)
+            page.wait_for_function("(document.querySelector('#gradcam-link textarea, #gradcam-link input')"
+                                   "?.value || '').includes('target=504')", timeout=120_000)
+            page.get_by_text("coffee mug").first.wait_for(timeout=120_000)
+            return front_port(response)
+
+        first = open_view()
+        assert first in fronts
+        fronts[first].kill()  # the front end crashes (SIGKILL: no goodbye to nginx)
+        fronts[first].wait(timeout=30)
+        t0 = time.monotonic()
+        second = open_view()  # the learner reloads her link
+        assert second != first and second in fronts
+        assert time.monotonic() - t0 < 60
+        browser.close()
+    again = Client(url + "/", verbose=False).predict(image=handle_file(str(SAMPLES / "coffee.png")), target=504,
+                                                     api_name="/gradcam")
+    assert again["target"]["label"] == "coffee mug"
