@@ -2,6 +2,7 @@
 nginx + 2 front ends + Ray Serve with 1 and with 2 replicas; Ray's overhead per request; the capacity table.
 
 python benchmarks/scale.py [--seconds 15] [--clients 8] [--think-s 10] [--learners 40 400 4000] [--gpu-ms MS]
+                           [--json FILE] [--capacity-from FILE]
 
 Needs the Ray extra (pip install -r requirements-ray.txt) and Debian's nginx. Every server it starts listens on
 127.0.0.1 and is stopped at the end. The learners are benchmarks/load.py's: closed-loop, a new input every
@@ -15,6 +16,7 @@ request, and Ray's overhead per request; the capacity table is computed from tho
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -84,28 +86,28 @@ def measure(base: str, label: str, args, config: dict, pids: list[int]) -> list[
 
 
 def capacity(rows: list[dict], overhead: dict, args) -> None:
-    """Replicas and front ends for N learners, from the numbers above."""
+    """Replicas and front-end cores for N learners, from the numbers above."""
     one = next(r for r in rows if r["setup"].endswith("1 replica") and r["endpoint"] == "gradcam"
                and r["path"] == "api")
-    per_replica = one["rps"]  # one replica, one core, saturated by the clients
-    fronts = [r for r in rows if r["setup"].startswith("nginx")]
-    front_cpu = statistics.mean(r["front_cpu_ms"] for r in fronts) / 2  # two front ends shared the work
-    per_front = 0.7 * 1000 / max(front_cpu, 1e-3)  # req/s one front-end core carries at 70% busy
+    per_replica = one["rps"]  # one replica on one core, kept busy by the clients
+    # A learner clicks in a browser: the front ends' CPU per browser click (summed over both front ends) sizes them.
+    clicks = [r for r in rows if r["setup"].startswith("nginx") and r["path"] == "browser"]
+    front_cpu = statistics.mean(r["front_cpu_ms"] for r in clicks)
+    per_front = 0.7 * 1000 / front_cpu  # clicks/s one front-end core carries at 70% busy
     print(f"\nper replica (1 core, Grad-CAM API, {args.clients} clients): {per_replica:.2f} req/s; "
-          f"front-end CPU per request: {front_cpu:.1f} ms -> {per_front:.0f} req/s per front-end core at 70%")
-    print(f"Ray's overhead per request (empty job): p50 {overhead['ray_p50'] - overhead['local_p50']:.1f} ms "
-          f"(ray {overhead['ray_p50']:.1f} / local lane {overhead['local_p50']:.2f} ms; p95 {overhead['ray_p95']:.1f})")
+          f"front-end CPU per browser click: {front_cpu:.0f} ms -> {per_front:.1f} clicks/s per front-end core at 70%")
+    extra = overhead["ray_p50"] - overhead["local_p50"]
+    print(f"Ray's overhead per request (an empty job through a handle, minus the same on the local lane): "
+          f"p50 {extra:.1f} ms, p95 {overhead['ray_p95'] - overhead['local_p95']:.1f} ms")
     demand = 1 / args.think_s
     print(f"\ncapacity at a lecture's peak: every learner asks the model once per {args.think_s:g} s "
-          f"({demand:.2f} req/s each); replicas kept at 70% busy")
-    gpu_rps = None
-    if args.gpu_ms:
-        gpu_rps = 1000 / (args.gpu_ms + overhead["ray_p50"] - overhead["local_p50"])
-    head = f"{'learners':>9} {'req/s':>7} {'CPU replicas (1 core)':>22} {'front ends (1 core)':>20}"
+          f"({demand:.2f} req/s each); replicas and front ends kept at 70% busy")
+    gpu_rps = 1000 / (args.gpu_ms + extra) if args.gpu_ms else None
+    head = f"{'learners':>9} {'req/s':>7} {'CPU replicas (1 core)':>22} {'front-end cores':>16}"
     print(head + (f" {'GPU replicas':>13}" if gpu_rps else ""))
     for n in args.learners:
         rps = n * demand
-        line = f"{n:>9} {rps:7.1f} {math.ceil(rps / (0.7 * per_replica)):>22} {max(1, math.ceil(rps / per_front)):>20}"
+        line = f"{n:>9} {rps:7.1f} {math.ceil(rps / (0.7 * per_replica)):>22} {math.ceil(rps / per_front):>16}"
         if gpu_rps:
             line += f" {math.ceil(rps / (0.7 * gpu_rps)):>13}"
         print(line)
@@ -117,10 +119,17 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--think-s", type=float, default=10, help="seconds between one learner's model requests")
     ap.add_argument("--learners", type=int, nargs="+", default=[40, 400, 4000])
+    ap.add_argument("--json", type=Path, default=None, help="also write the measured rows and overhead here")
+    ap.add_argument("--capacity-from", type=Path, default=None,
+                    help="print the capacity table from a --json file of an earlier run, measuring nothing")
     ap.add_argument("--gpu-ms", type=float, default=None,
                     help="a GPU replica's model ms per Grad-CAM request (benchmarks/bench_gradcam.py on the GPU): "
                          "adds a GPU column; not measured here (no GPU on this box)")
     args = ap.parse_args()
+    if args.capacity_from:
+        saved = json.loads(args.capacity_from.read_text())
+        capacity(saved["rows"], saved["overhead"], args)
+        return
     env = {"GLASSBOX_WARMUP": "1", "GLASSBOX_OFFLINE": "1"}
     print(f"{'set-up':<26} {'endpoint':<10} {'path':<8} {'N':>2} {'req/s':>6} {'p50 ms':>7} {'p95 ms':>7} "
           f"{'errors':>6} {'front CPU':>9}")
@@ -157,6 +166,8 @@ def main() -> None:
         for f, _ in fronts:
             stop(f)
         local.stop_ray(head, tmp)
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "overhead": overhead}, indent=1))
     capacity(rows, overhead, args)
 
 

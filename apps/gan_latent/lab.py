@@ -287,15 +287,11 @@ def step(run: LabRun, steps: int = STEP) -> LabRun:
     """Train `steps` more (on the compute lane), never past MAX_STEPS."""
     steps = max(0, min(int(steps), MAX_STEPS - run.step))
     if steps:
-        trained = lane.run(lambda: _trained(run, steps), LANE)
+        trained = lane.run(lambda: train(run, steps), LANE)
         if trained is not run:  # GLASSBOX_BACKEND=ray: a replica trained a copy; the session keeps this object
             run.__dict__.update(trained.__dict__)
     return run
 
-
-def _trained(run: LabRun, steps: int) -> LabRun:
-    train(run, steps)
-    return run
 
 
 def play(run: LabRun):

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, SAMPLES, free_port, start_server, stop
+from core import images
 from deploy import local
 
 pytestmark = pytest.mark.api
@@ -65,6 +66,16 @@ def test_a_dead_front_end_sends_its_learners_to_another_that_rebuilds_the_view_f
     with requests.Session() as s:
         served = {front_port(s.get(url + "/", timeout=30)) for _ in range(6)}
     assert len(served) == 1
+    # A script's REST call is two requests (POST, then GET of the event) that must meet in one process, whether
+    # or not it keeps cookies: each fresh session's first call, and its second.
+    cat = images.to_data_url(images.load_image(SAMPLES / "cat.png"))
+    for keep_cookies in (True, False, True, False, True, False):
+        http = requests.Session() if keep_cookies else requests
+        for _ in range(2):
+            event = http.post(f"{url}/gradio_api/call/gradcam", json={"data": [cat]}, timeout=60)
+            event.raise_for_status()
+            answer = http.get(f"{url}/gradio_api/call/gradcam/{event.json()['event_id']}", timeout=120).text
+            assert "event: complete" in answer, answer[-300:]
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -101,3 +101,17 @@ def test_every_endpoint_answers_the_same_on_local_and_on_ray(ray_cluster):
             client.predict(api_name="/gradcam", **calls()["/gradcam"])
             again = client.predict(api_name="/gradcam", **calls()["/gradcam"])
         assert again["worker"] == "frontend"
+
+
+def test_a_session_object_trained_on_a_replica_comes_back_to_the_front_end(ray_cluster):
+    """GAN Lab lite keeps each tab's live run in the front end; on Ray a replica trains a copy, which must come
+    back into the same object (the page holds it) with the steps and history it gained."""
+    from apps.gan_latent import lab
+
+    with backend("ray", ray_cluster):
+        run = lab.current(None, "standard", 0)
+        same = lab.step(run)
+        assert same is run and run.step == lab.STEP and run.history[-1]["step"] == lab.STEP
+        lab.step(run, 10)
+        assert run.step == lab.STEP + 10
+        assert lab.drawn(run) is not None  # drawn on a replica from the state that came back
