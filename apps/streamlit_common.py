@@ -51,8 +51,11 @@ def load_model(name: str) -> None:
     """Load the model into core's one bounded cache (shared by every session, GLASSBOX_MAX_MODELS applies) on the
     compute lane, with a spinner while that takes a moment. Nothing comes back: with GLASSBOX_BACKEND=ray the
     model stays on the replica that loaded it."""
+    def warm() -> None:
+        models.load(name)
+
     with st.spinner("Loading the model (first time only)…"):
-        lane.run(lambda: models.load(name) and None, "load_model")
+        lane.run(warm, "load_model")
 
 
 def top5_chart(top5: list[dict], height: int = 220) -> None:

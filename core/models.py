@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from core import memwatch, weights
+from core import memwatch, remote, weights
 from core.errors import UserError, not_here, one_of
 
 log = logging.getLogger("glassbox.models")
@@ -674,12 +674,10 @@ def status_line(asked: list[str] | None = None) -> str:
     """The footer: device and the models in memory (with `asked`: only a page's own models). With
     GLASSBOX_BACKEND=ray the models live on the replicas: the footer says so, and each result's label names the
     model and the device that ran it."""
-    from core import remote
     from core.device import describe_device, pick_device
 
     if remote.wanted():
         return f"{remote.describe()} · each result names the model and device that ran it"
-
     try:
         dev = describe_device(pick_device())
     except Exception as exc:  # noqa: BLE001 - the footer must never break a page

@@ -21,6 +21,8 @@ import threading
 import time
 from typing import Any, Callable, Iterator, TypeVar
 
+from core.errors import UserError
+
 log = logging.getLogger("glassbox.remote")
 T = TypeVar("T")
 
@@ -32,8 +34,11 @@ _handle = None
 _handle_lock = threading.Lock()
 
 
-class WorkerLost(RuntimeError):
-    """A replica died (or could not be reached) while it ran this request, and it could not be run again."""
+class WorkerLost(UserError):
+    """A replica died (or could not be reached) while it ran this request, and it could not be run again.
+
+    A UserError although the learner caused nothing: trying again is the fix, and pages show these as a message
+    beside the last good result instead of as a crash."""
 
 
 def backend() -> str:
@@ -106,14 +111,20 @@ def _connect():
                 raise RuntimeError("GLASSBOX_BACKEND=ray needs Ray Serve: pip install -r requirements-ray.txt") from exc
             address = os.environ.get("GLASSBOX_RAY_ADDRESS", "auto")
             if not ray.is_initialized():
-                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
-                         namespace="serve")
+                try:
+                    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
+                             namespace="serve")
+                except Exception as exc:
+                    raise WorkerLost(f"The model workers cannot be reached (no Ray cluster at {address}: "
+                                     f"{type(exc).__name__}). Please try again in a minute; if it persists, the "
+                                     "host should start them (README: Beyond one box).") from exc
             logging.getLogger("ray.serve").setLevel(logging.WARNING)
             try:
                 _handle = serve.get_deployment_handle(DEPLOYMENT, app_name=APP)
             except Exception as exc:
-                raise RuntimeError(f"No Serve application {APP!r} on the Ray cluster at {address}: deploy it first "
-                                   "(python -m deploy.serve_app up deploy/serve.yaml).") from exc
+                raise WorkerLost(f"The model workers are not running (no Serve application {APP!r} on the Ray "
+                                 f"cluster at {address}). Please try again in a minute; if it persists, the host "
+                                 "should deploy them: python -m deploy.serve_app up deploy/serve.yaml.") from exc
             log.info("model work goes to Ray Serve application %r at %s", APP, address)
         return _handle
 

@@ -293,7 +293,6 @@ def step(run: LabRun, steps: int = STEP) -> LabRun:
     return run
 
 
-
 def play(run: LabRun):
     """Train chunk after chunk, yielding (chunks done, chunks in all) after each so the page can redraw; stops at
     MAX_STEPS."""
