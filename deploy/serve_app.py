@@ -30,7 +30,7 @@ class Worker:
     they name is imported from this replica's own copy of the repo, which must be the front ends' version.
 
     The methods are async only to reach Serve's affinity routing (below); the job itself runs on this replica's
-    lane, waited for in a thread pool as wide as the requests a replica accepts."""
+    lane, waited for in a thread pool of 32 (twice the requests a replica accepts at once, max_ongoing_requests)."""
 
     def __init__(self):
         remote.SERVING = True  # nested lane work (FGSM asking Grad-CAM) runs here, inline, not back through Ray
@@ -44,7 +44,7 @@ class Worker:
 
     @serve.multiplexed(max_num_models_per_replica=64)
     async def _keep(self, key: str) -> str:
-        """Affinity: a job sent with an affinity key (core.lane.affinity, e.g. SAM's image) marks this replica as
+        """Affinity: a job sent with an affinity key (core.remote.affinity, e.g. SAM's image) marks this replica as
         holding that key; Serve routes later jobs with the same key here (its model multiplexing), so SAM encodes
         an image once and each click after that only decodes. Keys past the 64 most recent are forgotten."""
         return key
