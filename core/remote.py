@@ -171,7 +171,7 @@ def run(fn: Callable[[], T], name: str = "") -> T:
     lost = _lost_types()
     for attempt in range(RETRIES + 1):
         try:
-            worker, value = handle.run.remote(fn, name).result(timeout_s=timeout_s())
+            worker, value = _blocking(lambda: handle.run.remote(fn, name).result(timeout_s=timeout_s()))
         except lost as exc:
             if attempt == RETRIES:
                 raise _lost(exc, name) from exc
@@ -214,6 +214,18 @@ def stream(gen_fn: Callable[[], Iterator[T]], name: str = "") -> Iterator[T]:
             raise _unwrap(exc) from None
         finally:
             gen.cancel()  # a no-op when the stream ended; otherwise the replica drops the job
+
+
+def _blocking(call: Callable[[], T]) -> T:
+    """call() here, or in a helper thread when this thread runs an asyncio loop: Ray's blocking calls refuse to
+    run inside one (Playwright's sync API, say, keeps a loop running in its thread)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call()
+    return _pool().submit(call).result()
 
 
 _END = object()

@@ -18,7 +18,7 @@ def test_a_restarted_server_reopens_the_learners_view_from_its_link(page):
     slug, eps = "fgsm", page.locator("#fgsm-eps input[type=number]")
     port = free_port()
     cmd = [sys.executable, "app.py"]
-    proc, log = start_server(cmd, port, "glassbox-restart-1.log", {"GLASSBOX_WARMUP": "1"})
+    proc, log = start_server(cmd, port, "glassbox-restart-1.log", {"GLASSBOX_WARMUP": "0"})
     try:
         page.goto(f"http://127.0.0.1:{port}/{slug}?lesson=2")  # a lesson step, then the learner's own change
         opened(page, slug, "lesson=2")
@@ -33,7 +33,7 @@ def test_a_restarted_server_reopens_the_learners_view_from_its_link(page):
         stop(proc)
         log.close()
     # The hub is gone; then it is back, a new process with no memory of this learner.
-    proc, log = start_server(cmd, port, "glassbox-restart-2.log", {"GLASSBOX_WARMUP": "1"})
+    proc, log = start_server(cmd, port, "glassbox-restart-2.log", {"GLASSBOX_WARMUP": "0"})
     try:
         page.reload()
         after = opened(page, slug, "epsilon=3")

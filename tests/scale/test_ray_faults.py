@@ -25,7 +25,7 @@ def replicas(want: int = 2, timeout: float = 90) -> dict[str, int]:
     seen: dict[str, int] = {}
     deadline = time.monotonic() + timeout
     while len(seen) < want and time.monotonic() < deadline:
-        rid, pid = handle.ping.remote().result(timeout_s=30)
+        rid, pid = remote._blocking(lambda: handle.ping.remote().result(timeout_s=30))
         seen[rid] = pid
     assert len(seen) >= want, f"only {len(seen)} replicas answered within {timeout} s"
     return seen

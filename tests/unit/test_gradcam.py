@@ -134,9 +134,10 @@ def hook_count(module: torch.nn.Module) -> int:
 
 
 @pytest.mark.wiring  # plumbing (shapes, hooks, caps, progress, speed), not a number from the model
-def test_hooks_are_released_over_200_calls(lite):
+def test_hooks_are_released_over_many_calls(lite):
+    # A leak shows after a single call (a hook left behind); 40 calls run each hooked method 10 times.
     before = hook_count(lite.module)
-    for i in range(200):
+    for i in range(40):
         logic._cache.clear()
         logic.explain(CAT, method=("gradcam", "hirescam", "layercam", "guided-gradcam")[i % 4])
     assert hook_count(lite.module) == before == 0
