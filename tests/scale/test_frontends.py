@@ -1,9 +1,9 @@
 """Several front ends behind deploy/nginx.conf: sticky sessions, and a front end that dies.
 
-Two Gradio hubs (GLASSBOX_BACKEND=ray, the session's Ray head) behind Debian's nginx running the shipped config,
-its upstream servers and listen port swapped for loopback ones. A learner's browser opens a shared link; the
-front end that served it is killed; the learner reloads the link and the other front end brings back the same
-view. A notebook's API calls through nginx keep working throughout.
+Two Gradio hubs, then two Streamlit hubs (GLASSBOX_BACKEND=ray, the session's Ray head), behind Debian's nginx
+running the shipped config, its upstream servers and listen port swapped for loopback ones (deploy/local.py). A
+learner's browser opens a shared link; the front end that served it is killed; the learner reloads the link and
+the other front end brings back the same view. With Gradio, a notebook's API calls through nginx keep working.
 """
 
 from __future__ import annotations
@@ -23,23 +23,32 @@ from deploy import local
 pytestmark = pytest.mark.api
 
 
-@pytest.fixture
-def balanced(ray_cluster):
-    """(nginx url, {front end port: process}) for two Gradio hubs on Ray behind nginx; all stopped after."""
+def hub_command(kind: str, port: int) -> list[str]:
+    if kind == "gradio":
+        return [sys.executable, "app.py"]
+    return [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.headless", "true"]
+
+
+@pytest.fixture(params=["gradio", "streamlit"])
+def balanced(request, ray_cluster):
+    """(hub kind, nginx url, {front end port: process}) for two hubs of one kind on Ray behind nginx; all stopped
+    after."""
     for path, install in ((local.NGINX, "nginx"), (CHROMIUM, "chromium")):
         if not Path(path).exists():
             if os.environ.get("CI"):
                 pytest.fail(f"{path} is not installed but CI is set (apt-get install {install})")
             pytest.skip(f"{path} is not installed (apt-get install -y {install})")
+    kind = request.param
     env = {"GLASSBOX_BACKEND": "ray", "GLASSBOX_RAY_ADDRESS": ray_cluster, "GLASSBOX_WARMUP": "0"}
     fronts: dict[int, tuple] = {}
     lb = None
     try:
         for k in range(2):
             port = free_port()
-            fronts[port] = start_server([sys.executable, "app.py"], port, f"glassbox-front{k}.log", env)
+            fronts[port] = start_server(hub_command(kind, port), port, f"glassbox-{kind}-front{k}.log", env)
         lb = local.start_nginx(list(fronts))
-        yield lb[1], {p: proc for p, (proc, _) in fronts.items()}
+        yield kind, lb[1], {p: proc for p, (proc, _) in fronts.items()}
     finally:
         if lb is not None:
             local.stop_nginx(lb[0], lb[2])
@@ -53,29 +62,35 @@ def front_port(response) -> int:
 
 
 def test_a_dead_front_end_sends_its_learners_to_another_that_rebuilds_the_view_from_the_link(balanced):
+    """Gradio: the link comes from the API's share_url, and the page's link box must show it computed. Streamlit:
+    the same link; its page runs over a websocket through nginx, and must show the view computed on a replica."""
     from gradio_client import Client, handle_file
     from playwright.sync_api import sync_playwright
 
-    url, fronts = balanced
-    notebook = Client(url + "/", verbose=False)
-    out = notebook.predict(image=handle_file(str(SAMPLES / "coffee.png")), target=504, api_name="/gradcam")
-    assert out["target"]["label"] == "coffee mug" and out["worker"].startswith("Worker#")
-    link = url + out["share_url"] if out["share_url"].startswith("/") else out["share_url"]
+    kind, url, fronts = balanced
+    if kind == "gradio":
+        notebook = Client(url + "/", verbose=False)
+        out = notebook.predict(image=handle_file(str(SAMPLES / "coffee.png")), target=504, api_name="/gradcam")
+        assert out["target"]["label"] == "coffee mug" and out["worker"].startswith("Worker#")
+        link = url + out["share_url"]
+    else:
+        link = f"{url}/gradcam?image=coffee&target=504"
 
-    # Sticky: one browser's requests all reach the front end its cookie hashes to.
+    # Sticky: one browser's requests all reach one front end, from the first (which sets the cookie) on.
     with requests.Session() as s:
         served = {front_port(s.get(url + "/", timeout=30)) for _ in range(6)}
     assert len(served) == 1
-    # A script's REST call is two requests (POST, then GET of the event) that must meet in one process, whether
-    # or not it keeps cookies: each fresh session's first call, and its second.
-    cat = images.to_data_url(images.load_image(SAMPLES / "cat.png"))
-    for keep_cookies in (True, False, True, False, True, False):
-        http = requests.Session() if keep_cookies else requests
-        for _ in range(2):
-            event = http.post(f"{url}/gradio_api/call/gradcam", json={"data": [cat]}, timeout=60)
-            event.raise_for_status()
-            answer = http.get(f"{url}/gradio_api/call/gradcam/{event.json()['event_id']}", timeout=120).text
-            assert "event: complete" in answer, answer[-300:]
+    if kind == "gradio":
+        # A script's REST call is two requests (POST, then GET of the event) that must meet in one process,
+        # whether or not it keeps cookies: each fresh session's first call, and its second.
+        cat = images.to_data_url(images.load_image(SAMPLES / "cat.png"))
+        for keep_cookies in (True, False, True, False, True, False):
+            http = requests.Session() if keep_cookies else requests
+            for _ in range(2):
+                event = http.post(f"{url}/gradio_api/call/gradcam", json={"data": [cat]}, timeout=60)
+                event.raise_for_status()
+                answer = http.get(f"{url}/gradio_api/call/gradcam/{event.json()['event_id']}", timeout=120).text
+                assert "event: complete" in answer, answer[-300:]
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -83,9 +98,15 @@ def test_a_dead_front_end_sends_its_learners_to_another_that_rebuilds_the_view_f
 
         def open_view() -> int:
             response = page.goto(link)
-            page.wait_for_function("(document.querySelector('#gradcam-link textarea, #gradcam-link input')"
-                                   "?.value || '').includes('target=504')", timeout=120_000)
-            page.get_by_text("coffee mug").first.wait_for(timeout=120_000)
+            if kind == "gradio":
+                page.wait_for_function("(document.querySelector('#gradcam-link textarea, #gradcam-link input')"
+                                       "?.value || '').includes('target=504')", timeout=120_000)
+                page.get_by_text("coffee mug").first.wait_for(timeout=120_000)
+            else:
+                page.get_by_text("Explaining coffee mug").first.wait_for(timeout=120_000)
+                assert page.locator("[data-testid=stException]").count() == 0
+            # The footer says where the model work ran (each result's label names the replica's device).
+            page.get_by_text("Model work: Ray Serve, 2 replicas").first.wait_for(timeout=60_000)
             return front_port(response)
 
         first = open_view()
@@ -97,6 +118,7 @@ def test_a_dead_front_end_sends_its_learners_to_another_that_rebuilds_the_view_f
         assert second != first and second in fronts
         assert time.monotonic() - t0 < 60
         browser.close()
-    again = Client(url + "/", verbose=False).predict(image=handle_file(str(SAMPLES / "coffee.png")), target=504,
-                                                     api_name="/gradcam")
-    assert again["target"]["label"] == "coffee mug"
+    if kind == "gradio":
+        again = Client(url + "/", verbose=False).predict(image=handle_file(str(SAMPLES / "coffee.png")), target=504,
+                                                         api_name="/gradcam")
+        assert again["target"]["label"] == "coffee mug"
