@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -15,11 +14,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from deploy import local  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = local.free_port  # a free port on 127.0.0.1
 
 
 def start(cmd: list[str], port: int, env: dict | None = None, timeout: float = 120) -> tuple[subprocess.Popen, float]:
@@ -42,13 +39,7 @@ def start(cmd: list[str], port: int, env: dict | None = None, timeout: float = 1
     raise TimeoutError(url)
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+stop = local.stop_process  # SIGTERM, then SIGKILL after 15 s; only processes this script started
 
 
 def median_seconds(fn, n: int, warmup: int = 3) -> float:

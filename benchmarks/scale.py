@@ -54,16 +54,16 @@ def ray_overhead(address: str, n: int = 300) -> dict[str, float]:
 
     os.environ.pop("GLASSBOX_BACKEND", None)
     timed(20)
-    local = timed(n)
+    on_lane = timed(n)
     os.environ.update(GLASSBOX_BACKEND="ray", GLASSBOX_RAY_ADDRESS=address)
     try:
         timed(20)
-        ray = timed(n)
+        via_ray = timed(n)
     finally:
         remote.disconnect()
         os.environ.pop("GLASSBOX_BACKEND", None)
-    return {"local_p50": statistics.median(local), "local_p95": pct(local, 95),
-            "ray_p50": statistics.median(ray), "ray_p95": pct(ray, 95)}
+    return {"local_p50": statistics.median(on_lane), "local_p95": pct(on_lane, 95),
+            "ray_p50": statistics.median(via_ray), "ray_p95": pct(via_ray, 95)}
 
 
 def measure(base: str, label: str, args, config: dict, pids: list[int]) -> list[dict]:
@@ -144,7 +144,7 @@ def main() -> None:
     finally:
         stop(proc)
 
-    head, address, tmp = local.ray_head(env={"GLASSBOX_WARMUP": "1", "GLASSBOX_OFFLINE": "1"})
+    head, address, tmp = local.ray_head(env=env)
     fronts, lb = [], None
     try:
         local.serve_up(address, 1, quiet=True)

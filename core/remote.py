@@ -92,9 +92,8 @@ def _routed(handle):
 
 def answered_by() -> str:
     """The `worker` header field for the call running in this thread."""
-    if SERVING or backend() == "local":
-        return getattr(_local, "worker", None) or "local"
-    return getattr(_local, "worker", None) or "frontend"
+    alone = "local" if SERVING or backend() == "local" else "frontend"  # no replica ran anything for this call
+    return getattr(_local, "worker", None) or alone
 
 
 # --------------------------------------------------------------------------- the Ray side

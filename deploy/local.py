@@ -112,11 +112,17 @@ def start_nginx(upstreams: list[int]) -> tuple[subprocess.Popen, str, Path]:
     return proc, f"http://127.0.0.1:{port}", tmp
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Stop a process this caller started (by its own pid only): SIGTERM, then SIGKILL after 15 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
 def stop_nginx(proc: subprocess.Popen, tmp: Path) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)
+    stop_process(proc)
     shutil.rmtree(tmp, ignore_errors=True)

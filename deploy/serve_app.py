@@ -101,7 +101,6 @@ def _options(config: dict) -> dict:
 
 
 def up(path: str = "deploy/serve.yaml", replicas: int | None = None) -> None:
-    import ray
     import yaml
 
     with open(path) as f:
@@ -110,19 +109,23 @@ def up(path: str = "deploy/serve.yaml", replicas: int | None = None) -> None:
     if replicas is not None:  # the tests and benchmarks/scale.py: the same file, another replica count
         opts.pop("autoscaling_config", None)
         opts["num_replicas"] = replicas
-    ray.init(address=os.environ.get("GLASSBOX_RAY_ADDRESS", "auto"), logging_level=logging.WARNING,
-             namespace="serve")
+    _join()
     serve.start(proxy_location=config.get("proxy_location", "Disabled"))
     serve.run(Worker.options(**opts).bind(), name=remote.APP, route_prefix=None)
     print(f"Serve application {remote.APP!r} is up: {opts}")
 
 
 def down() -> None:
+    _join()
+    serve.delete(remote.APP)
+
+
+def _join() -> None:
+    """Connect this process to the cluster at GLASSBOX_RAY_ADDRESS, in Serve's namespace."""
     import ray
 
     ray.init(address=os.environ.get("GLASSBOX_RAY_ADDRESS", "auto"), logging_level=logging.WARNING,
              namespace="serve")
-    serve.delete(remote.APP)
 
 
 if __name__ == "__main__":

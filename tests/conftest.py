@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,16 +45,15 @@ if os.environ.get("GLASSBOX_TEST_PROCESS") != str(os.getpid()):
 # inside a test that points HF_HUB_CACHE at a tmp folder, it kept that folder for every later test.
 import huggingface_hub.constants  # noqa: E402,F401
 
+from deploy import local  # noqa: E402  (the deployment on one box: ports, processes, Ray, nginx)
+
 SAMPLES = ROOT / "assets" / "images"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = local.free_port  # a free port on 127.0.0.1
 
 
 def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 90) -> float:
@@ -75,15 +73,13 @@ def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 9
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-def stop(proc: subprocess.Popen) -> None:
-    """Stop a server this test started (by its own pid only)."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+stop = local.stop_process  # stop a server this test started (by its own pid only)
+
+
+def streamlit_command(port: int) -> list[str]:
+    """The Streamlit hub on 127.0.0.1:port, headless."""
+    return [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.headless", "true"]
 
 
 def start_server(cmd: list[str], port: int, log_name: str, env_extra: dict | None = None):
@@ -138,7 +134,6 @@ def ray_serve(replicas: int = 2, cpus: int = 2):
     `replicas` replicas (deploy/local.py); yields the cluster's address. Stopped after: this process leaves the
     cluster first (a driver whose cluster is gone ends its own process), then the head's process group."""
     from core import remote
-    from deploy import local
 
     ray_or_skip()
     head, address, tmp = local.ray_head(cpus)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop
+from conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop, streamlit_command
 
 GOLDEN = Path(__file__).parent / "golden"
 TAKEN_WITH = GOLDEN / "TAKEN_WITH.json"  # the Chromium the goldens were taken with (make golden writes it)
@@ -78,8 +78,7 @@ def gradio_url():
 @pytest.fixture(scope="session")
 def streamlit_url():
     port = free_port()
-    proc, log = start_server([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-                         "--server.address", "127.0.0.1", "--server.headless", "true"], port, "glassbox-streamlit.log")
+    proc, log = start_server(streamlit_command(port), port, "glassbox-streamlit.log")
     yield f"http://127.0.0.1:{port}"
     stop(proc)
     log.close()

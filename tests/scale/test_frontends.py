@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, SAMPLES, free_port, start_server, stop
+from conftest import CHROMIUM, CHROMIUM_ARGS, SAMPLES, free_port, start_server, stop, streamlit_command
 from core import images
 from deploy import local
 
@@ -24,10 +24,7 @@ pytestmark = pytest.mark.api
 
 
 def hub_command(kind: str, port: int) -> list[str]:
-    if kind == "gradio":
-        return [sys.executable, "app.py"]
-    return [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--server.headless", "true"]
+    return [sys.executable, "app.py"] if kind == "gradio" else streamlit_command(port)
 
 
 @pytest.fixture(params=["gradio", "streamlit"])
