@@ -19,7 +19,7 @@ import apps  # noqa: F401 - first: it gives Gradio a temp folder of this user's 
 # isort: split
 import gradio as gr
 
-from apps.gradio_common import page_footer, serve
+from apps.gradio_common import classbar, page_footer, serve
 from apps.registry import DEMOS, Demo
 from core import memwatch, warmup
 
@@ -34,6 +34,13 @@ def _card(step: int, d: Demo) -> str:
     if d.built:
         return f'<a class="gb-card gb-ready" href="{d.slug}" id="card-{d.slug}">{body}</a>'
     return f'<div class="gb-card gb-soon" id="card-{d.slug}">{body}</div>'
+
+
+# A learner who has the code, not the link: classbar.js handles the form (it opens /?class=CODE).
+JOIN_FORM = ('<form class="gb-class-join-form"><label for="gb-class-code">🏫 Join a live class: type the code on the '
+             'lecturer\'s screen</label> <input id="gb-class-code" name="code" maxlength="8" size="8" '
+             'autocomplete="off" autocapitalize="characters" placeholder="K7Q2"> <button type="submit" '
+             'class="gb-class-start-like">Join</button></form>')
 
 
 def landing_html() -> str:
@@ -77,7 +84,9 @@ def build_hub() -> gr.Blocks:
                     "keys), a link to its exact view, and a 🎓 lecture mode for the projector "
                     "(or add `?lecture=1` to any address).", elem_id="gb-intro")
         gr.HTML(landing_html())
+        gr.HTML(JOIN_FORM)
         api_list = gr.HTML("", elem_id="gb-api-list")
+        classbar.add_api()
         page_footer(demo)
     for d in DEMOS:
         if not d.built:

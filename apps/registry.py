@@ -68,3 +68,11 @@ def view(slug: str):
     if slug not in BY_SLUG:
         raise KeyError(f"no demo {slug!r}; the demos are {list(BY_SLUG)}")
     return importlib.import_module(f"apps.{slug}.logic").VIEW
+
+
+def class_question(slug: str):
+    """The function that makes a page's own live-class question from a view's settings (see core.classroom), or
+    None when the page has none: the lecturer types the options there."""
+    if slug not in BY_SLUG:
+        return None
+    return getattr(importlib.import_module(f"apps.{slug}.logic"), "class_question", None)

@@ -32,6 +32,7 @@ SERVING = False  # set in a replica: its own lane runs its jobs, never a round t
 _local = threading.local()  # .worker: who ran this thread's latest job
 _handle = None
 _handle_lock = threading.Lock()
+_init_lock = threading.Lock()  # apart from _handle_lock: _connect holds that one while it joins the cluster
 
 
 class WorkerLost(UserError):
@@ -98,25 +99,32 @@ def answered_by() -> str:
 
 # --------------------------------------------------------------------------- the Ray side
 
+def connect_cluster() -> str:
+    """Join the Ray cluster at GLASSBOX_RAY_ADDRESS (once per process); its address."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("GLASSBOX_BACKEND=ray needs Ray Serve: pip install -r requirements-ray.txt") from exc
+    address = os.environ.get("GLASSBOX_RAY_ADDRESS", "auto")
+    with _init_lock:
+        if not ray.is_initialized():
+            try:
+                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, namespace="serve")
+            except Exception as exc:
+                raise WorkerLost(f"The model workers cannot be reached (no Ray cluster at {address}: "
+                                 f"{type(exc).__name__}). Please try again in a minute; if it persists, the "
+                                 "host should start them (README: Beyond one box).") from exc
+    return address
+
+
 def _connect():
     """The handle of the Serve deployment, connecting to the Ray cluster the first time."""
     global _handle
     with _handle_lock:
         if _handle is None:
-            try:
-                import ray
-                from ray import serve
-            except ImportError as exc:
-                raise RuntimeError("GLASSBOX_BACKEND=ray needs Ray Serve: pip install -r requirements-ray.txt") from exc
-            address = os.environ.get("GLASSBOX_RAY_ADDRESS", "auto")
-            if not ray.is_initialized():
-                try:
-                    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
-                             namespace="serve")
-                except Exception as exc:
-                    raise WorkerLost(f"The model workers cannot be reached (no Ray cluster at {address}: "
-                                     f"{type(exc).__name__}). Please try again in a minute; if it persists, the "
-                                     "host should start them (README: Beyond one box).") from exc
+            address = connect_cluster()
+            from ray import serve
+
             logging.getLogger("ray.serve").setLevel(logging.WARNING)
             try:
                 _handle = serve.get_deployment_handle(DEPLOYMENT, app_name=APP)

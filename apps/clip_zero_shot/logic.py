@@ -419,3 +419,17 @@ def share_values(result: ClipResult, image: str | None, asked_model: str, templa
     """The link settings of a computed classification (the API's share_url)."""
     return {"image": image, "labels": "\n".join(result.labels), "model": asked_model, "templates": bool(templates),
             "mode": mode, "threshold": NONE_THRESHOLD}
+
+
+def class_question(values: dict) -> dict:
+    """The live-class question of a zero-shot view: which of its labels wins (up to the first 10 labels)."""
+    name = values.get("image")
+    if not name:
+        raise ClipInputError("This view's image is an upload, which a class cannot share: pick a gallery image.")
+    r = classify(SAMPLES[name], values["labels"], values["model"], values["templates"], values["mode"])
+    if len(r.labels) > 10:
+        raise ClipInputError("A class question has at most 10 options: this view has more labels; keep 10 or fewer.")
+    best = int(np.argmax(r.probs))
+    kind = "the softmax over the labels" if r.mode == "softmax" else "each label on its own"
+    return {"question": "Which label wins?", "options": list(r.labels), "answer": best,
+            "explain": f"'{r.labels[best]}' scores {r.probs[best]:.0%} ({kind}, {r.model})."}

@@ -517,3 +517,21 @@ def share_values(settings: Settings, step: int | None = None) -> dict:
             "eta": float(settings.eta), "seed": settings.seed, "label": "none" if settings.label is None
             else str(settings.label), "guidance": float(settings.guidance),
             "step": settings.steps - 1 if step is None else int(step)}
+
+
+def class_question(values: dict) -> dict:
+    """The live-class question of a digits view: which digit this seed becomes, as the page's digit reader (an
+    SVM on the real digits, about 99% right on them) reads the final sample."""
+    label = values.get("label")
+    settings, _ = check(values["model"], values["scheduler"], values["steps"], values["eta"], values["seed"],
+                        None if label in (None, "none") else label, values["guidance"])
+    if settings.model != "ddpm_digits":
+        raise DiffusionInputError("The page's question is about digits: switch to the digits model, or type the "
+                                  "options yourself.")
+    traj = run(settings)
+    sample = (traj.final[..., 0] + 1) / 2  # (16, 16) in [0, 1]
+    digit = int(digits.read_as(sample[None])[0])
+    asked = "no digit asked" if settings.label is None else f"digit {settings.label} asked"
+    return {"question": f"Which digit will seed {settings.seed} become ({asked}, guidance {settings.guidance:g})?",
+            "options": [str(d) for d in range(10)], "answer": digit,
+            "explain": f"The final sample reads as {digit} to the page's digit reader ({traj.model})."}

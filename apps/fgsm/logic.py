@@ -471,3 +471,21 @@ def share_values(result: AttackResult, image_name: str | None, asked_model: str,
 def hand_over(result: AttackResult) -> str:
     """Keep the adversarial image where another page can open it by link (Grad-CAM), and return its key."""
     return share.SHELF.put(result.adversarial, "adv")
+
+
+def class_question(values: dict) -> dict:
+    """The live-class question of an FGSM view: which class the model sees after this view's attack. The options
+    are the clean image's top classes and "something else"; the answer is the attacked image's top-1."""
+    name = values.get("image")
+    if not name:
+        raise AttackInputError("This view's image is an upload, which a class cannot share: pick a gallery image.")
+    r = attack(SAMPLES[name], values["model"], values["epsilon"], values["attack"], values["steps"],
+               values.get("target") or None)
+    options = list(dict.fromkeys(c["label"] for c in r.orig_top5))[:4]  # ImageNet names two classes "crane"
+    after = r.adv_top5[0]["label"]
+    answer = options.index(after) if after in options else len(options)
+    return {"question": f"Which class will the model see after {ATTACKS[r.attack].split(' (')[0]} with "
+                        f"ε = {r.epsilon:g}/255?",
+            "options": options + ["Something else"], "answer": answer,
+            "explain": f"After the attack the model says '{after}' ({r.adv_top5[0]['prob']:.0%}); before it said "
+                       f"'{r.orig_top5[0]['label']}' ({r.orig_top5[0]['prob']:.0%}). {r.model}."}

@@ -557,3 +557,32 @@ def share_values(result: CamResult, image_name: str | None, asked_model: str, co
     return {"image": image_name, "model": asked_model, "method": result.method, "compare": compare,
             "target": "" if target in (None, "") else str(target), "layer": result.layer,
             "alpha": alpha}
+
+
+# The 3x3 grid of the live-class question "where will it look?", in reading order.
+GRID_CELLS = ("top left", "top", "top right", "left", "centre", "right", "bottom left", "bottom", "bottom right")
+
+
+def heat_by_cell(heatmap: np.ndarray) -> np.ndarray:
+    """(9,) share of the heatmap's total heat in each cell of a 3x3 grid over the image, reading order."""
+    hh, hw = heatmap.shape
+    rows, cols = np.linspace(0, hh, 4).round().astype(int), np.linspace(0, hw, 4).round().astype(int)
+    heat = np.array([heatmap[rows[r]:rows[r + 1], cols[c]:cols[c + 1]].sum() for r in range(3) for c in range(3)])
+    return heat / max(float(heat.sum()), 1e-12)  # (9,)
+
+
+def class_question(values: dict) -> dict:
+    """The live-class question of a Grad-CAM view: in which ninth of the image the chosen method puts the most heat
+    (the answer is computed from the view's own map)."""
+    name = values.get("image")
+    if not name:
+        raise CamInputError("This view's image is an upload, which a class cannot share: pick a gallery image.")
+    image = share.SHELF.get(name) if name in share.SHELF.keys() else SAMPLES[name]
+    r = explain(image, values["model"], values["method"], values.get("target") or None,
+                layer_label(values["model"], values.get("layer")))
+    share_ = heat_by_cell(r.heatmap)
+    best = int(np.argmax(share_))
+    return {"question": f"Where will {METHODS[r.method][1]} look for '{r.target['label']}'?",
+            "options": [c.capitalize() for c in GRID_CELLS], "answer": best,
+            "explain": f"{METHODS[r.method][1]} puts {share_[best]:.0%} of its heat in the {GRID_CELLS[best]} ninth "
+                       f"of the image ({r.model})."}

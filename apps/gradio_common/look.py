@@ -97,8 +97,11 @@ html.gb-lecture .gb-share-note {font-size:1rem;}
 # Every page's <head> (head.html): rules for what sits outside the app (the page menu) or must not be scoped to it
 # (focus rings), lecture mode from the URL before the first paint, the lesson's arrow keys, pictures clicked by
 # keyboard, names mended for screen readers, and plot text at lecture size.
+# The live class's bar and script (classbar.js) come last: the bar sits outside the app, above it.
 HEAD = (Path(__file__).with_name("head.html").read_text(encoding="utf-8")
-        .replace("ARROW_KEY_CONTROLS", share.ARROW_KEY_CONTROLS))
+        .replace("ARROW_KEY_CONTROLS", share.ARROW_KEY_CONTROLS)
+        + "<style>" + Path(__file__).with_name("classbar.css").read_text(encoding="utf-8") + "</style>"
+        + "<script>" + Path(__file__).with_name("classbar.js").read_text(encoding="utf-8") + "</script>")
 
 
 # Gradio's default theme asks for Source Sans Pro at 400 and 600, but the SemiBold file it ships is a

@@ -17,7 +17,7 @@ from typing import Callable
 import gradio as gr
 from starlette.middleware import Middleware
 
-from apps.gradio_common import internals
+from apps.gradio_common import classbar, internals
 from apps.gradio_common.look import CSS, HEAD, theme
 from apps.gradio_common.widgets import describe_images, page_footer
 from core import files, images, memwatch, models
@@ -83,7 +83,9 @@ async def _remember_loop(app):
 def launch_kwargs() -> dict:
     """Settings for every launch. Host/port come from GRADIO_SERVER_NAME/PORT (Spaces sets them)."""
     return {
-        "app_kwargs": {"exception_handlers": {OSError: _disk_full}, "lifespan": _remember_loop},
+        # The live class's routes go ahead of Gradio's own (classbar.py: polled every second, outside the queue).
+        "app_kwargs": {"exception_handlers": {OSError: _disk_full}, "lifespan": _remember_loop,
+                       "routes": classbar.routes()},
         "max_file_size": images.MAX_UPLOAD_BYTES,
         "allowed_paths": [str(models.ASSETS)],
         "css": CSS,
@@ -167,6 +169,7 @@ def launch_page(build: Callable[[], None], title: str) -> None:
     """Run one demo page alone (each ui_gradio.py is runnable by itself)."""
     with gr.Blocks(title=title) as demo:
         build()
+        classbar.add_api()
         page_footer(demo)
     serve(demo)
     demo.block_thread()

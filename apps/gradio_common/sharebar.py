@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 from typing import Callable
+from urllib.parse import parse_qsl
 
 import gradio as gr
 
+from apps import class_common
 from apps.gradio_common.serving import export_file
 from apps.gradio_common.widgets import Outputs
 from core import share
@@ -22,6 +24,7 @@ log = logging.getLogger("glassbox.hub")
 _LINK_JS = """(q) => {
   if (typeof q !== "string" || !q.startsWith("?")) return q;
   window.history.replaceState(window.history.state, "", window.location.pathname + q);
+  if (window.gbClass) window.gbClass.moved();  // a lecturer's class follows this view (classbar.js)
   const here = window.location.href.split("#")[0];
   document.querySelectorAll('.js-plotly-plot [style*="url("]').forEach((el) => {
     for (const prop of ["fill", "stroke"]) {
@@ -82,6 +85,17 @@ class ShareBar:
             self.json = gr.DownloadButton("⬇️ JSON of this view (settings, model, results, link)",
                                           elem_id=f"{slug}-json", scale=1, size="sm", min_width=180)
         self.note = gr.Markdown("", elem_id=f"{slug}-link-note", elem_classes="gb-share-note")
+        # The live class (classbar.js draws the class bar and talks to /gb_class): the button that starts one;
+        # `klass`, this page's class and question ("K7Q2#3r"), so the JSON export carries the class's question and
+        # its results; two hidden buttons the script presses to take the lecturer's view and to set `klass`.
+        gr.HTML('<button type="button" class="gb-class-start lg secondary">🏫 Start a live class on this view'
+                '</button> <span class="gb-class-hint">Learners join with a code or a QR code, follow your view '
+                'and answer your questions.</span>', elem_classes="gb-class-start-row", padding=False)
+        self.klass = gr.Textbox("", visible="hidden", container=False, label="Class")
+        # Buttons the script presses (a hidden box's value set from a script does not reach Gradio; a click
+        # does): each event's own script reads what to send from classbar.js.
+        self.follow_btn = gr.Button("Take the lecturer's view", visible="hidden", elem_classes="gb-class-follow")
+        self.tag_btn = gr.Button("Note the class", visible="hidden", elem_classes="gb-class-tag")
 
     def wire(self, controls: dict, outputs: Outputs, show: Callable[[dict], dict],
              to_param: dict[str, Callable] | None = None, to_control: dict[str, Callable] | None = None,
@@ -123,17 +137,27 @@ class ShareBar:
         return {k: (updates[c].get("value") if _is_update(updates[c]) else updates[c])
                 for k, c in self.controls.items()}
 
-    def _export(self, raw: dict, values: dict, lecture: bool) -> str | None:
+    def _export(self, raw: dict, values: dict, lecture: bool, klass: str = "") -> str | None:
         """The JSON of this view, written once per view (an upload, which the settings cannot name, is told
-        apart by its path) and reused after that: the link follows every slider move, the export need not."""
+        apart by its path) and reused after that: the link follows every slider move, the export need not.
+        In a live class, the class's questions and their results go in too (`klass` changes with each question
+        and its reveal, so a new file is written then)."""
+        code = klass.split("#")[0]
+
+        def results() -> dict:
+            out = dict(self.record(raw))
+            live = class_common.export_record(code)
+            return {**out, "live_class": live} if live else out
+
         def build() -> str:
-            return share.export_view(self.view, values, lecture, lambda: self.record(raw))
+            return share.export_view(self.view, values, lecture, results)
 
         uploads = {k: raw[k] for k, v in values.items() if v is None and isinstance(raw[k], str)}
-        name = share.export_name(self.view.slug, values, ".json", {"lecture": lecture, **uploads})
+        name = share.export_name(self.view.slug, values, ".json", {"lecture": lecture, **uploads,
+                                                                   **({"class": klass} if klass else {})})
         return export_file(name, build)
 
-    def _link_state(self, raw: dict, lecture: bool, beat: int, notices: list) -> dict:
+    def _link_state(self, raw: dict, lecture: bool, beat: int, notices: list, klass: str = "") -> dict:
         """The link box, its note, the JSON download and the cross-links, for the controls' values raw."""
         view, lecture = self.view, bool(lecture)
         values = self._params(raw)
@@ -149,7 +173,7 @@ class ShareBar:
             except Exception:  # a link that cannot be made is left out, the page goes on
                 log.exception("%s: cross-links failed", view.slug)
         return {self.link: query, self.note: "\n\n".join(lines), self.cross: cross,
-                self.json: None if self.record is None else self._export(raw, values, lecture)}
+                self.json: None if self.record is None else self._export(raw, values, lecture, klass or "")}
 
     def _open_view(self, values: dict, lecture: bool, beat: int, notices: list) -> dict:
         """Everything on the page for the view the settings values name, computed."""
@@ -167,11 +191,11 @@ class ShareBar:
         link_outputs = [self.link, self.note, self.json, self.cross]
 
         def on_change(*args) -> dict:
-            *vals, lecture, beat, notices = args
-            return self._link_state(dict(zip(self.controls, vals)), lecture, beat, notices)
+            *vals, lecture, beat, notices, klass = args
+            return self._link_state(dict(zip(self.controls, vals)), lecture, beat, notices, klass)
 
-        gr.on([c.change for c in comps] + [self.lecture.change], on_change,
-              [*comps, self.lecture, self.beat, self.link_notices], link_outputs,
+        gr.on([c.change for c in comps] + [self.lecture.change, self.klass.change], on_change,
+              [*comps, self.lecture, self.beat, self.link_notices, self.klass], link_outputs,
               trigger_mode="always_last", show_progress="hidden", **hidden).then(
             None, self.link, self.link, js=_LINK_JS, **hidden)
         self.lecture.change(None, self.lecture, None, js=_LECTURE_JS, **hidden)
@@ -183,6 +207,19 @@ class ShareBar:
             q = dict(request.query_params) if request is not None else {}
             values, notices, beat = view.open_link(q)
             return self._open_view(values, share.lecture_on(q), beat, notices)
+
+        def follow(query: str, lecture: bool) -> dict:
+            """A follower's page takes the lecturer's view (the script wrote its query here): computed like a link
+            opened, so from the result cache the lecturer's own click filled."""
+            values, notices, beat = view.open_link(dict(parse_qsl(str(query).lstrip("?"), keep_blank_values=True)))
+            return self._open_view(values, lecture, beat, notices)
+
+        # The script's function replaces the inputs: (the lecturer's query, this page's lecture toggle).
+        self.follow_btn.click(follow, [self.link, self.lecture], everything, trigger_mode="always_last",
+                              show_progress="hidden", js="(q, on) => [window.gbClass.pending(), on]", **hidden).then(
+            None, self.link, self.link, js=_LINK_JS, **hidden)
+        self.tag_btn.click(lambda t: t, self.klass, self.klass, js="(t) => [window.gbClass.tag()]",
+                           show_progress="hidden", **hidden)
 
         root = gr.context.Context.root_block  # the hub (or the page alone): its load event fires per page
         if root is not None:
