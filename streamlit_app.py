@@ -9,9 +9,10 @@ import importlib
 
 import streamlit as st
 
+from apps import streamlit_class
 from apps.registry import DEMOS
 from apps.streamlit_common import start_warmup
-from core import models
+from core import classroom, models
 
 # Streamlit draws captions at 60% opacity (#828180, 3.9:1 on white); WCAG AA asks 4.5:1 for text. Keyboard focus
 # gets the same 3-px ring as in the Gradio hub (Streamlit marks a focused field by a faint border). On a phone every
@@ -53,12 +54,19 @@ def home() -> None:
                 st.page_link(f"apps/{d.slug}/page_streamlit.py", label="Open", icon="▶️")
             else:
                 st.caption("coming soon")
+    with st.form("gb_class_join", border=False):  # a learner who has the code, not the link
+        code = st.text_input("🏫 Join a live class: type the code on the lecturer's screen", max_chars=8,
+                             placeholder="K7Q2")
+        if st.form_submit_button("Join") and code.strip():
+            st.query_params[classroom.CLASS_KEY] = code.strip().upper()
+            st.rerun()
 
 
 pages = [st.Page(home, title="Home", icon="🔍", default=True)]
 pages += [st.Page(f"apps/{d.slug}/page_streamlit.py", title=d.title, icon=d.icon, url_path=d.slug)
           for d in DEMOS if d.built]
 current = st.navigation(pages)
+streamlit_class.bar()  # the live class, above the page (nothing when this session is in no class)
 current.run()
 st.divider()
 slug = current.url_path

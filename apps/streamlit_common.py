@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 import streamlit as st
 
-from apps import registry
+from apps import registry, streamlit_class
 from apps.registry import DEMOS
 from core import images, lane, models, share, warmup
 
@@ -385,12 +385,16 @@ class PageView:
         base = str(st.context.url or "").split("?")[0]
         st.caption("🔗 Link to this view (the copy button is at its right end; paste it into a slide)")
         st.code(f"{base}?{query}", language=None, wrap_lines=True)
+        here = f"/{self.slug}?{query}"
+        streamlit_class.moved(here)  # a lecturer's class follows her view
+        streamlit_class.start_button(here)
         for n in st.session_state.get(f"_{self.slug}_notices", []):
             st.warning(n)
         for n in self.view.missing_notes(values):
             st.info(n)
         if self.view.note_when_missing and not self.view.missing_notes(values):
             st.caption(share.UPLOAD_HINT)
+        record = streamlit_class.export_record(record)  # in a class: its questions and results go in too
         if record is not None:
             def build() -> str:  # a callable: built when the button is clicked, not on every rerun
                 return share.export_view(self.view, values, lecture, record)

@@ -215,9 +215,9 @@ def test_a_second_vote_before_the_reveal_is_refused(room, gradio_url):
     assert live["code"] == code and live["poll"]["counts"] == [0, 0, 1] and live["poll"]["revealed"]
 
 
-def test_streamlit_learner_follows_a_gradio_lecturers_class(browser, gradio_url, streamlit_url):
-    """The Streamlit hub's class bar: a learner joins by code, follows the class's view and votes. (Two hubs are
-    two servers, so this class lives in the Streamlit server: its lecturer opens it there through the bar.)"""
+def test_streamlit_learners_follow_and_vote(browser, streamlit_url):
+    """The Streamlit hub's class bar (a fragment that reruns every second): a learner joins by link, lands on the
+    lecturer's view, follows her to another image, votes on her question and sees the reveal."""
     ctx_l, ctx_s = browser.new_context(viewport=PROJECTOR), browser.new_context()
     lecturer, learner = ctx_l.new_page(), ctx_s.new_page()
     try:
@@ -225,15 +225,31 @@ def test_streamlit_learner_follows_a_gradio_lecturers_class(browser, gradio_url,
         settle(lecturer)
         lecturer.get_by_role("button", name="🏫 Start a live class on this view").click()
         settle(lecturer)
-        code = lecturer.get_by_test_id("stMarkdownContainer").filter(has_text="Class code").first.inner_text()
-        code = code.split("Class code")[1].split()[0].strip(":*` ")
+        bar = lecturer.locator(".st-key-gb_class_bar")
+        code = bar.locator("code").first.inner_text().strip()
+        assert len(code) == 4 and f"/?class={code}" in bar.inner_text()
+        assert bar.locator("img[alt^='QR code']").count() == 1
+
         learner.goto(f"{streamlit_url}/?class={code}")
-        learner.wait_for_url("**/gradcam?**", timeout=30_000)
+        learner.wait_for_function("location.pathname === '/gradcam' && location.search.includes('image=cat')",
+                                  timeout=30_000)
         settle(learner)
-        assert "Following the lecturer" in learner.inner_text("body")
-        lecturer.goto(f"{streamlit_url}/gradcam?image=coffee")  # the lecturer's tab keeps its class
+        assert "Following the lecturer" in learner.locator(".st-key-gb_class_bar").inner_text()
+
+        # The lecturer picks another sample: the learner's page takes it within about two fragment runs.
+        lecturer.get_by_role("button", name="coffee", exact=True).click()
         settle(lecturer)
-        learner.wait_for_function("location.search.includes('image=coffee')", timeout=10_000)
+        learner.wait_for_function("location.search.includes('image=coffee')", timeout=6_000)
+
+        lecturer.locator(".st-key-gb_class_bar").get_by_role("button", name="Ask a question").click()
+        lecturer.get_by_label("Options, one per line (2 to 6)").fill("the cup\nthe saucer")
+        lecturer.get_by_role("button", name="Ask", exact=True).click()
+        settle(lecturer)
+        learner.get_by_role("button", name="the saucer").click(timeout=10_000)
+        learner.wait_for_selector("text=Your vote", timeout=10_000)
+        lecturer.wait_for_selector(".st-key-gb_class_bar :text('1 vote')", timeout=10_000)
+        lecturer.get_by_role("button", name="Reveal the answer").click()
+        learner.wait_for_selector(".st-key-gb_class_bar :text('the saucer: 1 (100%)')", timeout=10_000)
     finally:
         ctx_l.close()
         ctx_s.close()
