@@ -46,9 +46,20 @@ def page_question(view: str) -> dict:
         raise ClassError(str(exc)) from exc
 
 
+def page_view(view: str) -> str:
+    """`view` as a class shares it (core.classroom.view_of), refused unless it is the home page or a built page of
+    this hub: followers' pages open it, so it must never lead them elsewhere."""
+    view = classroom.view_of(view)
+    slug = classroom.slug_of(view)
+    if view.split("?")[0] != "/" + slug or (slug and not (slug in registry.BY_SLUG and registry.BY_SLUG[slug].built)):
+        pages = ", ".join("/" + d.slug for d in registry.DEMOS if d.built)
+        raise ClassError(f"{view[:60]!r} is not a page of this hub. A class shows / or one of: {pages}.")
+    return view
+
+
 def class_open(view: str = "/") -> dict:
     """Start a class on `view` (a page's path and query). Returns its state, `code` and the lecturer's `token`."""
-    return classroom.store().open(view)
+    return classroom.store().open(page_view(view))
 
 
 def class_state(code: str, member: str | None = None, following: bool = True, token: str | None = None) -> dict:
@@ -67,7 +78,7 @@ def class_set(code: str, token: str, action: str = "view", view: str | None = No
     if action == "view":
         if not view:
             raise ClassError("Give the view to share: a page's path and query, e.g. /gradcam?image=cat.")
-        return s.set_view(code, token, view)
+        return s.set_view(code, token, page_view(view))
     if action == "ask":
         return s.ask(code, token, question, options, answer)
     if action == "ask_page":

@@ -363,9 +363,9 @@ def store():
             if _local_store is None:
                 _local_store = ClassStore()
             return _local_store
-        if _remote_store is None:
-            import ray
+        import ray
 
+        if _remote_store is None or not ray.is_initialized():  # (again, after remote.disconnect())
             remote.connect_cluster()
             # get_if_exists: the first front end makes the actor, the others find it. Detached: it outlives the
             # front end that made it. num_cpus=0: it holds dictionaries, and must not take a replica's core.
