@@ -5,6 +5,7 @@ front end sends when a learner uses a page)."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from functools import lru_cache
@@ -166,6 +167,12 @@ def server_rss_mb(pid: int) -> float:
         except FileNotFoundError:
             continue
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:

@@ -27,17 +27,11 @@ from pathlib import Path
 import load  # benchmarks/load.py: its learners and request mix
 import requests
 
-from clients import rest
+from clients import cpu_seconds, rest
 from common import free_port, pct, start, stop
 from deploy import local
 
 RUNS = [("gradcam", "api"), ("attention", "api"), ("gradcam", "browser")]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ray_overhead(address: str, n: int = 300) -> dict[str, float]:

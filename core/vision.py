@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,26 @@ class ClassLookupError(UserError):
 
 
 def as_rgb(image) -> np.ndarray:
-    """An (H, W, 3) uint8 array as it is, anything else through core.images.load_image (size caps)."""
+    """An (H, W, 3) uint8 array as it is, anything else through core.images.load_image (size caps). A gallery
+    image (a file under assets/) is decoded once: every view of a sample, every follower of a class showing it,
+    asked for it again (a copy comes back, so no caller can change the kept one)."""
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
         return image
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        try:
+            if path.resolve().is_relative_to(models.ASSETS.resolve()) and path.is_file():
+                st = path.stat()
+                return _asset_rgb(str(path.resolve()), st.st_mtime_ns, st.st_size).copy()
+        except OSError:
+            pass  # unreadable: load_image says so
     return images.load_image(image)
+
+
+@lru_cache(maxsize=64)
+def _asset_rgb(path: str, mtime_ns: int, size: int) -> np.ndarray:
+    """A file of ours, decoded (the stat values are part of the key: a changed file is decoded again)."""
+    return images.load_image(path)
 
 
 def image_key(rgb: np.ndarray) -> str:

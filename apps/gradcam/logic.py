@@ -8,7 +8,7 @@ torch, timm and pytorch_grad_cam are imported inside functions so the hub starts
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterator
 
@@ -81,13 +81,21 @@ class CamResult:
     guided: np.ndarray | None = None  # (H', W', 3) uint8 guided Grad-CAM picture
     elapsed_ms: float = 0.0
     key: tuple = ()  # the result-cache key: what was asked (image, model, method, target, layer, device)
+    _overlay: tuple | None = field(default=None, repr=False, compare=False)  # (alpha, picture) of the last overlay
 
     def overlay(self, alpha: float = 0.5) -> np.ndarray:
-        """The heatmap over the image, at heatmap resolution (cheap: used on every slider move)."""
+        """The heatmap over the image, at heatmap resolution (cheap: used on every slider move). The last one is
+        kept (read-only): every page showing this result at that opacity, a live class's followers, reuses it."""
         if self.guided is not None:
             return self.guided
+        kept = self._overlay
+        if kept is not None and kept[0] == alpha:
+            return kept[1]
         base = np.asarray(Image.fromarray(self.image).resize(self.heatmap.shape[::-1], Image.Resampling.BILINEAR))
-        return images.overlay(base, self.heatmap, alpha)
+        out = images.overlay(base, self.heatmap, alpha)  # (H', W', 3) uint8
+        out.setflags(write=False)
+        self._overlay = (alpha, out)  # one tuple, swapped whole: safe for threads reading it meanwhile
+        return out
 
 
 def layer_choices(model: str) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from apps import class_common
+from core import remote
 from core.classroom import ClassError
 
 log = logging.getLogger("glassbox.hub")
@@ -35,11 +36,16 @@ TOKEN_HEADER = "x-class-token"
 _pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="glassbox-class")
 
 
-async def _answer(fn, *args, **kwargs) -> JSONResponse:
-    """Run a class request in the class threads: JSON of its result, or 400 with the ClassError's sentence."""
+async def _answer(fn, *args, inline: bool = False, **kwargs) -> JSONResponse:
+    """A class request's JSON, or 400 with the ClassError's sentence. `inline`: a lookup in this process's store
+    (microseconds under its lock), answered on the event loop; anything else (the Ray actor, a page's question)
+    runs in the class threads."""
     loop = asyncio.get_running_loop()
     try:
-        out = await loop.run_in_executor(_pool, lambda: fn(*args, **kwargs))
+        if inline and remote.backend() == "local":
+            out = fn(*args, **kwargs)
+        else:
+            out = await loop.run_in_executor(_pool, lambda: fn(*args, **kwargs))
     except ClassError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     except Exception as exc:  # a bug must not look like a dead server to the page's script
@@ -75,7 +81,7 @@ def _int_or_none(v):
 async def _state(request: Request):
     q = request.query_params
     return await _answer(class_common.class_state, q.get("code", ""), q.get("member") or None,
-                         q.get("following", "1") != "0", request.headers.get(TOKEN_HEADER) or None)
+                         q.get("following", "1") != "0", request.headers.get(TOKEN_HEADER) or None, inline=True)
 
 
 async def _results(request: Request):
@@ -106,7 +112,7 @@ async def _post(request: Request):
                                  b.get("view"), b.get("question", ""), b.get("options"), _int_or_none(b.get("answer")))
         if op == "vote":
             return await _answer(class_common.class_vote, str(b.get("code", "")), str(b.get("member", "")),
-                                 _int_or_none(b.get("option")), _int_or_none(b.get("poll")))
+                                 _int_or_none(b.get("option")), _int_or_none(b.get("poll")), inline=True)
     except ClassError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     return JSONResponse({"error": f"No class request {op!r}: open, set or vote."}, status_code=404)

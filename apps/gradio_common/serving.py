@@ -147,6 +147,7 @@ def serve(demo: gr.Blocks, **overrides):
     (prevent_thread_lock); call demo.block_thread() to wait on it.
     """
     describe_images(demo)
+    internals.encode_images_once()
     store = internals.SessionStore()
     with demo:  # the app's own load event fires once per page opened, on every page of the hub
         demo.load(store.mark_tab, None, None, api_visibility="private", show_progress="hidden")

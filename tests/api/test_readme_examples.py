@@ -23,7 +23,7 @@ def api_examples() -> list[str]:
 
 def test_the_readme_has_an_example_for_every_endpoint_family():
     code = "\n".join(api_examples())
-    for endpoint in ("/gradcam", "/fgsm", "/attention", "/diffusion", "/clip", "/sam", "/gan_"):
+    for endpoint in ("/gradcam", "/fgsm", "/attention", "/diffusion", "/clip", "/sam", "/gan_", "/class_"):
         assert f'api_name="{endpoint}' in code, f"no README example calls {endpoint}"
 
 

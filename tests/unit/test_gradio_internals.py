@@ -66,6 +66,12 @@ def test_the_session_holder_and_queue_have_what_the_store_and_housekeeping_use()
 
     # FillOmittedInputs rewrites the body of this route (mounted under /gradio_api when the app launches)
     assert '@router.post("/call/{api_name}"' in inspect.getsource(gradio.routes), f"{UPGRADE}: /call/ moved"
+    from gradio import image_utils, processing_utils
+
+    # encode_images_once replaces this function; image outputs must still reach it through the module
+    params = list(inspect.signature(processing_utils.save_img_array_to_cache).parameters)
+    assert params == ["arr", "cache_dir", "format"], f"{UPGRADE}: save_img_array_to_cache{params}"
+    assert "processing_utils.save_img_array_to_cache(" in inspect.getsource(image_utils), f"{UPGRADE}: image_utils"
     params = list(inspect.signature(demo.default_config.config_for_block).parameters)
     assert params[:3] == ["_id", "rendered_ids", "block"], f"{UPGRADE}: BlocksConfig.config_for_block{params}"
 
