@@ -209,7 +209,7 @@ class ShareBar:
             return self._open_view(values, share.lecture_on(q), beat, notices)
 
         def follow(query: str, lecture: bool) -> dict:
-            """A follower's page takes the lecturer's view (the script wrote its query here): computed like a link
+            """A follower's page takes the lecturer's view (her query comes from classbar.js): computed like a link
             opened, so from the result cache the lecturer's own click filled."""
             values, notices, beat = view.open_link(dict(parse_qsl(str(query).lstrip("?"), keep_blank_values=True)))
             return self._open_view(values, lecture, beat, notices)

@@ -11,10 +11,11 @@ import time
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from browser.conftest import PROJECTOR, gradio_idle, loaded, settle
+from browser.conftest import PROJECTOR, gradio_idle, loaded, serious_violations, settle
 from playwright.sync_api import Error as PlaywrightError
 
 pytestmark = pytest.mark.browser
+PHONE = {"width": 390, "height": 844}
 FOLLOW_S = 2.0  # the issue's promise: a follower shows the lecturer's view within 2 s (from her computed view)
 COUNT_IS = "(t) => document.querySelector('#gb-class .gb-class-count').innerText.startsWith(t)"
 
@@ -80,8 +81,9 @@ def lecturer_moved(page, slug: str, before: str) -> tuple[str, dict]:
 
 @pytest.fixture
 def room(browser, gradio_url):
-    """A lecturer (a projector-sized page) and three learners, each its own browser context."""
-    contexts = [browser.new_context(viewport=PROJECTOR)] + [browser.new_context() for _ in range(3)]
+    """A lecturer (a projector-sized page) and three learners, each its own browser context; the third is a phone."""
+    contexts = [browser.new_context(viewport=PROJECTOR), browser.new_context(), browser.new_context(),
+                browser.new_context(viewport=PHONE)]
     pages = [c.new_page() for c in contexts]
     yield pages[0], pages[1:]
     for c in contexts:
@@ -175,6 +177,13 @@ def test_learners_follow_the_lecturer_explore_and_answer_a_question(room, gradio
     assert refused[0] == 400 and "Only the lecturer" in refused[1], refused
     assert refused[2] == 400 and "revealed" in refused[3], refused
     assert here(learners[1]) == third
+
+    # Every screen of the class passes axe (WCAG 2.1 AA), and the phone's bar fits its width.
+    for p in (lecturer, learners[0], learners[2]):
+        assert serious_violations(p) == [], p.viewport_size
+    box = learners[2].locator("#gb-class").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1
+    assert learners[2].evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
 
 
 def test_a_second_vote_before_the_reveal_is_refused(room, gradio_url):
