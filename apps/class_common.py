@@ -77,7 +77,7 @@ def class_set(code: str, token: str, action: str = "view", view: str | None = No
         raise ClassError(f"Unknown action {action!r}. Choose one of: {', '.join(ACTIONS)}.")
     if action == "view":
         if not view:
-            raise ClassError("Give the view to share: a page's path and query, e.g. /gradcam?image=cat.")
+            raise ClassError("Give the view to share: a page's path and query (its link without the host).")
         return s.set_view(code, token, page_view(view))
     if action == "ask":
         return s.ask(code, token, question, options, answer)

@@ -83,6 +83,10 @@ class CamResult:
     key: tuple = ()  # the result-cache key: what was asked (image, model, method, target, layer, device)
     _overlay: tuple | None = field(default=None, repr=False, compare=False)  # (alpha, picture) of the last overlay
 
+    def __getstate__(self) -> dict:
+        """Pickled (to a Ray front end, or to compare it) without the kept overlay: it is a cache, not the result."""
+        return {**self.__dict__, "_overlay": None}
+
     def overlay(self, alpha: float = 0.5) -> np.ndarray:
         """The heatmap over the image, at heatmap resolution (cheap: used on every slider move). The last one is
         kept (read-only): every page showing this result at that opacity, a live class's followers, reuses it."""

@@ -118,12 +118,15 @@ async def _post(request: Request):
     return JSONResponse({"error": f"No class request {op!r}: open, set or vote."}, status_code=404)
 
 
+ROUTES = (Route(f"{PREFIX}/state", _state, methods=["GET"]),
+          Route(f"{PREFIX}/results", _results, methods=["GET"]),
+          Route(f"{PREFIX}/qr", _qr, methods=["GET"]),
+          Route(PREFIX + "/{op}", _post, methods=["POST"]))
+
+
 def routes() -> list[Route]:
     """The routes every Glassbox Gradio app serves (launch_kwargs puts them ahead of Gradio's own)."""
-    return [Route(f"{PREFIX}/state", _state, methods=["GET"]),
-            Route(f"{PREFIX}/results", _results, methods=["GET"]),
-            Route(f"{PREFIX}/qr", _qr, methods=["GET"]),
-            Route(PREFIX + "/{op}", _post, methods=["POST"])]
+    return list(ROUTES)
 
 
 # ---------------------------------------------------------------------- the JSON API (gradio_client, curl)
@@ -138,7 +141,7 @@ def _api(fn):
 
 
 def class_open(view: str = "/") -> dict:
-    """Start a live class on a view (a page's path and query, e.g. /gradcam?image=cat). Returns the class's
+    """Start a live class on a view (a page's path and query: its link without the host). Returns the class's
     state with its `code` and the lecturer's secret `token` (shown only here: keep it)."""
     return _api(class_common.class_open)(view)
 
