@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from core import memwatch
 from core.errors import UserError
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read off a projector
@@ -318,6 +319,13 @@ class ClassStore:
             self._expire(time.time())
             return len(self.rooms)
 
+    def sizes(self) -> dict:
+        """For memwatch's snapshots: open classes, learners held, questions kept."""
+        with self.lock:
+            rooms = list(self.rooms.values())
+        return {"classes": f"{len(rooms)}/{self.max_classes}", "members": sum(len(r.members) for r in rooms),
+                "polls": sum(len(r.past) + (r.poll is not None) for r in rooms)}
+
 
 # ---------------------------------------------------------------------- where the classes live
 
@@ -362,6 +370,7 @@ def store():
         if remote.backend() != "ray":
             if _local_store is None:
                 _local_store = ClassStore()
+                memwatch.register("classes", _local_store.sizes)
             return _local_store
         import ray
 

@@ -41,7 +41,7 @@ def as_rgb(image) -> np.ndarray:
     return images.load_image(image)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)  # assets/ ships 14 pictures, each at most 1024 px a side decoded: under 45 MB in all
 def _asset_rgb(path: str, mtime_ns: int, size: int) -> np.ndarray:
     """A file of ours, decoded (the stat values are part of the key: a changed file is decoded again)."""
     return images.load_image(path)
