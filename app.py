@@ -39,8 +39,8 @@ def _card(step: int, d: Demo) -> str:
 # A learner who has the code, not the link: classbar.js handles the form (it opens /?class=CODE).
 JOIN_FORM = ('<form class="gb-class-join-form"><label for="gb-class-code">🏫 Join a live class: type the code on the '
              'lecturer\'s screen</label> <input id="gb-class-code" name="code" maxlength="8" size="8" '
-             'autocomplete="off" autocapitalize="characters" placeholder="K7Q2"> <button type="submit" '
-             'class="gb-class-start-like">Join</button></form>')
+             'autocomplete="off" autocapitalize="characters" placeholder="K7Q2"> '
+             '<button type="submit">Join</button></form>')
 
 
 def landing_html() -> str:
