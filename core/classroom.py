@@ -83,7 +83,6 @@ class Poll:
     counts: list[int] = field(default_factory=list)
     voters: set[str] = field(default_factory=set)
     revealed: bool = False
-    asked_at: float = field(default_factory=time.time)
 
     def public(self, show_answer: bool = False) -> dict:
         """What every screen sees: the question, the options and the number of votes; after the reveal, the
@@ -104,9 +103,8 @@ class Room:
     code: str
     token_hash: str
     view: str
-    created: float
     touched: float  # the lecturer's last sign of life (any request with the token)
-    version: int = 1  # goes up when the view or the poll changes: pages redraw only then
+    version: int = 1  # goes up when the view or the question changes: a caller can tell a change at a glance
     members: dict[str, tuple[float, bool]] = field(default_factory=dict)  # member hash -> (last seen, following)
     poll: Poll | None = None
     past: list[Poll] = field(default_factory=list)
@@ -115,6 +113,24 @@ class Room:
 
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+ANSWER_IS = "The answer is an option's number, 0 to {last}."
+VOTE_IS = "Choose an option by its number, 0 to {last}."
+
+
+def _index(value: Any, n: int, sentence: str) -> int:
+    """An option's index from 0 to n - 1 (a whole number, not a bool), or a ClassError with `sentence`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
+        raise ClassError(sentence.format(last=n - 1))
+    return value
+
+
+def _retire(room: Room) -> None:
+    """The current question goes to the record (the last KEPT_POLLS are kept)."""
+    if room.poll is not None:
+        room.past = (room.past + [room.poll])[-KEPT_POLLS:]
+        room.poll = None
 
 
 def _clean(text: Any, most: int, what: str) -> str:
@@ -159,8 +175,11 @@ class ClassStore:
         return room
 
     def _state(self, room: Room, now: float, lecturer: bool) -> dict:
-        following = sum(1 for seen, f in room.members.values() if f and now - seen <= PRESENT_S)
-        present = sum(1 for seen, _ in room.members.values() if now - seen <= PRESENT_S)
+        present = following = 0  # one pass: every learner's poll runs this, over up to MAX_MEMBERS learners
+        for seen, follows in room.members.values():
+            if now - seen <= PRESENT_S:
+                present += 1
+                following += follows
         return {"code": room.code, "view": room.view, "version": room.version, "following": following,
                 "learners": present, "poll": room.poll.public(show_answer=lecturer) if room.poll else None,
                 "lecturer": lecturer, "poll_every_s": POLL_SECONDS}
@@ -181,7 +200,7 @@ class ClassStore:
             while code in self.rooms:
                 code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
             token = secrets.token_urlsafe(24)
-            room = Room(code, _hash(token), view, now, now)
+            room = Room(code, _hash(token), view, now)
             self.rooms[code] = room
             return {**self._state(room, now, True), "token": token}
 
@@ -199,7 +218,7 @@ class ClassStore:
         """A new question on the class's current view (the previous one, answered or not, goes to the record)."""
         question = _clean(question, MAX_QUESTION, "question")
         if isinstance(options, str):
-            options = [o for o in re.split(r"[\n;]", options)]
+            options = re.split(r"[\n;]", options)
         options = [o for o in (" ".join(str(x).split()) for x in (options or [])) if o]
         most = MAX_PAGE_OPTIONS if source == "page" else MAX_OPTIONS
         if not MIN_OPTIONS <= len(options) <= most:
@@ -210,13 +229,12 @@ class ClassStore:
             raise ClassError("Two options are the same: make each one different.")
         if source not in ("lecturer", "page"):
             raise ClassError("A question's source is 'lecturer' or 'page'.")
-        if answer is not None and not (isinstance(answer, int) and 0 <= answer < len(options)):
-            raise ClassError(f"The answer is an option's number, 0 to {len(options) - 1}.")
+        if answer is not None:
+            _index(answer, len(options), ANSWER_IS)
         now = time.time()
         with self.lock:
             room = self._lecturer(code, token)
-            if room.poll is not None:
-                room.past = (room.past + [room.poll])[-KEPT_POLLS:]
+            _retire(room)
             room.polls_asked += 1
             room.poll = Poll(room.polls_asked, question, options, room.view, source, answer, str(explain)[:500],
                              [0] * len(options))
@@ -232,9 +250,7 @@ class ClassStore:
             if room.poll is None:
                 raise ClassError("There is no question to reveal: ask one first.")
             if answer is not None:
-                if not (isinstance(answer, int) and 0 <= answer < len(room.poll.options)):
-                    raise ClassError(f"The answer is an option's number, 0 to {len(room.poll.options) - 1}.")
-                room.poll.answer = answer
+                room.poll.answer = _index(answer, len(room.poll.options), ANSWER_IS)
             if not room.poll.revealed:
                 room.poll.revealed = True
                 room.version += 1
@@ -246,8 +262,7 @@ class ClassStore:
         with self.lock:
             room = self._lecturer(code, token)
             if room.poll is not None:
-                room.past = (room.past + [room.poll])[-KEPT_POLLS:]
-                room.poll = None
+                _retire(room)
                 room.version += 1
             return self._state(room, now, True)
 
@@ -295,8 +310,7 @@ class ClassStore:
                 raise ClassError("That question is closed: the lecturer has asked another one or none.")
             if p.revealed:
                 raise ClassError("Voting on this question has ended: the answer is revealed.")
-            if not (isinstance(option, int) and not isinstance(option, bool) and 0 <= option < len(p.options)):
-                raise ClassError(f"Choose an option by its number, 0 to {len(p.options) - 1}.")
+            _index(option, len(p.options), VOTE_IS)
             if key in p.voters:
                 raise ClassError("This browser has already voted on this question: one vote each.")
             p.voters.add(key)
@@ -383,9 +397,3 @@ def store():
             _remote_store = _ActorStore(actor)
         return _remote_store
 
-
-def forget_store() -> None:
-    """Tests: drop this process's handle (the next call reconnects or starts a fresh local store)."""
-    global _local_store, _remote_store
-    with _store_lock:
-        _local_store = _remote_store = None

@@ -24,6 +24,9 @@ class ClassLookupError(UserError):
     """A class name or index that the model does not have."""
 
 
+_ASSETS = models.ASSETS.resolve()  # the gallery's folder: its pictures are decoded once (as_rgb)
+
+
 def as_rgb(image) -> np.ndarray:
     """An (H, W, 3) uint8 array as it is, anything else through core.images.load_image (size caps). A gallery
     image (a file under assets/) is decoded once: every view of a sample, every follower of a class showing it,
@@ -31,11 +34,11 @@ def as_rgb(image) -> np.ndarray:
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
         return image
     if isinstance(image, (str, Path)):
-        path = Path(image)
         try:
-            if path.resolve().is_relative_to(models.ASSETS.resolve()) and path.is_file():
+            path = Path(image).resolve()
+            if path.is_relative_to(_ASSETS) and path.is_file():
                 st = path.stat()
-                return _asset_rgb(str(path.resolve()), st.st_mtime_ns, st.st_size).copy()
+                return _asset_rgb(str(path), st.st_mtime_ns, st.st_size).copy()
         except OSError:
             pass  # unreadable: load_image says so
     return images.load_image(image)

@@ -37,7 +37,7 @@
 
   let me = read(sessionStorage, HERE, null);  // {code, following, applied: the class view this tab last took}
   let last = null;  // the latest state from the server
-  let timer = null, busy = false, shownPoll = "", join = null, message = "";
+  let timer = null, busy = false, shownPoll = "", message = "";
 
   // A join link: /?class=K7Q2 (any page). The code leaves the address, the tab joins and follows.
   const q = new URLSearchParams(window.location.search);

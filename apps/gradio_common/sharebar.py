@@ -203,16 +203,18 @@ class ShareBar:
         everything = [*comps, *(o for o in self.outputs.list() if all(o is not c for c in comps)), *link_outputs,
                       self.lecture, self.beat, self.link_notices, *([self.beat_text] if self.has_lesson else [])]
 
+        def open_query(q: dict, lecture: bool) -> dict:
+            values, notices, beat = view.open_link(q)
+            return self._open_view(values, lecture, beat, notices)
+
         def on_load(request: gr.Request) -> dict:
             q = dict(request.query_params) if request is not None else {}
-            values, notices, beat = view.open_link(q)
-            return self._open_view(values, share.lecture_on(q), beat, notices)
+            return open_query(q, share.lecture_on(q))
 
         def follow(query: str, lecture: bool) -> dict:
-            """A follower's page takes the lecturer's view (her query comes from classbar.js): computed like a link
-            opened, so from the result cache the lecturer's own click filled."""
-            values, notices, beat = view.open_link(dict(parse_qsl(str(query).lstrip("?"), keep_blank_values=True)))
-            return self._open_view(values, lecture, beat, notices)
+            """A follower's page takes the lecturer's view (her query comes from classbar.js): opened like a link,
+            so from the result cache the lecturer's own click filled; lecture mode stays this screen's own."""
+            return open_query(dict(parse_qsl(str(query).lstrip("?"), keep_blank_values=True)), lecture)
 
         # The script's function replaces the inputs: (the lecturer's query, this page's lecture toggle).
         self.follow_btn.click(follow, [self.link, self.lecture], everything, trigger_mode="always_last",
