@@ -23,6 +23,12 @@ log = logging.getLogger("glassbox.hub")
 
 CHECKED_WITH = "6.31.0"  # the Gradio release whose source this file follows
 
+def root_block():
+    """The Blocks being built right now (the hub, or a page run alone), or None outside a `with gr.Blocks()`.
+    Gradio keeps it on its private Context; a page registers its load event there."""
+    return gr.context.Context.root_block
+
+
 def env_number(name: str, default: float) -> float:
     try:
         return float(os.environ.get(name, default))

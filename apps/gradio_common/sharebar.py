@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 import gradio as gr
 
 from apps import class_common
+from apps.gradio_common import internals
 from apps.gradio_common.serving import export_file
 from apps.gradio_common.widgets import Outputs
 from core import share
@@ -223,7 +224,7 @@ class ShareBar:
         self.tag_btn.click(lambda t: t, self.klass, self.klass, js="(t) => [window.gbClass.tag()]",
                            show_progress="hidden", **hidden)
 
-        root = gr.context.Context.root_block  # the hub (or the page alone): its load event fires per page
+        root = internals.root_block()  # the hub (or the page alone): its load event fires per page
         if root is not None:
             root.load(on_load, None, everything, **hidden).then(None, self.link, self.link, js=_LINK_JS, **hidden)
         if self.has_lesson:

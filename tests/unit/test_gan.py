@@ -10,23 +10,28 @@ import torch
 from apps.gan_latent import faces, lab, logic
 from core import loaders, models
 
-# Numbers from models: run again under another CPU kernel set (scripts/dev.sh).
-pytestmark = pytest.mark.kernels
-
 
 def test_faces_are_deterministic_and_show_their_attributes():
     a, la = faces.sample(8, 5)
     b, lb = faces.sample(8, 5)
     assert np.array_equal(a, b) and np.array_equal(la, lb) and a.shape == (8, 32, 32, 3)
-    rng = np.random.default_rng(0)
     plain = dict.fromkeys(faces.ATTRIBUTES, 0)
-    for name in faces.ATTRIBUTES:  # switching one attribute on changes the picture, with the same nuisances
-        r1, r2 = np.random.default_rng(1), np.random.default_rng(1)
-        off, on = faces.face(plain, r1), faces.face({**plain, name: 1}, r2)
-        assert np.abs(on.astype(int) - off.astype(int)).max() > 60, name
-    assert rng is not None
+
+    def changed(x, y) -> float:  # share of pixels that moved by more than 30 grey levels in some channel
+        return float((np.abs(x.astype(int) - y.astype(int)).max(axis=2) > 30).mean())
+
+    off = faces.face(plain, np.random.default_rng(1))
+    assert np.array_equal(off, faces.face(plain, np.random.default_rng(1)))  # the nuisances come from the rng only
+    other_face = changed(off, faces.face(plain, np.random.default_rng(2)))  # new nuisances: another head and colour
+    for name in faces.ATTRIBUTES:  # one attribute switched on, the same nuisances: only its own part of the picture
+        on = faces.face({**plain, name: 1}, np.random.default_rng(1))
+        share = changed(on, off)
+        assert share > 0.01, name
+        assert share < (0.9 if name == "bright_background" else 0.25) and (name == "bright_background"
+                                                                           or share < other_face), (name, share)
 
 
+@pytest.mark.kernels
 def test_the_same_seed_gives_the_same_image_always():
     r1 = logic.sample([3, 4, 5])
     r2 = logic.sample([5, 3])
@@ -50,6 +55,7 @@ def test_slerp_keeps_the_length_and_lerp_shortens_the_middle():
     assert np.linalg.norm(li[4]) < 0.85 * min(na, nb)  # independent latents: the chord's middle is ~1/sqrt(2)
 
 
+@pytest.mark.kernels
 def test_interpolation_ends_are_the_seeds_samples_and_slerp_keeps_typical_norms():
     s = logic.interpolate(11, 12, 9, "slerp")
     li = logic.interpolate(11, 12, 9, "lerp")
@@ -60,6 +66,7 @@ def test_interpolation_ends_are_the_seeds_samples_and_slerp_keeps_typical_norms(
     assert abs(mid - end) / end < 0.1 and li.latent_norms[4] < 0.9 * end
 
 
+@pytest.mark.kernels
 def test_attribute_directions_switch_attributes_on_as_the_judge_sees_it():
     """The shipped directions, judged by the attribute classifier trained on real faces (not on the GAN)."""
     m = logic.manifest()
@@ -78,6 +85,7 @@ def test_attribute_directions_switch_attributes_on_as_the_judge_sees_it():
     assert working >= 3
 
 
+@pytest.mark.kernels
 def test_the_judge_reads_real_faces():
     imgs, attrs = logic.real(200, 4242)
     pred = logic.judge(imgs)
@@ -85,6 +93,7 @@ def test_the_judge_reads_real_faces():
     assert (pred == truth).mean(0).min() > 0.9
 
 
+@pytest.mark.kernels
 def test_removing_an_attribute_with_a_negative_strength():
     seeds = list(range(300, 400))
     base = logic.judge(logic.sample(seeds).images)
@@ -94,6 +103,7 @@ def test_removing_an_attribute_with_a_negative_strength():
     assert logic.judge(after.images)[:, k].mean() < 0.5
 
 
+@pytest.mark.kernels
 def test_analogy_is_a_minus_b_plus_c_at_a_typical_length():
     r = logic.analogy(1, 2, 3)
     za, zb, zc = (logic.latent(s, 64) for s in (1, 2, 3))
@@ -145,6 +155,7 @@ def test_the_hub_gan_loads_from_a_local_checkpoint_and_falls_back_offline(tmp_pa
 
 # --- GAN Lab lite -------------------------------------------------------------------------------------
 
+@pytest.mark.kernels
 def test_the_2d_lab_collapses_without_the_remedy_and_covers_the_ring_with_it():
     """What the page claims, from training/measure_gan_lab.py's 24 runs (8 seeds x 3 CPU kernel sets), holds on
     this CPU for three seeds. Each run is chaotic (another CPU's last bit grows into another run), so the bounds
@@ -163,6 +174,7 @@ def test_the_2d_lab_collapses_without_the_remedy_and_covers_the_ring_with_it():
         assert lab.train_until_covered(wgan) is not None, (seed, [h["modes"] for h in wgan.history])
 
 
+@pytest.mark.kernels
 def test_the_lab_opens_on_a_run_that_stays_collapsed_for_as_long_as_play_trains():
     """The lab's promise holds for as long as a lecturer plays (before, seed 0 opened the lab and spread round the
     ring by step 2,250, against the text). Its opening seed is one whose standard run stayed below 7 blobs through
@@ -182,7 +194,6 @@ def test_the_lab_opens_on_a_run_that_stays_collapsed_for_as_long_as_play_trains(
     assert list(fig.data[0].y) == [h["modes"] for h in run.history]
 
 
-@pytest.mark.wiring  # plumbing (shapes, hooks, caps, progress, speed), not a number from the model
 def test_the_lab_is_seeded_and_fast_enough_to_watch():
     import time
 

@@ -76,16 +76,62 @@ def test_the_session_holder_and_queue_have_what_the_store_and_housekeeping_use()
     assert params[:3] == ["_id", "rendered_ids", "block"], f"{UPGRADE}: BlocksConfig.config_for_block{params}"
 
 
+# What a page may use of Gradio: its public API. The submodules below are how `gr.` exposes public classes.
+PUBLIC_SUBMODULES = {"themes"}
+
+
+def gradio_leaks(source: str) -> list[str]:
+    """Every use in `source` of Gradio's private internals: an import of a gradio submodule (`from gradio.x
+    import ...`, `from gradio import processing_utils`), a submodule reached through `gr.` (`gr.context`), or a
+    private attribute (`obj._queue`, `getattr(obj, "_queue")`) of anything but the class's own `self` / `cls`."""
+    import importlib.util
+
+    def submodule(name: str) -> bool:
+        return name not in PUBLIC_SUBMODULES and importlib.util.find_spec(f"gradio.{name}") is not None
+
+    leaks = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            leaks += [f"import {a.name}" for a in node.names if a.name.startswith("gradio.")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "gradio":
+            if node.module != "gradio":
+                leaks.append(f"from {node.module} import ...")
+            leaks += [f"from gradio import {a.name}" for a in node.names if submodule(a.name)]
+        elif isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and node.value.id == "gr" and submodule(node.attr):
+                leaks.append(f"gr.{node.attr}")
+            private = node.attr.startswith("_") and not node.attr.startswith("__")
+            if private and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                leaks.append(f".{node.attr}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in (
+                "getattr", "setattr", "hasattr") and len(node.args) >= 2:
+            name = node.args[1]
+            if isinstance(name, ast.Constant) and isinstance(name.value, str) and name.value.startswith("_") \
+                    and not name.value.startswith("__"):
+                owner = node.args[0]
+                if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")):
+                    leaks.append(f"{node.func.id}(..., {name.value!r})")
+    return leaks
+
+
+def test_the_leak_finder_finds_each_kind_of_leak():
+    for broken in ("from gradio.state_holder import SessionState", "import gradio.routes",
+                   "from gradio import processing_utils", "root = gr.context.Context.root_block",
+                   "demo._queue.pending", "getattr(demo, '_queue')", "app.state_holder._lock"):
+        assert gradio_leaks(broken), broken
+    for fine in ("import gradio as gr", "from gradio import FileData", "gr.update(value=1)", "gr.themes.Base()",
+                 "self._cache = {}", "getattr(self, '_warming', None)", "x.__class__"):
+        assert not gradio_leaks(fine), fine
+
+
 def test_every_use_of_gradio_internals_lives_in_internals():
-    """serving.py calls internals for all of it: no private Gradio attribute is read anywhere else in apps/."""
+    """No file of apps/ but internals.py reaches into Gradio's private internals; serving.py and the pages call
+    internals for all of it."""
     for name in ("bound_queue", "install_session_store", "drop_finished_sessions", "gradio_sizes", "served_files",
-                 "remember_startup_files", "upload_dir"):
+                 "remember_startup_files", "upload_dir", "root_block"):
         assert callable(getattr(internals, name)), name
-    private = ("._queue", ".temp_file_sets", ".state_holder", ".server_app.state", "SessionState", "StateHolder",
-               "pending_event_ids_session", "uploaded_file_dir")
-    for f in (ROOT / "apps").rglob("*.py"):
-        if f.name == "internals.py":
-            continue
-        text = f.read_text()
-        leaks = [p for p in private if p in text]
+    files = [f for f in (ROOT / "apps").rglob("*.py") if f.name != "internals.py"]
+    assert len(files) >= 30, len(files)
+    for f in files:
+        leaks = gradio_leaks(f.read_text())
         assert not leaks, f"{f.relative_to(ROOT)} reaches into Gradio's internals ({leaks}): move it to internals.py"
