@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -190,10 +189,11 @@ def mixed_font_text(page, selector: str = HEADINGS) -> list[str]:
 
 
 def compare_screenshot(page, name: str, mask=()) -> None:
-    """Screenshot the viewport and compare with tests/browser/golden/<name>.png under a tolerance.
+    """Screenshot the viewport and compare with tests/browser/golden/<name>.webp under a tolerance.
 
-    Every screenshot also checks that headings, buttons and labels are drawn in one font.
-    GLASSBOX_UPDATE_GOLDEN=1 (make golden) rewrites the golden instead.
+    Goldens are lossless WebP: the same pixels as a PNG in about 60% of the bytes. Every screenshot also checks
+    that headings, buttons and labels are drawn in one font. GLASSBOX_UPDATE_GOLDEN=1 (make golden) rewrites
+    the golden instead.
     """
     mixed = mixed_font_text(page)
     assert not mixed, f"{name}: text drawn from more than one font (a font file lacks glyphs): {mixed}"
@@ -202,11 +202,11 @@ def compare_screenshot(page, name: str, mask=()) -> None:
     page.mouse.move(1, 1)  # no hover highlight on whatever was clicked last
     page.wait_for_timeout(300)
     page.screenshot(path=str(new_path), mask=list(mask), mask_color="#ffffff", animations="disabled")
-    golden = GOLDEN / f"{name}.png"
+    golden = GOLDEN / f"{name}.webp"
     browser_version = page.context.browser.version if page.context.browser else "unknown"
     if os.environ.get("GLASSBOX_UPDATE_GOLDEN") == "1":
         GOLDEN.mkdir(exist_ok=True)
-        shutil.copy(new_path, golden)
+        Image.open(new_path).convert("RGB").save(golden, "WEBP", lossless=True, method=6)
         TAKEN_WITH.write_text(json.dumps({"chromium": browser_version}, indent=2) + "\n")
         return
     assert golden.exists(), f"no golden {golden.name}: run `make golden`, review and commit it"

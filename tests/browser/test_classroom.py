@@ -42,7 +42,9 @@ def wait_text(page, selector: str, needle: str, timeout: int = 90_000) -> None:
 
 # --- Gradio ----------------------------------------------------------------------------------------------
 
-def test_every_page_opens_computed_with_its_link_in_the_address_bar(page, gradio_url):
+def test_every_page_opens_computed_with_its_link_in_the_address_bar_and_exports_its_json(page, gradio_url):
+    """Each page once: it opens on a computed view whose link is the address bar, and its JSON export holds that
+    link, the settings, the model and the device."""
     for slug in SLUGS:
         page.goto(f"{gradio_url}/{slug}")
         link = opened(page, slug)
@@ -50,6 +52,13 @@ def test_every_page_opens_computed_with_its_link_in_the_address_bar(page, gradio
                                "t.includes('Engine'); })()", timeout=90_000)
         assert urlsplit(link).path == f"/{slug}"
         assert page.evaluate("location.href") == link  # the address bar follows the controls
+        page.wait_for_timeout(500)
+        name, data = download(page, page.locator(f"#{slug}-json"))
+        doc = json.loads(data)
+        assert name.startswith(f"{slug}-") and name.endswith(".json"), name
+        assert doc["demo"] == slug and doc["share_url"] == urlsplit(link).path + "?" + urlsplit(link).query
+        assert doc["settings"] and doc["model"] and doc["device"] == "cpu" and "model_label" in doc, slug
+        assert doc["settings"].get("model", doc["model"]) in name or doc["model"] in name
 
 
 def test_a_changed_view_round_trips_through_its_link(browser, page, gradio_url):
@@ -147,18 +156,6 @@ def test_lecture_mode_is_at_least_1_4x_larger_on_a_projector(projector, gradio_u
     page.wait_for_function(f"!{link_js('gradcam')}.includes('lecture=1')")
 
 
-def test_lecture_mode_on_every_page_fits_the_projector(projector, gradio_url):
-    page = projector
-    for slug in sorted(SLUGS, key=lambda s: s == "diffusion"):  # diffusion last: its screenshot is taken below
-        page.goto(f"{gradio_url}/{slug}?lecture=1")
-        opened(page, slug, "lecture=1")
-        assert page.evaluate("document.documentElement.classList.contains('gb-lecture')"), slug
-        assert page.evaluate("document.documentElement.scrollWidth") <= PROJECTOR["width"], slug
-    page.wait_for_timeout(800)
-    compare_screenshot(page, "gradio_lecture_diffusion", mask=[page.locator("#gb-footer"),
-                                                               page.locator("#diff-timing")])
-
-
 def test_a_lesson_steps_with_the_arrow_keys_and_each_step_is_a_link(browser, page, gradio_url):
     page.goto(f"{gradio_url}/fgsm")
     opened(page, "fgsm")
@@ -242,19 +239,6 @@ def download(page, locator) -> tuple[str, bytes]:
     d = info.value
     with open(d.path(), "rb") as f:
         return d.suggested_filename, f.read()
-
-
-def test_every_page_exports_a_json_with_its_link_settings_and_model(page, gradio_url):
-    for slug in SLUGS:
-        page.goto(f"{gradio_url}/{slug}")
-        link = opened(page, slug)
-        page.wait_for_timeout(500)
-        name, data = download(page, page.locator(f"#{slug}-json"))
-        doc = json.loads(data)
-        assert name.startswith(f"{slug}-") and name.endswith(".json"), name
-        assert doc["demo"] == slug and doc["share_url"] == urlsplit(link).path + "?" + urlsplit(link).query
-        assert doc["settings"] and doc["model"] and doc["device"] == "cpu" and "model_label" in doc, slug
-        assert doc["settings"].get("model", doc["model"]) in name or doc["model"] in name
 
 
 def test_figure_downloads_name_demo_model_and_settings(page, gradio_url):

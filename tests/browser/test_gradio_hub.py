@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from browser.conftest import PROJECTOR, compare_screenshot, gradio_idle, loaded
+from browser.conftest import PROJECTOR, compare_screenshot, gradio_idle, loaded, serious_violations
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -35,6 +35,7 @@ def test_landing_page_lists_all_eight_topics(page, gradio_url):
     footer.wait_for()
     page.wait_for_function("document.querySelector('#gb-footer').innerText.includes('Device:')")
     assert "Device: cpu" in footer.inner_text()
+    assert serious_violations(page) == []  # WCAG 2.1 AA at 1280 px (axe-core; test_access.py)
     compare_screenshot(page, "gradio_home", mask=[footer])
 
 
@@ -65,6 +66,7 @@ def test_gradcam_on_a_sample(page, gradio_url):
     assert "Faithfulness" in page.locator("#gradcam-faith").inner_text()
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
     assert "computed in" in page.locator("#gradcam-timing").inner_text()
+    assert serious_violations(page) == []  # WCAG 2.1 AA at 1280 px (axe-core; test_access.py)
     compare_screenshot(page, "gradio_gradcam", mask=[page.locator("#gradcam-timing"), page.locator("#gb-footer")])
 
 
@@ -148,6 +150,7 @@ def test_fgsm_on_a_sample(page, gradio_url):
     assert "EfficientNet-Lite0" in status and "espresso" in status and "L∞ = 4/255" in status
     assert "espresso" in page.locator("#fgsm-top5-before").inner_text()
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
+    assert serious_violations(page) == []  # WCAG 2.1 AA at 1280 px (axe-core; test_access.py)
     compare_screenshot(page, "gradio_fgsm", mask=[page.locator("#gb-footer")])
 
 
@@ -200,6 +203,7 @@ def test_attention_heatmap(page, gradio_url):
     status = page.locator("#attention-status").inner_text()
     assert "all-MiniLM-L6-v2" in status and "14 tokens" in status and "6 layers × 12 heads" in status
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
+    assert serious_violations(page) == []  # WCAG 2.1 AA at 1280 px (axe-core; test_access.py)
     compare_screenshot(page, "gradio_attention", mask=[page.locator("#gb-footer")])
     page.get_by_role("button", name="Prepare the interactive HTML").click()
     page.wait_for_function("document.querySelector('#attention-html').innerText.includes('.html')", timeout=30_000)
@@ -229,7 +233,8 @@ def test_vit_patches(page, gradio_url):
     assert "tiny ViT" in status and "64 patches" in status
     assert "N = (H/P)·(W/P)" in page.locator("#vit-count").inner_text()
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
-    compare_screenshot(page, "gradio_vit", mask=[page.locator("#gb-footer")])
+    assert serious_violations(page) == []  # WCAG 2.1 AA at 1280 px (axe-core; test_access.py)
+    compare_screenshot(page, "gradio_vit_patches", mask=[page.locator("#gb-footer")])
     page.get_by_role("tab", name="4 · Attention").click()
     page.wait_for_selector("#vit-cls img", timeout=30_000)
 
@@ -247,6 +252,7 @@ def test_diffusion_generate_and_scrub(page, gradio_url):
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
     page.evaluate("window.scrollTo(0, 0)")  # the click scrolled down to the button: show title and status
     page.wait_for_timeout(800)
+    assert serious_violations(page) == []  # WCAG 2.1 AA at 1280 px (axe-core; test_access.py)
     compare_screenshot(page, "gradio_diffusion", mask=[page.locator("#diff-timing"), page.locator("#gb-footer")])
     # Scrub back to the first step: x_t is then (almost) pure noise, labelled with its timestep.
     box = page.locator("#diff-step input[type=range]")
@@ -371,7 +377,8 @@ def test_clip_zero_shot(page, gradio_url):
     status = page.locator("#clip-status").inner_text()
     assert "Best label: a cat" in status and "not CLIP" in status and "ConSE" in status
     assert not ERROR_TEXT.search(page.locator("body").inner_text())
-    compare_screenshot(page, "gradio_clip", mask=[page.locator("#gb-footer")])
+    assert serious_violations(page) == []  # WCAG 2.1 AA at 1280 px (axe-core; test_access.py)
+    compare_screenshot(page, "gradio_clip_zero_shot", mask=[page.locator("#gb-footer")])
     # Labels that do not fit: softmax still crowns one, each-on-its-own says none of these.
     page.locator("#clip-labels textarea").fill("a car\na bus\na sailing boat")
     page.get_by_text("each label on its own (0 to 1)").click()
@@ -414,6 +421,7 @@ def test_sam_opens_computed_and_takes_clicks_and_a_box(page, gradio_url):
                            timeout=90_000)
     assert "not SAM" in page.locator("#sam-status").inner_text()
     page.wait_for_selector("#sam-candidates button.thumbnail-item", timeout=30_000)
+    assert serious_violations(page) == []  # WCAG 2.1 AA at 1280 px (axe-core; test_access.py)
     compare_screenshot(page, "gradio_sam", mask=[page.locator("#gb-footer"), page.locator("#sam-timing")])
     canvas = page.locator("#sam-canvas img")
     gradio_idle(page)
@@ -463,7 +471,8 @@ def test_gan_page_opens_computed_and_the_lab_trains(page, gradio_url):
                            timeout=90_000)
     page.wait_for_selector("#gan-grid button.thumbnail-item", timeout=30_000)
     assert page.locator("#gan-grid button.thumbnail-item").count() == 16
-    compare_screenshot(page, "gradio_gan", mask=[page.locator("#gb-footer")])
+    assert serious_violations(page) == []  # WCAG 2.1 AA at 1280 px (axe-core; test_access.py)
+    compare_screenshot(page, "gradio_gan_latent", mask=[page.locator("#gb-footer")])
     page.get_by_role("tab", name="Interpolate").click()
     page.wait_for_selector("#gan-norms .js-plotly-plot", timeout=30_000)
     assert page.locator("#gan-slerp button.thumbnail-item").count() == 9

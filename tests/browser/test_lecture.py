@@ -8,7 +8,14 @@ attention's at 846, SAM's click mode sat below the results, and plot labels enla
 from __future__ import annotations
 
 import pytest
-from browser.conftest import CLIPPED_PLOT_TEXT_JS, MAIN, PROJECTOR, open_computed, serious_violations
+from browser.conftest import (
+    CLIPPED_PLOT_TEXT_JS,
+    MAIN,
+    PROJECTOR,
+    compare_screenshot,
+    open_computed,
+    serious_violations,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -32,6 +39,8 @@ def test_every_built_demo_has_a_first_screen_entry():
 def test_lecture_mode_opens_on_the_picture(projector, gradio_url, slug):
     main, key = MAIN[slug]
     open_computed(projector, gradio_url, slug, "?lecture=1")
+    assert projector.evaluate("document.documentElement.classList.contains('gb-lecture')")
+    assert projector.evaluate("document.documentElement.scrollWidth") <= PROJECTOR["width"]  # no sideways scroll
     got = projector.evaluate(_BOXES_JS, [main, key])
     assert got["scrolled"] == 0 and got["main"], got
     assert got["main"]["top"] < PROJECTOR["height"] / 2, got  # the picture starts in the top half
@@ -39,3 +48,6 @@ def test_lecture_mode_opens_on_the_picture(projector, gradio_url, slug):
         assert got["key"]["bottom"] <= got["main"]["top"] and got["main"]["top"] - got["key"]["bottom"] < 120, got
     assert projector.evaluate(CLIPPED_PLOT_TEXT_JS) == []
     assert serious_violations(projector) == []
+    if slug == "diffusion":  # the golden of a lecture page (Grad-CAM's is in test_classroom.py, beside its sizes)
+        compare_screenshot(projector, "gradio_lecture_diffusion", mask=[projector.locator("#gb-footer"),
+                                                                        projector.locator("#diff-timing")])

@@ -2,12 +2,15 @@
 
 Before: the lesson text was squeezed into a column ~20 px wide (two letters a line), the lecture toggle was cut off,
 the page menu wrapped to three rows, buttons, fields and the menu's links were 18-34 px tall, plot titles ran off
-the plot, and the GAN's samples were 42 px wide, eight to a row."""
+the plot, and the GAN's samples were 42 px wide, eight to a row.
+
+A phone page is checked by its geometry, not by a screenshot: the goldens are the desktop views.
+"""
 
 from __future__ import annotations
 
 import pytest
-from browser.conftest import CLIPPED_PLOT_TEXT_JS, MAIN, compare_screenshot, open_computed, serious_violations, settle
+from browser.conftest import CLIPPED_PLOT_TEXT_JS, MAIN, open_computed, serious_violations, settle
 
 from apps.registry import DEMOS
 
@@ -68,7 +71,6 @@ def test_every_page_fits_a_phone(phone, gradio_url, slug):
     assert phone.evaluate(_SMALL_TARGETS_JS, TAP) == []
     assert phone.evaluate(CLIPPED_PLOT_TEXT_JS) == []
     assert serious_violations(phone) == []  # WCAG 2.1 AA at phone size too
-    compare_screenshot(phone, f"phone_{slug or 'landing'}")
 
 
 @pytest.mark.parametrize("slug", PAGES, ids=lambda s: s or "landing")
@@ -80,4 +82,3 @@ def test_every_streamlit_page_fits_a_phone(phone, streamlit_url, slug):
     assert phone.evaluate(_SMALL_TARGETS_JS, TAP) == []
     assert phone.locator("[data-testid=stException]").count() == 0
     assert serious_violations(phone) == []  # WCAG 2.1 AA (axe-core; see test_access.py)
-    compare_screenshot(phone, f"phone_streamlit_{slug or 'landing'}")

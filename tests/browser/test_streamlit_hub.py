@@ -74,7 +74,7 @@ def test_streamlit_vit(page, streamlit_url):
     page.wait_for_selector(".st-key-vit_grid .js-plotly-plot image", timeout=60_000)
     page.wait_for_timeout(800)
     assert page.locator("[data-testid=stException]").count() == 0
-    compare_screenshot(page, "streamlit_vit")
+    compare_screenshot(page, "streamlit_vit_patches")
 
 
 def test_streamlit_diffusion(page, streamlit_url):
@@ -192,7 +192,7 @@ def test_streamlit_clip(page, streamlit_url):
     body = page.locator("body").inner_text()
     assert "Best label: a cat" in body and "not CLIP" in body
     assert page.locator("[data-testid=stException]").count() == 0
-    compare_screenshot(page, "streamlit_clip")
+    compare_screenshot(page, "streamlit_clip_zero_shot")
     page.get_by_role("tab", name="How CLIP learns").click()
     page.get_by_text("A tiny CLIP trained here in").wait_for(timeout=30_000)
     settle(page)
@@ -247,7 +247,7 @@ def test_streamlit_gan(page, streamlit_url):
     page.get_by_text("seed 15").wait_for(timeout=90_000)
     settle(page)
     assert page.locator("[data-testid=stException]").count() == 0
-    compare_screenshot(page, "streamlit_gan")
+    compare_screenshot(page, "streamlit_gan_latent")
     page.get_by_role("tab", name="GAN Lab lite (2-D)").click()
     page.get_by_role("button", name="Step (+100)").click()
     settle(page)
